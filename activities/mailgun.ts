@@ -1,0 +1,31 @@
+import { mailgunWebhookSchema } from '../src/sources/mailgun';
+import { markProcessed, recordMailgunEvent } from '../src/store/mailgun-repo';
+import type { Store } from '../src/store/store';
+import { PermanentProcessingError } from '../src/errors';
+import type { HandlerInput } from '../workflows/types';
+
+/**
+ * Mailgun processing: the event is recorded once (unique on event id) and its message's state is
+ * updated, in one transaction with the exactly-once ledger.
+ */
+export function processMailgun(store: Store) {
+  return async (input: HandlerInput): Promise<{ applied: boolean }> => {
+    const parsed = mailgunWebhookSchema.safeParse(input.payload);
+    if (!parsed.success) throw new PermanentProcessingError('payload no longer matches the Mailgun schema');
+    const data = parsed.data['event-data'];
+    return store.tx(async (q) => {
+      const first = await markProcessed(q, input.id, input.source, input.eventType);
+      if (!first) return { applied: false };
+      await recordMailgunEvent(q, {
+        eventId: data.id,
+        messageId: data.message.headers['message-id'],
+        event: data.event,
+        severity: data.severity,
+        reason: data.reason,
+        recipient: data.recipient,
+        occurredAt: new Date(Math.round(data.timestamp * 1000)),
+      });
+      return { applied: true };
+    });
+  };
+}

@@ -1,0 +1,42 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { PermanentProcessingError } from '../src/errors';
+import { firingFailpoint, type Failpoint } from '../src/failpoints';
+import type { HandlerInput, HandlerResult } from '../workflows/types';
+
+/** What a source's processing function gets besides the event. */
+export type ProcessFn = (input: HandlerInput) => Promise<{ applied: boolean }>;
+
+/** Hooks for metrics and logs; ids and types only, never payloads. */
+export interface HandlerObserver {
+  onAttempt?(input: HandlerInput, outcome: 'ok' | 'retryable' | 'permanent', attempt: number): void;
+}
+
+/**
+ * Wraps a source's processing into an activity: applies failpoints, maps PermanentProcessingError to
+ * a non-retryable failure (the one place that retry decision is made), and reports the attempt
+ * number so the workflow can keep an honest count.
+ */
+export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer: HandlerObserver = {}) {
+  return async (input: HandlerInput): Promise<HandlerResult> => {
+    const attempt = Context.current().info.attempt;
+    try {
+      const fp = firingFailpoint(failpoints, input.source, input.eventType);
+      if (fp?.point === 'permanent') throw new PermanentProcessingError(`failpoint ${fp.source}.permanent`);
+      if (fp) throw new Error(`failpoint ${fp.source}.handler`);
+      const { applied } = await process(input);
+      observer.onAttempt?.(input, 'ok', attempt);
+      return { attempt, applied };
+    } catch (err) {
+      const permanent = err instanceof PermanentProcessingError;
+      observer.onAttempt?.(input, permanent ? 'permanent' : 'retryable', attempt);
+      const e = err as Error;
+      throw ApplicationFailure.create({
+        message: e.message,
+        type: permanent ? 'PermanentProcessingError' : e.name || 'Error',
+        nonRetryable: permanent,
+        details: [{ attempt }],
+        cause: e,
+      });
+    }
+  };
+}

@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import {
+  BadRequestError,
+  MethodNotAllowedError,
+  NotFoundError,
+  UnknownSourceError,
+  UnsupportedMediaTypeError,
+} from '../errors';
+import { EventService } from '../events/event-service';
+import type { Logger } from '../logger';
+import { ApiMetrics } from '../metrics';
+import { sources } from '../sources/registry';
+import type { Source } from '../sources/types';
+import { getMessage } from '../store/mailgun-repo';
+import type { Store } from '../store/store';
+import { requireAdmin } from './admin-auth';
+import { errorHandler, toHttpError } from './error-handler';
+import { ingest } from './ingest';
+
+/** What the API is built from. */
+export interface ApiDeps {
+  config: Config;
+  client: Client;
+  store: Store;
+  logger: Logger;
+  metrics?: ApiMetrics;
+  /** Extra routers mounted before the fallbacks (e.g. the payload codec endpoint). */
+  extraRouters?: Router[];
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** Wraps an async route so rejections reach the error handler. */
+const route =
+  (fn: Handler) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    fn(req, res).catch(next);
+  };
+
+/** `application/json`, optionally with `charset=utf-8`; anything else is refused with 415. */
+function isJsonContentType(header: string | undefined): boolean {
+  if (!header) return false;
+  const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
+}
+
+/** The readiness of Temporal and the store, reported separately. */
+async function readiness(client: Client, store: Store): Promise<{ temporal: boolean; store: boolean }> {
+  const temporal = client.connection
+    .withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}))
+    .then(() => true)
+    .catch(() => false);
+  return { temporal: await temporal, store: await store.ping(2000) };
+}
+
+/** Builds the express app: webhooks, admin, read routes, health and metrics. */
+export function createApp(deps: ApiDeps): express.Express {
+  const { config, client, store, logger } = deps;
+  const metrics = deps.metrics ?? new ApiMetrics();
+  const events = new EventService(client);
+  const admin = requireAdmin(config.adminToken);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    res.locals.reqId = id;
+    res.set('X-Request-Id', id);
+    next();
+  });
+
+  // Webhooks: one route per source; refusals are counted by reason, never logged with payloads.
+  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
+  for (const source of sources) {
+    app.post(
+      `/webhooks/${source.route}`,
+      (req, res, next) => {
+        res.locals.started = process.hrtime.bigint();
+        res.locals.source = source.name;
+        if (!source.isConfigured(config, req.params as Record<string, string>))
+          return next(new UnknownSourceError());
+        if (!isJsonContentType(req.get('content-type')))
+          return next(new UnsupportedMediaTypeError('application/json'));
+        next();
+      },
+      rawBody,
+      route(async (req, res) => {
+        const result = await ingest(
+          source as Source<never>,
+          {
+            params: req.params as Record<string, string>,
+            headers: req.headers,
+            rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+          },
+          { config, client, store },
+        );
+        const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
+        metrics.ackLatency.observe({ source: source.name }, seconds);
+        (result.status === 202 ? metrics.starts : metrics.duplicates).inc({ source: source.name });
+        metrics.requests.inc({ source: source.name, status: String(result.status) });
+        logger.info(
+          {
+            reqId: res.locals.reqId,
+            source: source.name,
+            id: result.body.id,
+            eventType: result.eventType,
+            outcome: result.body.status,
+            ms: Math.round(seconds * 1000),
+          },
+          'webhook acknowledged',
+        );
+        res.status(result.status).json(result.body);
+      }),
+    );
+  }
+  app.all('/webhooks/{*rest}', (req, _res, next) => {
+    const known = sources.some((s) => req.path.startsWith(`/webhooks/${s.route.split('/')[0]}`));
+    next(known && req.method !== 'POST' ? new MethodNotAllowedError(['POST']) : new UnknownSourceError());
+  });
+
+  // Admin: event inspection and operations.
+  app.get(
+    '/events/:id',
+    admin,
+    route(async (req, res) => {
+      res.json(await events.get(String(req.params.id)));
+    }),
+  );
+  app.post(
+    '/events/:id/retry',
+    admin,
+    route(async (req, res) => {
+      await events.retry(String(req.params.id));
+      res.status(202).json({ id: req.params.id, action: 'retry' });
+    }),
+  );
+  app.post(
+    '/events/:id/discard',
+    admin,
+    express.json({ limit: '16kb' }),
+    route(async (req, res) => {
+      const reason =
+        typeof req.body?.reason === 'string'
+          ? req.body.reason
+          : typeof req.query.reason === 'string'
+            ? req.query.reason
+            : undefined;
+      await events.discard(String(req.params.id), reason);
+      res.status(202).json({ id: req.params.id, action: 'discard' });
+    }),
+  );
+  app.post(
+    '/admin/retry-parked',
+    admin,
+    route(async (req, res) => {
+      const source = req.query.source;
+      if (source !== undefined && typeof source !== 'string')
+        throw new BadRequestError('source must be a single value');
+      const matched = await events.retryParked(source);
+      res.status(202).json({ matched });
+    }),
+  );
+  app.get(
+    '/admin/events',
+    admin,
+    route(async (req, res) => {
+      const q = req.query as Record<string, string | undefined>;
+      const limit = q.limit ? Number(q.limit) : 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw new BadRequestError('limit must be 1..1000');
+      res.json({ events: await events.list({ status: q.status, source: q.source, limit }) });
+    }),
+  );
+
+  // Read routes for processed data.
+  app.get(
+    '/messages/:messageId',
+    route(async (req, res) => {
+      const message = await getMessage(store, String(req.params.messageId));
+      if (!message) throw new NotFoundError('unknown message');
+      res.json(message);
+    }),
+  );
+
+  for (const r of deps.extraRouters ?? []) app.use(r);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get(
+    '/readyz',
+    route(async (_req, res) => {
+      const r = await readiness(client, store);
+      const ok = r.temporal && r.store;
+      res
+        .status(ok ? 200 : 503)
+        .json({
+          status: ok ? 'ready' : 'unavailable',
+          temporal: r.temporal ? 'up' : 'down',
+          store: r.store ? 'up' : 'down',
+        });
+    }),
+  );
+  app.get(
+    '/metrics',
+    route(async (_req, res) => {
+      res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    }),
+  );
+
+  // Known paths with the wrong method answer 405; everything else 404, both as JSON.
+  const methods: [RegExp, string[]][] = [
+    [/^\/events\/[^/]+$/, ['GET']],
+    [/^\/events\/[^/]+\/(retry|discard)$/, ['POST']],
+    [/^\/admin\/retry-parked$/, ['POST']],
+    [/^\/(healthz|readyz|metrics)$/, ['GET']],
+    [/^\/messages\/[^/]+$/, ['GET']],
+  ];
+  app.use((req, _res, next) => {
+    const allowed = methods.find(([re]) => re.test(req.path))?.[1];
+    next(allowed ? new MethodNotAllowedError(allowed) : new NotFoundError());
+  });
+  app.use(refusalCounter(metrics, config.maxBodyBytes));
+  app.use(errorHandler(logger, config.maxBodyBytes));
+  return app;
+}
+
+/** Counts webhook refusals by reason before the error handler answers. */
+function refusalCounter(metrics: ApiMetrics, maxBodyBytes: number) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const source = res.locals.source as string | undefined;
+    if (source) {
+      const mapped = toHttpError(err, maxBodyBytes);
+      const reason = mapped?.code ?? 'internal';
+      metrics.refusals.inc({ source, reason });
+      metrics.requests.inc({ source, status: String(mapped?.status ?? 500) });
+    }
+    next(err);
+  };
+}

@@ -1,0 +1,63 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import {
+  InvalidJsonError,
+  IntakeHttpError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  UnavailableError,
+} from '../errors';
+import type { Logger } from '../logger';
+
+/** Body-parser errors we translate (they carry `type` and `status`). */
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/** Maps any thrown value to an IntakeHttpError: the one place errors become HTTP answers. */
+export function toHttpError(err: unknown, maxBodyBytes: number): IntakeHttpError | undefined {
+  if (err instanceof IntakeHttpError) return err;
+  const bp = err as BodyParserError;
+  if (bp && typeof bp === 'object') {
+    if (bp.type === 'entity.too.large' || bp.status === 413) return new PayloadTooLargeError(maxBodyBytes);
+    if (
+      bp.type === 'entity.parse.failed' ||
+      bp.type === 'charset.unsupported' ||
+      bp.type === 'encoding.unsupported'
+    ) {
+      return new InvalidJsonError();
+    }
+    if (bp.type === 'request.aborted' || bp.type === 'request.size.invalid')
+      return new InvalidJsonError('request body incomplete');
+  }
+  return undefined;
+}
+
+/** Sends an IntakeHttpError as its JSON body and headers. */
+export function sendError(res: Response, err: IntakeHttpError): void {
+  if (err instanceof UnavailableError) res.set('Retry-After', String(err.retryAfterS));
+  if (err instanceof MethodNotAllowedError) res.set('Allow', err.allow.join(', '));
+  res.status(err.status).json(err.body());
+}
+
+/** Express error handler: known errors → their answer; anything else → 500 without internals. */
+export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const mapped = toHttpError(err, maxBodyBytes);
+    if (mapped) {
+      sendError(res, mapped);
+      return;
+    }
+    logger.error(
+      {
+        reqId: res.locals.reqId,
+        path: req.path,
+        err: { name: (err as Error)?.name, message: (err as Error)?.message },
+      },
+      'unhandled error',
+    );
+    res.status(500).json({ error: 'internal' });
+  };
+}

@@ -1,0 +1,92 @@
+import type { Config } from '../config';
+import { applyDevSecrets, loadOrCreateDevSecrets } from '../dev-secrets';
+import { startApi } from '../api/server';
+import { createLogger } from '../logger';
+import { openStore } from '../store/store';
+import { findTemporalCli } from '../temporal/cli-binary';
+import { createClient } from '../temporal/connection';
+import { startDevServer } from '../temporal/dev-server';
+import { createWorker } from '../worker';
+import { onShutdown } from './lifecycle';
+import { apiExtraRouters } from './processes';
+
+/**
+ * `intake dev` (npm start): the Temporal dev server, the store (embedded unless DATABASE_URL), the
+ * API and a worker in one process tree. Ctrl-C stops them in reverse order.
+ */
+export async function runDev(baseConfig: Config): Promise<void> {
+  const { config, generated } = applyDevSecrets(baseConfig, loadOrCreateDevSecrets(baseConfig.dataDir));
+  const logger = createLogger(config.logLevel);
+  const say = (line: string) => process.stdout.write(line + '\n');
+
+  const binary = await findTemporalCli({
+    explicitPath: config.temporal.cliPath,
+    env: config.childEnv,
+    progress: say,
+  });
+  const port = Number(config.temporal.address.split(':').pop());
+  const codecOn = !!config.encryptionKeys;
+  const apiBase = `http://127.0.0.1:${config.port}`;
+  say(`Starting the Temporal dev server on ${config.temporal.address}…`);
+  const server = await startDevServer({
+    binary,
+    address: config.temporal.address,
+    dataDir: config.dataDir,
+    namespace: config.temporal.namespace,
+    env: config.childEnv,
+    uiCodecEndpoint: codecOn ? `${apiBase}/codec` : undefined,
+  });
+  const stops: (() => Promise<void>)[] = [() => server.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  onShutdown(async () => {
+    say('Stopping…');
+    await stopAll();
+  });
+  try {
+    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    stops.push(() => store.close());
+    const { worker, connection } = await createWorker({ config, store, logger, shutdownGraceS: 5 });
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    });
+    const client = createClient(config);
+    stops.push(() => client.connection.close());
+    const uiOrigin = `http://127.0.0.1:${port + 1000}`;
+    const api = await startApi({
+      config,
+      client,
+      store,
+      logger,
+      extraRouters: apiExtraRouters(config, [uiOrigin, `http://localhost:${port + 1000}`]),
+    });
+    stops.push(() => api.close(2000));
+    say('');
+    say(`Intake is running.`);
+    say(`  API        ${api.url}   (POST /webhooks/mailgun, /webhooks/partners/:partner)`);
+    say(`  Web UI     ${server.uiUrl}`);
+    say(
+      `  Temporal   ${server.address}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
+    );
+    say(
+      `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
+    );
+    if (generated.length) {
+      say('');
+      say(
+        `Development secrets (generated, kept in ${config.dataDir}/dev-secrets.json; set them to use your own):`,
+      );
+      for (const g of generated) say(`  ${g.variable}=${g.value}`);
+    }
+    say('');
+    say('Try it:  npx intake send mailgun --example');
+    say('Stop:    Ctrl-C');
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

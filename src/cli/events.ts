@@ -1,0 +1,100 @@
+import { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Config } from '../config';
+import { EventService } from '../events/event-service';
+import { createClient } from '../temporal/connection';
+
+async function withService<T>(config: Config, fn: (svc: EventService) => Promise<T>): Promise<T> {
+  const client = createClient(config);
+  try {
+    return await fn(new EventService(client));
+  } finally {
+    await client.connection.close();
+  }
+}
+
+const print = (v: unknown): void => {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+};
+
+/** `intake events …`: operations on events, straight against Temporal. */
+export function eventsCommand(getConfig: () => Config): Command {
+  const events = new Command('events').description(
+    'inspect and operate on events (talks to Temporal directly)',
+  );
+
+  events
+    .command('list')
+    .description('list events, newest first')
+    .option('--status <status>', 'queued | processing | processed | parked | discarded')
+    .option('--source <source>', 'only this source')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { status?: string; source?: string; limit: string; json?: boolean }) => {
+      const rows = await withService(getConfig(), (s) =>
+        s.list({ status: o.status, source: o.source, limit: Number(o.limit) }),
+      );
+      if (o.json) return print(rows);
+      if (rows.length === 0) {
+        process.stdout.write('no events\n');
+        return;
+      }
+      for (const r of rows) {
+        process.stdout.write(
+          `${r.status?.padEnd(10) ?? '?'.padEnd(10)} ${r.startedAt}  ${r.id}  ${r.eventType ?? ''}\n`,
+        );
+      }
+    });
+
+  events
+    .command('show')
+    .argument('<id>', 'event id, <source>:<eventId>')
+    .description('show one event')
+    .action(async (id: string) => print(await withService(getConfig(), (s) => s.get(id))));
+
+  events
+    .command('retry')
+    .argument('[id]', 'event id of a parked event')
+    .option('--parked', 'retry every parked event')
+    .option('--source <source>', 'with --parked: only this source')
+    .description('resume a parked event, or all parked ones')
+    .action(async (id: string | undefined, o: { parked?: boolean; source?: string }) => {
+      if (!id && !o.parked) throw new Error('give an event id, or --parked [--source S]');
+      if (id && o.parked) throw new Error('give either an event id or --parked, not both');
+      await withService(getConfig(), async (s) => {
+        if (id) {
+          await s.retry(id);
+          process.stdout.write(`retry sent to ${id}\n`);
+          return;
+        }
+        const bar = new SingleBar(
+          { format: 'retrying parked {bar} {value}/{total}', noTTYOutput: false },
+          Presets.shades_classic,
+        );
+        let started = false;
+        const matched = await s.retryParked(o.source, (done, total) => {
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+        });
+        if (started) bar.stop();
+        process.stdout.write(
+          `matched ${matched} parked event(s)${o.source ? ` of ${o.source}` : ''}; retry sent\n`,
+        );
+      });
+    });
+
+  events
+    .command('discard')
+    .argument('<id>', 'event id of a parked event')
+    .option('--reason <reason>', 'why it is discarded (kept in the workflow result)')
+    .description('give up on a parked event')
+    .action(async (id: string, o: { reason?: string }) => {
+      await withService(getConfig(), (s) => s.discard(id, o.reason));
+      process.stdout.write(`discarded ${id}\n`);
+    });
+
+  return events;
+}

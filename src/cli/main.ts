@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { loadConfig, type Config } from '../config';
+import { ConfigError } from '../errors';
+import { runDev } from './dev';
+import { eventsCommand } from './events';
+import { runApi, runServer, runWorker } from './processes';
+import { sendCommand } from './send';
+
+let cached: Config | undefined;
+const config = () => (cached ??= loadConfig());
+
+async function main(): Promise<void> {
+  const program = new Command('intake')
+    .description('Durable webhook ingestion on Temporal')
+    .showHelpAfterError();
+  program
+    .command('dev')
+    .description('everything on one machine: Temporal dev server, store, API, worker')
+    .action(() => runDev(config()));
+  program
+    .command('server')
+    .description('the Temporal dev server alone (data under INTAKE_DATA_DIR)')
+    .action(() => runServer(config()));
+  program
+    .command('api')
+    .description('the HTTP API (stateless; run any number)')
+    .action(() => runApi(config()));
+  program
+    .command('worker')
+    .description('a worker (stateless; run any number)')
+    .action(() => runWorker(config()));
+  program.addCommand(eventsCommand(config));
+  program.addCommand(sendCommand(config));
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? `configuration error: ${err.message}` : (err as Error).message;
+  process.stderr.write(`intake: ${message}\n`);
+  process.exit(1);
+});

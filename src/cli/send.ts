@@ -1,0 +1,44 @@
+import { Command } from 'commander';
+import type { Config } from '../config';
+import { readDevSecrets } from '../dev-secrets';
+import { mailgunExample, type SignedRequest } from '../samples';
+
+/** Builds the example request for a source, with the configured or generated dev secrets. */
+export function exampleRequest(config: Config, source: string, opts: { event?: string }): SignedRequest {
+  const dev = readDevSecrets(config.dataDir);
+  if (source === 'mailgun') {
+    const signingKey = config.mailgun.signingKey ?? dev?.mailgunSigningKey;
+    if (!signingKey)
+      throw new Error(
+        'MAILGUN_SIGNING_KEY is not set and no dev secrets were generated (run npm start first)',
+      );
+    return mailgunExample({ signingKey, event: opts.event });
+  }
+  throw new Error(`no example for source "${source}" (known: mailgun)`);
+}
+
+/** `intake send <source> --example`: posts a correctly signed sample webhook to the API. */
+export function sendCommand(getConfig: () => Config): Command {
+  return new Command('send')
+    .argument('<source>', 'mailgun')
+    .requiredOption('--example', 'send a generated, correctly signed example event')
+    .option('--event <type>', 'event type of the example (e.g. opened)')
+    .option('--url <url>', 'API base URL (default INTAKE_API_URL or http://127.0.0.1:$PORT)')
+    .description('send a signed sample webhook, for a first try')
+    .action(async (source: string, o: { event?: string; url?: string }) => {
+      const config = getConfig();
+      const req = exampleRequest(config, source, o);
+      const base = (o.url ?? config.apiUrl).replace(/\/$/, '');
+      const res = await fetch(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
+      const text = await res.text();
+      process.stdout.write(`${res.status} ${text}\n`);
+      if (res.status === 202 || res.status === 200) {
+        const id = (JSON.parse(text) as { id: string }).id;
+        process.stdout.write(
+          `See it: npx intake events show '${id}'   or   GET ${base}/events/${encodeURIComponent(id)}\n`,
+        );
+      } else {
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,228 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/**
+ * The one place that reads the environment. Every setting is parsed with zod once, at start-up,
+ * and an invalid or missing value stops the process with a message naming the variable.
+ */
+
+const intString = (name: string, def: number, min = 0) =>
+  z.coerce
+    .number({ message: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .default(def);
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+/** `acme=whsec_…,globex=whsec_…`; a partner may appear several times during a secret rotation. */
+export function parsePartnerSecrets(raw: string | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!raw) return out;
+  for (const entry of raw.split(',')) {
+    const trimmed = entry.trim();
+    if (!trimmed) continue;
+    const eq = trimmed.indexOf('=');
+    const partner = trimmed.slice(0, eq).trim();
+    const secret = trimmed.slice(eq + 1).trim();
+    if (eq <= 0 || !secret) {
+      throw new ConfigError('INTAKE_PARTNER_SECRETS', 'expected partner=whsec_… pairs separated by commas');
+    }
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(partner)) {
+      throw new ConfigError('INTAKE_PARTNER_SECRETS', `partner name "${partner}" must be [A-Za-z0-9_-]`);
+    }
+    if (!secret.startsWith('whsec_')) {
+      throw new ConfigError('INTAKE_PARTNER_SECRETS', `the secret for "${partner}" must start with whsec_`);
+    }
+    out.set(partner, [...(out.get(partner) ?? []), secret]);
+  }
+  return out;
+}
+
+/** The names of the built-in sources. */
+export const SOURCE_NAMES = ['mailgun', 'partners'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+const envSchema = z.object({
+  PORT: intString('PORT', 3000, 0),
+  HOST: z.string().default('0.0.0.0'),
+  NODE_ENV: optionalString,
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_CLI_PATH: optionalString,
+  INTAKE_TASK_QUEUE: z.string().min(1).default('intake'),
+  DATABASE_URL: optionalString,
+  INTAKE_DATA_DIR: z.string().default('./data'),
+  INTAKE_ADMIN_TOKEN: optionalString,
+  INTAKE_API_URL: optionalString,
+  MAILGUN_SIGNING_KEY: optionalString,
+  INTAKE_PARTNER_SECRETS: optionalString,
+  INTAKE_SOURCES: optionalString,
+  INTAKE_SIGNATURE_TOLERANCE_S: intString('INTAKE_SIGNATURE_TOLERANCE_S', 300, 1),
+  INTAKE_MAX_BODY_BYTES: intString('INTAKE_MAX_BODY_BYTES', 1024 * 1024, 1),
+  INTAKE_RETRY_MAX_ATTEMPTS: intString('INTAKE_RETRY_MAX_ATTEMPTS', 10, 1),
+  INTAKE_RETRY_INITIAL_INTERVAL_MS: intString('INTAKE_RETRY_INITIAL_INTERVAL_MS', 1000, 1),
+  INTAKE_RETRY_MAX_INTERVAL_MS: intString('INTAKE_RETRY_MAX_INTERVAL_MS', 300_000, 1),
+  INTAKE_ACTIVITY_TIMEOUT_MS: intString('INTAKE_ACTIVITY_TIMEOUT_MS', 60_000, 1),
+  INTAKE_START_TIMEOUT_MS: intString('INTAKE_START_TIMEOUT_MS', 5_000, 100),
+  INTAKE_FAILPOINTS: optionalString,
+  INTAKE_ENCRYPTION_KEYS: optionalString,
+  INTAKE_WORKER_MAX_ACTIVITIES: intString('INTAKE_WORKER_MAX_ACTIVITIES', 100, 1),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+/** The parsed, validated configuration. */
+export interface Config {
+  /** HTTP port of the API; 0 picks a free one. Default 3000. */
+  port: number;
+  /** Interface the API binds to. Default 0.0.0.0. */
+  host: string;
+  /** `production` turns on the strict start-up checks (admin token required). */
+  production: boolean;
+  temporal: {
+    /** host:port of the Temporal frontend. Default 127.0.0.1:7233. */
+    address: string;
+    namespace: string;
+    /** Task queue shared by API (starts) and workers (polls). Default `intake`. */
+    taskQueue: string;
+    /** Explicit path to the `temporal` CLI, first in the lookup order. */
+    cliPath?: string;
+    /** How long the API waits for Temporal to persist a start before answering 503. */
+    startTimeoutMs: number;
+    /** The environment handed to @temporalio/envconfig (API key, TLS, profile settings). */
+    env: Record<string, string>;
+  };
+  /** PostgreSQL URL; undefined means the embedded PGlite store under dataDir. */
+  databaseUrl?: string;
+  /** Where the embedded server, store and generated dev secrets live. Default ./data. */
+  dataDir: string;
+  /** Bearer token for admin routes; required in production. */
+  adminToken?: string;
+  /** Base URL of the API for the CLI (`intake send`). Default http://127.0.0.1:$PORT. */
+  apiUrl: string;
+  mailgun: { signingKey?: string };
+  /** Per-partner Standard Webhooks secrets (several during a rotation). */
+  partners: Map<string, string[]>;
+  /** Sources explicitly enabled with INTAKE_SOURCES; undefined = those with secrets. */
+  enabledSources?: SourceName[];
+  /** Allowed clock skew for signed timestamps, seconds. Default 300. */
+  signatureToleranceS: number;
+  /** Largest accepted body, bytes. Default 1 MiB. */
+  maxBodyBytes: number;
+  retry: {
+    /** Attempts per round before the event parks. Default 10. */
+    maxAttempts: number;
+    initialIntervalMs: number;
+    maxIntervalMs: number;
+  };
+  /** startToClose timeout of one handler attempt. Default 60 s. */
+  activityTimeoutMs: number;
+  /** Concurrent activity executions per worker. Default 100. */
+  workerMaxActivities: number;
+  /** Raw INTAKE_FAILPOINTS value; parsed by src/failpoints.ts. Off by default. */
+  failpoints?: string;
+  /** Raw INTAKE_ENCRYPTION_KEYS value; parsed by the payload codec. */
+  encryptionKeys?: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** The environment handed to child processes (the Temporal CLI, go install): PATH, HOME, … */
+  childEnv: NodeJS.ProcessEnv;
+}
+
+/** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(variable, issue?.message ?? 'invalid');
+  }
+  const e = parsed.data;
+  let enabledSources: SourceName[] | undefined;
+  if (e.INTAKE_SOURCES) {
+    enabledSources = [];
+    for (const name of e.INTAKE_SOURCES.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      if (!(SOURCE_NAMES as readonly string[]).includes(name)) {
+        throw new ConfigError(
+          'INTAKE_SOURCES',
+          `unknown source "${name}" (known: ${SOURCE_NAMES.join(', ')})`,
+        );
+      }
+      enabledSources.push(name as SourceName);
+    }
+  }
+  const temporalEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('TEMPORAL_') && v !== undefined) temporalEnv[k] = v;
+  }
+  temporalEnv.TEMPORAL_ADDRESS = e.TEMPORAL_ADDRESS;
+  temporalEnv.TEMPORAL_NAMESPACE = e.TEMPORAL_NAMESPACE;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    production: e.NODE_ENV === 'production',
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.INTAKE_TASK_QUEUE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      startTimeoutMs: e.INTAKE_START_TIMEOUT_MS,
+      env: temporalEnv,
+    },
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.INTAKE_DATA_DIR),
+    adminToken: e.INTAKE_ADMIN_TOKEN,
+    apiUrl: e.INTAKE_API_URL ?? `http://127.0.0.1:${e.PORT || 3000}`,
+    mailgun: { signingKey: e.MAILGUN_SIGNING_KEY },
+    partners: parsePartnerSecrets(e.INTAKE_PARTNER_SECRETS),
+    enabledSources,
+    signatureToleranceS: e.INTAKE_SIGNATURE_TOLERANCE_S,
+    maxBodyBytes: e.INTAKE_MAX_BODY_BYTES,
+    retry: {
+      maxAttempts: e.INTAKE_RETRY_MAX_ATTEMPTS,
+      initialIntervalMs: e.INTAKE_RETRY_INITIAL_INTERVAL_MS,
+      maxIntervalMs: Math.max(e.INTAKE_RETRY_MAX_INTERVAL_MS, e.INTAKE_RETRY_INITIAL_INTERVAL_MS),
+    },
+    activityTimeoutMs: e.INTAKE_ACTIVITY_TIMEOUT_MS,
+    workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,
+    failpoints: e.INTAKE_FAILPOINTS,
+    encryptionKeys: e.INTAKE_ENCRYPTION_KEYS,
+    logLevel: e.LOG_LEVEL,
+    childEnv: { ...env },
+  };
+}
+
+/** Sources that are on: those listed in INTAKE_SOURCES, else those whose secrets are set. */
+export function activeSources(config: Config): SourceName[] {
+  if (config.enabledSources) return config.enabledSources;
+  const on: SourceName[] = [];
+  if (config.mailgun.signingKey) on.push('mailgun');
+  if (config.partners.size > 0) on.push('partners');
+  return on;
+}
+
+/**
+ * Start-up checks for the production processes: every enabled source has its secret, at least one
+ * source is on, and (in production) the admin token is set. Throws ConfigError naming the variable.
+ */
+export function assertServeable(config: Config): void {
+  const on = activeSources(config);
+  if (on.includes('mailgun') && !config.mailgun.signingKey) {
+    throw new ConfigError('MAILGUN_SIGNING_KEY', 'is required because the mailgun source is enabled');
+  }
+  if (on.includes('partners') && config.partners.size === 0) {
+    throw new ConfigError('INTAKE_PARTNER_SECRETS', 'is required because the partners source is enabled');
+  }
+  if (on.length === 0) {
+    throw new ConfigError(
+      'MAILGUN_SIGNING_KEY',
+      'no source is configured: set MAILGUN_SIGNING_KEY and/or INTAKE_PARTNER_SECRETS',
+    );
+  }
+  if (config.production && !config.adminToken) {
+    throw new ConfigError('INTAKE_ADMIN_TOKEN', 'is required in production (NODE_ENV=production)');
+  }
+}

@@ -1,0 +1,191 @@
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { BadRequestError, NotFoundError, NotParkedError } from '../errors';
+import type { EventState, EventStatus } from '../../workflows/types';
+
+/** GET /events/:id and `intake events show`. */
+export interface EventView {
+  id: string;
+  source: string | null;
+  eventType: string | null;
+  status: EventStatus;
+  attempts: number;
+  lastError: string | null;
+  receivedAt: string | null;
+  processedAt: string | null;
+}
+
+/** One row of `intake events list`. */
+export interface EventSummary {
+  id: string;
+  source: string | null;
+  eventType: string | null;
+  status: string | null;
+  startedAt: string;
+  closedAt: string | null;
+}
+
+const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded'];
+const NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+function keyword(desc: WorkflowExecutionDescription, key: string): string | null {
+  const v = (desc.searchAttributes as Record<string, unknown[] | undefined>)[key]?.[0];
+  return typeof v === 'string' ? v : null;
+}
+
+/** Builds a visibility query over Intake's search attributes; values are validated, never spliced raw. */
+export function eventsQuery(filter: { status?: string; source?: string; running?: boolean }): string {
+  const parts: string[] = [`WorkflowType = 'processEvent'`];
+  if (filter.status !== undefined) {
+    if (!STATUSES.includes(filter.status as EventStatus)) {
+      throw new BadRequestError(`status must be one of ${STATUSES.join(', ')}`);
+    }
+    parts.push(`IntakeStatus = '${filter.status}'`);
+  }
+  if (filter.source !== undefined) {
+    if (!/^[a-z0-9_-]{1,64}$/.test(filter.source)) throw new BadRequestError('source must be [a-z0-9_-]');
+    parts.push(`IntakeSource = '${filter.source}'`);
+  }
+  if (filter.running) parts.push(`ExecutionStatus = 'Running'`);
+  return parts.join(' AND ');
+}
+
+/** Event operations on top of Temporal, shared by the admin API and the CLI. */
+export class EventService {
+  constructor(
+    private readonly client: Client,
+    /** How long a status query may take before the answer falls back to describe(). */
+    private readonly queryTimeoutMs = 3000,
+  ) {}
+
+  /** The event's state; NotFoundError if no workflow has that id. */
+  async get(id: string): Promise<EventView> {
+    if (!NAME.test(id)) throw new NotFoundError('unknown event');
+    const handle = this.client.workflow.getHandle(id);
+    let desc: WorkflowExecutionDescription;
+    try {
+      desc = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('unknown event');
+      throw err;
+    }
+    const base = {
+      id,
+      source: keyword(desc, 'IntakeSource'),
+      eventType: keyword(desc, 'IntakeEventType'),
+      receivedAt: desc.startTime.toISOString(),
+    };
+    if (desc.status.name === 'COMPLETED') {
+      const result = (await handle.result()) as EventState;
+      return { ...base, ...pick(result) };
+    }
+    if (desc.status.name !== 'RUNNING') {
+      return {
+        ...base,
+        status: 'discarded',
+        attempts: 0,
+        lastError: `workflow ${desc.status.name.toLowerCase()}`,
+        processedAt: null,
+      };
+    }
+    const pending = desc.raw.pendingActivities?.[0];
+    try {
+      const state = await this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () =>
+        handle.query<EventState>('status'),
+      );
+      const view = { ...base, ...pick(state) };
+      // While a round is under way the workflow only learns of failed attempts when it ends.
+      if (state.status === 'processing' && pending && (pending.attempt ?? 1) > 1) {
+        view.attempts += (pending.attempt ?? 1) - 1;
+        view.lastError = pending.lastFailure?.message ?? view.lastError;
+      }
+      return view;
+    } catch {
+      // No worker to answer the query (all down): answer from what the server knows.
+      const status = (keyword(desc, 'IntakeStatus') ?? 'queued') as EventStatus;
+      return {
+        ...base,
+        status,
+        attempts: Math.max(0, (pending?.attempt ?? 1) - 1),
+        lastError: pending?.lastFailure?.message ?? null,
+        processedAt: null,
+      };
+    }
+  }
+
+  /** Resumes a parked event with a fresh retry budget; NotParkedError otherwise. */
+  async retry(id: string): Promise<void> {
+    await this.assertParked(id);
+    await this.client.workflow.getHandle(id).signal('retry');
+  }
+
+  /** Discards a parked event; NotParkedError otherwise. */
+  async discard(id: string, reason?: string): Promise<void> {
+    await this.assertParked(id);
+    await this.client.workflow.getHandle(id).signal('discard', { reason });
+  }
+
+  /**
+   * Sends `retry` to every parked event (of one source, if given). Returns how many matched.
+   * `onProgress(done, total)` is called as signals go out.
+   */
+  async retryParked(source?: string, onProgress?: (done: number, total: number) => void): Promise<number> {
+    const query = eventsQuery({ status: 'parked', source, running: true });
+    const ids: string[] = [];
+    for await (const wf of this.client.workflow.list({ query })) ids.push(wf.workflowId);
+    let done = 0;
+    const queue = [...ids];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        await this.client.workflow
+          .getHandle(id)
+          .signal('retry')
+          .catch((err: unknown) => {
+            if (!(err instanceof WorkflowNotFoundError)) throw err; // closed meanwhile: nothing to do
+          });
+        onProgress?.(++done, ids.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, ids.length) }, worker));
+    return ids.length;
+  }
+
+  /** Lists events, newest first. */
+  async list(filter: { status?: string; source?: string; limit?: number }): Promise<EventSummary[]> {
+    const out: EventSummary[] = [];
+    const limit = filter.limit ?? 100;
+    for await (const wf of this.client.workflow.list({
+      query: eventsQuery(filter),
+      pageSize: Math.min(limit, 1000),
+    })) {
+      const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
+      const kw = (k: string) => (typeof sa[k]?.[0] === 'string' ? (sa[k]![0] as string) : null);
+      out.push({
+        id: wf.workflowId,
+        source: kw('IntakeSource'),
+        eventType: kw('IntakeEventType'),
+        status: kw('IntakeStatus'),
+        startedAt: wf.startTime.toISOString(),
+        closedAt: wf.closeTime?.toISOString() ?? null,
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  private async assertParked(id: string): Promise<void> {
+    const view = await this.get(id);
+    if (view.status !== 'parked') throw new NotParkedError(view.status);
+  }
+}
+
+function pick(
+  s: EventState,
+): Pick<EventView, 'status' | 'attempts' | 'lastError' | 'processedAt' | 'receivedAt'> {
+  return {
+    status: s.status,
+    attempts: s.attempts,
+    lastError: s.lastError,
+    processedAt: s.processedAt,
+    receivedAt: s.receivedAt,
+  };
+}

@@ -1,0 +1,64 @@
+import { ConfigError } from './errors';
+
+/**
+ * INTAKE_FAILPOINTS: rehearse a processing bug without changing code. Off by default.
+ *
+ * Syntax: comma-separated `<source>.<point>=<types>[@<percent>]`
+ *  - point `handler`: the handler throws a retryable error (the event parks once the budget is spent);
+ *  - point `permanent`: the handler throws PermanentProcessingError (parks at once);
+ *  - types: `|`-separated event types, or `*` for all;
+ *  - percent: fail only that share of attempts (e.g. `mailgun.handler=*@10` for chaos runs).
+ * Example: `mailgun.handler=opened` makes every `opened` Mailgun event fail.
+ */
+export interface Failpoint {
+  source: string;
+  point: 'handler' | 'permanent';
+  types: Set<string> | '*';
+  /** Probability in [0, 1] that one attempt fails. */
+  probability: number;
+}
+
+/** Parses INTAKE_FAILPOINTS; throws ConfigError naming the variable. */
+export function parseFailpoints(raw: string | undefined): Failpoint[] {
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([a-z0-9_-]+)\.(handler|permanent)=([^@]+)(?:@(\d{1,3}(?:\.\d+)?))?$/i.exec(entry);
+      if (!m)
+        throw new ConfigError('INTAKE_FAILPOINTS', `cannot parse "${entry}" (e.g. mailgun.handler=opened)`);
+      const [, source, point, types, pct] = m as unknown as [
+        string,
+        string,
+        string,
+        string,
+        string | undefined,
+      ];
+      const probability = pct === undefined ? 1 : Number(pct) / 100;
+      if (probability < 0 || probability > 1)
+        throw new ConfigError('INTAKE_FAILPOINTS', `percent out of range in "${entry}"`);
+      return {
+        source,
+        point: point as Failpoint['point'],
+        types: types.trim() === '*' ? '*' : new Set(types.split('|').map((t) => t.trim())),
+        probability,
+      };
+    });
+}
+
+/** The failpoint that fires for this source and event type, if any (random draw per call). */
+export function firingFailpoint(
+  failpoints: Failpoint[],
+  source: string,
+  eventType: string,
+  random: () => number = Math.random,
+): Failpoint | undefined {
+  return failpoints.find(
+    (f) =>
+      f.source === source &&
+      (f.types === '*' || f.types.has(eventType)) &&
+      (f.probability >= 1 || random() < f.probability),
+  );
+}

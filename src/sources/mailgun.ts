@@ -1,0 +1,94 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { activeSources, type Config } from '../config';
+import { InvalidSignatureError } from '../errors';
+import type { Source } from './types';
+
+/** Mailgun's `signature` block (https://documentation.mailgun.com: securing webhooks). */
+const signatureSchema = z.object({
+  timestamp: z.string().regex(/^\d{1,12}$/),
+  token: z.string().min(1).max(256),
+  signature: z.string().regex(/^[0-9a-f]{64}$/i),
+});
+
+/** The documented `event-data` shape; Mailgun adds fields over time, so unknown keys are kept. */
+export const mailgunEventDataSchema = z.looseObject({
+  id: z.string().min(1).max(256),
+  event: z.string().min(1).max(64),
+  timestamp: z.number().positive(),
+  recipient: z.string().max(1024).optional(),
+  severity: z.enum(['permanent', 'temporary']).optional(),
+  reason: z.string().max(1024).optional(),
+  message: z.looseObject({
+    headers: z.looseObject({
+      'message-id': z.string().min(1).max(998),
+    }),
+  }),
+});
+
+/** A whole Mailgun webhook body. */
+export const mailgunWebhookSchema = z.looseObject({
+  signature: signatureSchema,
+  'event-data': mailgunEventDataSchema,
+});
+
+/** A validated Mailgun webhook. */
+export type MailgunWebhook = z.infer<typeof mailgunWebhookSchema>;
+/** A validated Mailgun `event-data`. */
+export type MailgunEventData = z.infer<typeof mailgunEventDataSchema>;
+
+/** Hex HMAC-SHA256 of timestamp + token, as Mailgun signs it. */
+export function mailgunSignature(signingKey: string, timestamp: string, token: string): string {
+  return createHmac('sha256', signingKey)
+    .update(timestamp + token)
+    .digest('hex');
+}
+
+/**
+ * Verifies a Mailgun signature block in constant time and within the tolerance (both directions).
+ * Throws InvalidSignatureError.
+ */
+export function verifyMailgunSignature(
+  signingKey: string,
+  block: unknown,
+  toleranceS: number,
+  nowMs: number = Date.now(),
+): { token: string } {
+  const parsed = signatureSchema.safeParse(block);
+  if (!parsed.success) throw new InvalidSignatureError('missing or malformed signature block');
+  const { timestamp, token, signature } = parsed.data;
+  const expected = Buffer.from(mailgunSignature(signingKey, timestamp, token), 'hex');
+  const given = Buffer.from(signature, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new InvalidSignatureError('signature mismatch');
+  }
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > toleranceS) {
+    throw new InvalidSignatureError('timestamp outside tolerance');
+  }
+  return { token };
+}
+
+/** Mailgun source: signature inside the body, token bound to the first event id presenting it. */
+export const mailgunSource: Source<MailgunWebhook> = {
+  name: 'mailgun',
+  route: 'mailgun',
+  activity: 'handleMailgun',
+  isConfigured: (config: Config) => activeSources(config).includes('mailgun') && !!config.mailgun.signingKey,
+  verifyParsed(json, _req, { config }) {
+    const block =
+      typeof json === 'object' && json !== null ? (json as Record<string, unknown>).signature : undefined;
+    verifyMailgunSignature(config.mailgun.signingKey ?? '', block, config.signatureToleranceS);
+  },
+  schema: mailgunWebhookSchema,
+  identify: (event) => ({
+    eventId: event['event-data'].id,
+    eventType: event['event-data'].event,
+    entity: event['event-data'].message.headers['message-id'],
+  }),
+  async bind(event, identity, { store, config }) {
+    // Mailgun's signature does not cover event-data: bind each token to the first event id it signed.
+    const ttlS = config.signatureToleranceS * 2 + 60;
+    const bound = await store.bindMailgunToken(event.signature.token, identity.eventId, ttlS);
+    if (bound !== identity.eventId) throw new InvalidSignatureError('token already used for another event');
+  },
+};

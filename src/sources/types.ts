@@ -1,0 +1,55 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { z } from 'zod';
+import type { Config } from '../config';
+import type { Store } from '../store/store';
+
+/** What a source sees of one request. */
+export interface SourceRequest {
+  /** Route parameters (e.g. `partner`). */
+  params: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  /** The exact bytes received; signatures are checked against these. */
+  rawBody: Buffer;
+}
+
+/** Everything Intake needs to start the workflow for one event. */
+export interface EventIdentity {
+  /** Unique per source; the workflow id is `<source>:<eventId>`. */
+  eventId: string;
+  /** Provider's event type (e.g. `opened`, `customer.upserted`). */
+  eventType: string;
+  /** The business entity the event is about (message id, customer id). */
+  entity: string;
+}
+
+/** Services a source may use while authenticating a request. */
+export interface SourceContext {
+  config: Config;
+  store: Store;
+}
+
+/**
+ * A webhook source: one file in src/sources/ plus one activity named `activity`.
+ * The pipeline (src/api/ingest.ts) runs: content type → verifySignature (raw bytes) → JSON parse →
+ * schema → identify → bind (optional, e.g. replay protection needing the event id) → start.
+ */
+export interface Source<T = unknown> {
+  /** Name used in workflow ids and the IntakeSource search attribute. */
+  name: string;
+  /** Express route below /webhooks, e.g. `mailgun` or `partners/:partner`. */
+  route: string;
+  /** Name of the activity that processes this source's events (`handle<Source>`). */
+  activity: string;
+  /** Whether this source can run with the given config (has its secrets, is enabled). */
+  isConfigured(config: Config, params: Record<string, string>): boolean;
+  /** Checks authenticity before parsing, when the signature covers the raw bytes. */
+  verifyRaw?(req: SourceRequest, ctx: SourceContext): void;
+  /** Checks authenticity after JSON parsing, when the signature lives in the body (Mailgun). */
+  verifyParsed?(json: unknown, req: SourceRequest, ctx: SourceContext): void;
+  /** Schema of the body; unknown keys are kept. */
+  schema: z.ZodType<T>;
+  /** Derives the event id, type and entity. */
+  identify(event: T, req: SourceRequest): EventIdentity;
+  /** Last check needing the event id and shared state (token binding). Throws to refuse. */
+  bind?(event: T, identity: EventIdentity, ctx: SourceContext): Promise<void>;
+}

@@ -1,0 +1,117 @@
+import type { Queryable } from './store';
+
+/** One Mailgun event as the store records it. */
+export interface MailgunEventRow {
+  eventId: string;
+  messageId: string;
+  event: string;
+  severity?: string;
+  reason?: string;
+  recipient?: string;
+  /** Provider timestamp. */
+  occurredAt: Date;
+}
+
+/**
+ * Records a Mailgun event once and folds it into its message's state, in the caller's transaction.
+ * Returns false when the event was already recorded (nothing changes).
+ */
+export async function recordMailgunEvent(q: Queryable, e: MailgunEventRow): Promise<boolean> {
+  const inserted = await q.query(
+    `INSERT INTO mailgun_events (event_id, message_id, event, severity, reason, recipient, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+    [
+      e.eventId,
+      e.messageId,
+      e.event,
+      e.severity ?? null,
+      e.reason ?? null,
+      e.recipient ?? null,
+      e.occurredAt,
+    ],
+  );
+  if (inserted.rowCount === 0) return false;
+  // The state follows the newest event by provider time, so late deliveries never roll it back.
+  await q.query(
+    `INSERT INTO mailgun_messages AS m (message_id, recipient, state, state_at, severity, delivered_at,
+        opened_count, clicked_count, unsubscribed, complained)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $3 = 'delivered' THEN $4::timestamptz END,
+        CASE WHEN $3 = 'opened' THEN 1 ELSE 0 END, CASE WHEN $3 = 'clicked' THEN 1 ELSE 0 END,
+        $3 = 'unsubscribed', $3 = 'complained')
+     ON CONFLICT (message_id) DO UPDATE SET
+       recipient = COALESCE(m.recipient, EXCLUDED.recipient),
+       state = CASE WHEN EXCLUDED.state_at >= m.state_at THEN EXCLUDED.state ELSE m.state END,
+       severity = CASE WHEN EXCLUDED.state_at >= m.state_at THEN EXCLUDED.severity ELSE m.severity END,
+       state_at = GREATEST(m.state_at, EXCLUDED.state_at),
+       delivered_at = COALESCE(m.delivered_at, EXCLUDED.delivered_at),
+       opened_count = m.opened_count + EXCLUDED.opened_count,
+       clicked_count = m.clicked_count + EXCLUDED.clicked_count,
+       unsubscribed = m.unsubscribed OR EXCLUDED.unsubscribed,
+       complained = m.complained OR EXCLUDED.complained,
+       updated_at = now()`,
+    [e.messageId, e.recipient ?? null, e.event, e.occurredAt, e.severity ?? null],
+  );
+  return true;
+}
+
+/** A message and its events, as GET /messages/:messageId shows them. */
+export interface MessageView {
+  messageId: string;
+  recipient: string | null;
+  state: string;
+  stateAt: string;
+  severity: string | null;
+  deliveredAt: string | null;
+  openedCount: number;
+  clickedCount: number;
+  unsubscribed: boolean;
+  complained: boolean;
+  events: { id: string; event: string; severity: string | null; reason: string | null; occurredAt: string }[];
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The message with its events in provider-time order, or undefined. */
+export async function getMessage(q: Queryable, messageId: string): Promise<MessageView | undefined> {
+  const { rows } = await q.query(`SELECT * FROM mailgun_messages WHERE message_id = $1`, [messageId]);
+  const m = rows[0];
+  if (!m) return undefined;
+  const events = await q.query(
+    `SELECT event_id, event, severity, reason, occurred_at FROM mailgun_events
+     WHERE message_id = $1 ORDER BY occurred_at, recorded_at`,
+    [messageId],
+  );
+  return {
+    messageId: m.message_id,
+    recipient: m.recipient,
+    state: m.state,
+    stateAt: iso(m.state_at)!,
+    severity: m.severity,
+    deliveredAt: iso(m.delivered_at),
+    openedCount: m.opened_count,
+    clickedCount: m.clicked_count,
+    unsubscribed: m.unsubscribed,
+    complained: m.complained,
+    events: events.rows.map((r) => ({
+      id: r.event_id,
+      event: r.event,
+      severity: r.severity,
+      reason: r.reason,
+      occurredAt: iso(r.occurred_at)!,
+    })),
+  };
+}
+
+/** Marks `id` processed in the exactly-once ledger; false if it already was. */
+export async function markProcessed(
+  q: Queryable,
+  id: string,
+  source: string,
+  eventType: string,
+): Promise<boolean> {
+  const res = await q.query(
+    `INSERT INTO processed_events (id, source, event_type) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+    [id, source, eventType],
+  );
+  return (res.rowCount ?? 0) > 0;
+}

@@ -1,0 +1,176 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The Temporal CLI release Intake pins: the last one that `go install` can build. */
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+
+/** Options of {@link findTemporalCli}. */
+export interface FindTemporalCliOptions {
+  /** TEMPORAL_CLI_PATH: used first, and must exist when given. */
+  explicitPath?: string;
+  /** Cache folder (outside the repo). Default `$XDG_CACHE_HOME/intake` or `~/.cache/intake`. */
+  cacheDir?: string;
+  /** Progress lines for long steps (download, go build). Default: stderr. */
+  progress?: (line: string) => void;
+  /** Give up on the release download after this long. Default 20 s (fails in seconds offline). */
+  downloadTimeoutMs?: number;
+  /** Skip the network steps (download, go install): only look. */
+  lookOnly?: boolean;
+  /** The environment (PATH, XDG_CACHE_HOME, Go settings) from Config.childEnv. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Raised when no way to get the `temporal` binary worked; the message lists them all. */
+export class TemporalCliNotFoundError extends Error {
+  override readonly name = 'TemporalCliNotFoundError';
+}
+
+/** Default cache folder for the binary, outside any repository. */
+export function defaultCacheDir(home = os.homedir(), xdg?: string): string {
+  return path.join(xdg || path.join(home, '.cache'), 'intake');
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, pathEnv: string): string | undefined {
+  for (const dir of pathEnv.split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function platformArch(): { platform: string; arch: string } {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  return { platform: process.platform, arch };
+}
+
+/** Downloads the official release archive and unpacks `temporal` into `destDir`. */
+async function download(destDir: string, timeoutMs: number, progress: (l: string) => void): Promise<string> {
+  const { platform, arch } = platformArch();
+  const url = `https://temporal.download/cli/archive/${TEMPORAL_CLI_VERSION}?platform=${platform}&arch=${arch}`;
+  progress(`Downloading the Temporal CLI ${TEMPORAL_CLI_VERSION} (${platform}/${arch})…`);
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  if (!res.ok || !res.body) throw new Error(`download answered HTTP ${res.status}`);
+  const total = Number(res.headers.get('content-length') ?? 0);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let lastPct = -10;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(Buffer.from(chunk));
+    received += chunk.length;
+    const pct = total ? Math.floor((received / total) * 100) : -1;
+    if (pct >= lastPct + 10) {
+      lastPct = pct;
+      progress(`  ${pct}% of ${(total / 1e6).toFixed(1)} MB`);
+    }
+  }
+  fs.mkdirSync(destDir, { recursive: true });
+  const archive = path.join(destDir, 'temporal.tar.gz');
+  fs.writeFileSync(archive, Buffer.concat(chunks));
+  const tar = spawnSync('tar', ['-xzf', archive, '-C', destDir, 'temporal'], { stdio: 'pipe' });
+  fs.rmSync(archive, { force: true });
+  if (tar.status !== 0) throw new Error(`could not unpack: ${tar.stderr.toString().trim()}`);
+  return path.join(destDir, 'temporal');
+}
+
+/** Builds the pinned release with the Go toolchain into `destDir`, streaming its progress. */
+async function goInstall(
+  destDir: string,
+  env: NodeJS.ProcessEnv,
+  progress: (l: string) => void,
+): Promise<string> {
+  const go =
+    onPath('go', env.PATH ?? '') ??
+    (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) throw new Error('no Go toolchain on PATH');
+  fs.mkdirSync(destDir, { recursive: true });
+  progress(
+    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (a few minutes the first time)…`,
+  );
+  const started = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...env, GOBIN: destDir, GOFLAGS: '-mod=mod' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let lines = 0;
+    let tail = '';
+    const ticker = setInterval(
+      () =>
+        progress(
+          `  still building… ${Math.round((Date.now() - started) / 1000)} s, ${lines} modules fetched`,
+        ),
+      15_000,
+    );
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      tail = (tail + text).slice(-2000);
+      lines += text.split('\n').filter((l) => l.startsWith('go: downloading')).length;
+    });
+    child.on('error', (e) => {
+      clearInterval(ticker);
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      clearInterval(ticker);
+      if (code === 0) resolve();
+      else reject(new Error(`go install exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+  progress(`  built in ${Math.round((Date.now() - started) / 1000)} s`);
+  return path.join(destDir, 'temporal');
+}
+
+/**
+ * Finds the `temporal` binary, in the order DESIGN.md gives: TEMPORAL_CLI_PATH, `temporal` on PATH,
+ * the project's cache, the official release download, `go install …@v1.5.1`. What it fetched is
+ * kept in the cache for next time.
+ */
+export async function findTemporalCli(opts: FindTemporalCliOptions): Promise<string> {
+  const progress = opts.progress ?? ((l: string) => process.stderr.write(l + '\n'));
+  if (opts.explicitPath) {
+    if (isExecutable(opts.explicitPath)) return opts.explicitPath;
+    throw new TemporalCliNotFoundError(`TEMPORAL_CLI_PATH=${opts.explicitPath} is not an executable file`);
+  }
+  const fromPath = onPath('temporal', opts.env.PATH ?? '');
+  if (fromPath) return fromPath;
+  const cacheDir = opts.cacheDir ?? defaultCacheDir(opts.env.HOME || os.homedir(), opts.env.XDG_CACHE_HOME);
+  const binDir = path.join(cacheDir, 'temporal-cli', TEMPORAL_CLI_VERSION);
+  const cached = path.join(binDir, 'temporal');
+  if (isExecutable(cached)) return cached;
+  const failures: string[] = [];
+  if (!opts.lookOnly) {
+    try {
+      return await download(binDir, opts.downloadTimeoutMs ?? 20_000, progress);
+    } catch (err) {
+      failures.push(`release download: ${(err as Error).message}`);
+      progress(`  download failed (${(err as Error).message}); trying go install`);
+    }
+    try {
+      return await goInstall(binDir, opts.env, progress);
+    } catch (err) {
+      failures.push(`go install: ${(err as Error).message}`);
+    }
+  }
+  throw new TemporalCliNotFoundError(
+    [
+      'The Temporal CLI (`temporal`) was not found. Provide it in one of these ways:',
+      '  - set TEMPORAL_CLI_PATH to the binary',
+      '  - put `temporal` on PATH (https://docs.temporal.io/cli#install)',
+      `  - place it at ${cached}`,
+      `  - install Go and run: GOBIN=${binDir} go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`,
+      ...(failures.length ? ['What was tried:', ...failures.map((f) => '  - ' + f)] : []),
+    ].join('\n'),
+  );
+}

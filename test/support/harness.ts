@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { startApi, type RunningApi } from '../../src/api/server';
+import { loadConfig, type Config } from '../../src/config';
+import { EventService } from '../../src/events/event-service';
+import { createLogger, type Logger } from '../../src/logger';
+import { openStore, type Store } from '../../src/store/store';
+import { createClient } from '../../src/temporal/connection';
+import { createWorker } from '../../src/worker';
+import { createTestDatabase } from './postgres';
+
+export const TEST_MAILGUN_KEY = 'key-test-0123456789abcdef';
+export const TEST_ADMIN_TOKEN = 'test-admin-token';
+export const TEST_PARTNER_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+/** Every log line written by harness processes, to check that no payload leaks. */
+export const capturedLogs: string[] = [];
+const logSink = new Writable({
+  write(chunk: Buffer, _enc, cb) {
+    capturedLogs.push(chunk.toString());
+    cb();
+  },
+});
+
+/** Options of {@link startIntake}. */
+export interface HarnessOptions {
+  /** Which store: real PostgreSQL (a fresh database) or embedded PGlite (a fresh folder). */
+  store: 'postgres' | 'pglite';
+  /** Extra environment (overrides the test defaults). */
+  env?: Record<string, string>;
+  /** Start a worker too. Default true. */
+  worker?: boolean;
+  /** Temporal address; default the run's shared dev server. */
+  temporalAddress?: string;
+  /** Share another harness's store and task queue (a second API replica). */
+  shareWith?: Intake;
+}
+
+/** A running Intake (API + optional worker) on the real Temporal server and a real store. */
+export interface Intake {
+  config: Config;
+  url: string;
+  store: Store;
+  client: Client;
+  events: EventService;
+  logger: Logger;
+  api: RunningApi;
+  worker?: { worker: Worker; running: Promise<void> };
+  /** Starts a(nother) worker with optional env overrides (e.g. without a failpoint). */
+  startWorker(env?: Record<string, string>): Promise<{ worker: Worker; running: Promise<void> }>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The test defaults; short retry intervals so parking happens in seconds. */
+export function testEnv(over: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    TEMPORAL_ADDRESS: process.env.INTAKE_TEST_TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    INTAKE_TASK_QUEUE: `test-${randomBytes(6).toString('hex')}`,
+    MAILGUN_SIGNING_KEY: TEST_MAILGUN_KEY,
+    INTAKE_PARTNER_SECRETS: `acme=${TEST_PARTNER_SECRET}`,
+    INTAKE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    INTAKE_RETRY_MAX_ATTEMPTS: '3',
+    INTAKE_RETRY_INITIAL_INTERVAL_MS: '100',
+    INTAKE_RETRY_MAX_INTERVAL_MS: '200',
+    INTAKE_START_TIMEOUT_MS: '3000',
+    LOG_LEVEL: 'info',
+    ...over,
+  };
+}
+
+/** Starts Intake against the run's Temporal dev server and a fresh store. */
+export async function startIntake(opts: HarnessOptions): Promise<Intake> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-test-'));
+  cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+  let store: Store;
+  let env: NodeJS.ProcessEnv;
+  if (opts.shareWith) {
+    store = opts.shareWith.store;
+    env = testEnv({
+      INTAKE_TASK_QUEUE: opts.shareWith.config.temporal.taskQueue,
+      DATABASE_URL: opts.shareWith.config.databaseUrl ?? '',
+      INTAKE_DATA_DIR: dataDir,
+      ...opts.env,
+    });
+  } else {
+    let databaseUrl = '';
+    if (opts.store === 'postgres') {
+      const db = await createTestDatabase();
+      databaseUrl = db.url;
+      cleanups.push(db.drop);
+    }
+    env = testEnv({
+      DATABASE_URL: databaseUrl,
+      INTAKE_DATA_DIR: dataDir,
+      ...(opts.temporalAddress ? { TEMPORAL_ADDRESS: opts.temporalAddress } : {}),
+      ...opts.env,
+    });
+    store = await openStore({ databaseUrl: databaseUrl || undefined, dataDir });
+    cleanups.push(() => store.close());
+  }
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel, logSink);
+  const client = createClient(config);
+  cleanups.push(() => client.connection.close());
+  const api = await startApi({ config, client, store, logger });
+  cleanups.push(() => api.close(1000));
+
+  const intake: Intake = {
+    config,
+    url: api.url,
+    store,
+    client,
+    events: new EventService(client),
+    logger,
+    api,
+    async startWorker(over = {}) {
+      const wconfig = over && Object.keys(over).length ? loadConfig({ ...env, ...over }) : config;
+      const { worker, connection } = await createWorker({
+        config: wconfig,
+        store,
+        logger,
+        shutdownGraceS: 2,
+      });
+      const running = worker.run().finally(() => connection.close());
+      intake.worker = { worker, running };
+      return intake.worker;
+    },
+    async stopWorker() {
+      const w = intake.worker;
+      if (!w) return;
+      intake.worker = undefined;
+      w.worker.shutdown();
+      await w.running;
+    },
+    async stop() {
+      await intake.stopWorker();
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    },
+  };
+  if (opts.worker !== false) await intake.startWorker();
+  return intake;
+}
+
+/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** POSTs a prepared request to the API. */
+export async function post(
+  base: string,
+  req: { path: string; headers: Record<string, string>; body: string | Buffer },
+) {
+  const res = await fetch(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json: json as Record<string, unknown>, headers: res.headers, text };
+}
+
+/** GET with the admin token. */
+export async function adminGet(base: string, p: string) {
+  const res = await fetch(base + p, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
