@@ -16,6 +16,8 @@ export interface FindTemporalCliOptions {
   progress?: (line: string) => void;
   /** Give up on the release download after this long. Default 20 s (fails in seconds offline). */
   downloadTimeoutMs?: number;
+  /** Release archive URL (tests point it at a closed port). Default: the official download. */
+  downloadUrl?: string;
   /** Skip the network steps (download, go install): only look. */
   lookOnly?: boolean;
   /** The environment (PATH, XDG_CACHE_HOME, Go settings) from Config.childEnv. */
@@ -50,15 +52,32 @@ function onPath(name: string, pathEnv: string): string | undefined {
   return undefined;
 }
 
+/** An error's message with its cause (fetch hides the network reason there). */
+function describe(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return cause ? `${e.message} (${cause})` : e.message;
+}
+
 function platformArch(): { platform: string; arch: string } {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
   return { platform: process.platform, arch };
 }
 
 /** Downloads the official release archive and unpacks `temporal` into `destDir`. */
-async function download(destDir: string, timeoutMs: number, progress: (l: string) => void): Promise<string> {
+/** The official release archive for this platform. */
+export function releaseUrl(): string {
   const { platform, arch } = platformArch();
-  const url = `https://temporal.download/cli/archive/${TEMPORAL_CLI_VERSION}?platform=${platform}&arch=${arch}`;
+  return `https://temporal.download/cli/archive/${TEMPORAL_CLI_VERSION}?platform=${platform}&arch=${arch}`;
+}
+
+async function download(
+  url: string,
+  destDir: string,
+  timeoutMs: number,
+  progress: (l: string) => void,
+): Promise<string> {
+  const { platform, arch } = platformArch();
   progress(`Downloading the Temporal CLI ${TEMPORAL_CLI_VERSION} (${platform}/${arch})…`);
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
   if (!res.ok || !res.body) throw new Error(`download answered HTTP ${res.status}`);
@@ -152,15 +171,20 @@ export async function findTemporalCli(opts: FindTemporalCliOptions): Promise<str
   const failures: string[] = [];
   if (!opts.lookOnly) {
     try {
-      return await download(binDir, opts.downloadTimeoutMs ?? 20_000, progress);
+      return await download(
+        opts.downloadUrl ?? releaseUrl(),
+        binDir,
+        opts.downloadTimeoutMs ?? 20_000,
+        progress,
+      );
     } catch (err) {
-      failures.push(`release download: ${(err as Error).message}`);
-      progress(`  download failed (${(err as Error).message}); trying go install`);
+      failures.push(`release download: ${describe(err)}`);
+      progress(`  download failed (${describe(err)}); trying go install`);
     }
     try {
       return await goInstall(binDir, opts.env, progress);
     } catch (err) {
-      failures.push(`go install: ${(err as Error).message}`);
+      failures.push(`go install: ${describe(err)}`);
     }
   }
   throw new TemporalCliNotFoundError(

@@ -1,0 +1,117 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../support/ports';
+import { waitFor } from '../support/harness';
+
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '..', '..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+const main = path.join(root, 'src', 'cli', 'main.ts');
+
+/** `npm start` (intake dev) as a new user runs it: no secrets given, everything embedded. */
+describe('intake dev (npm start): the embedded default end to end', () => {
+  let dir: string;
+  let dev: ChildProcess | undefined;
+  let output = '';
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-dev-'));
+    const temporalPort = await freePort();
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_CLI_PATH: process.env.INTAKE_TEST_TEMPORAL_CLI,
+      PORT: String(await freePort()),
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      INTAKE_DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
+    };
+    dev = spawn(tsx, [main, 'dev'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    dev.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    dev.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(
+      async () => output.includes('Try it:'),
+      120_000,
+      `intake dev to start; output so far:\n${output}`,
+    );
+  });
+
+  afterAll(async () => {
+    if (dev && dev.exitCode === null) {
+      dev.kill('SIGKILL');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the API and Web UI addresses and the development secrets it generated', () => {
+    expect(output).toContain(`API        http://127.0.0.1:${env.PORT}`);
+    expect(output).toMatch(/Web UI     http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/MAILGUN_SIGNING_KEY=[0-9a-f]{48}/);
+    expect(output).toMatch(/INTAKE_PARTNER_SECRETS=acme=whsec_/);
+    expect(output).toMatch(/INTAKE_ADMIN_TOKEN=\S+/);
+  });
+
+  it('`intake send mailgun --example` ends processed, listed by IntakeSource in the temporal CLI', async () => {
+    const sent = await run(tsx, [main, 'send', 'mailgun', '--example'], { env });
+    const m = /^202 (\{.*\})$/m.exec(sent.stdout);
+    expect(m).not.toBeNull();
+    const id = (JSON.parse(m![1]!) as { id: string }).id;
+    expect(id).toMatch(/^mailgun:/);
+
+    const token = (
+      JSON.parse(fs.readFileSync(path.join(dir, 'dev-secrets.json'), 'utf8')) as { adminToken: string }
+    ).adminToken;
+    const view = await waitFor(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${env.PORT}/events/${encodeURIComponent(id)}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const b = (await r.json()) as { status?: string };
+        return b.status === 'processed' ? b : undefined;
+      },
+      60_000,
+      'processed',
+    );
+    expect(view).toMatchObject({ id, source: 'mailgun', status: 'processed' });
+
+    const list = await run(process.env.INTAKE_TEST_TEMPORAL_CLI!, [
+      'workflow',
+      'list',
+      '--address',
+      env.TEMPORAL_ADDRESS!,
+      '--query',
+      'IntakeSource="mailgun"',
+      '--output',
+      'json',
+    ]);
+    const ids = (JSON.parse(list.stdout) as { execution: { workflowId: string } }[]).map(
+      (w) => w.execution.workflowId,
+    );
+    expect(ids).toContain(id);
+
+    const shown = await run(tsx, [main, 'events', 'show', id], { env });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id, status: 'processed' });
+  });
+
+  it('stops everything on Ctrl-C (SIGINT), the Temporal server included', async () => {
+    const serverPids = await temporalPids(dir);
+    expect(serverPids.length).toBe(1);
+    const exited = new Promise<number | null>((r) => dev!.once('exit', (code) => r(code)));
+    dev!.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(await temporalPids(dir)).toEqual([]);
+  });
+});
+
+/** PIDs of `temporal server start-dev` processes using this data dir. */
+async function temporalPids(dir: string): Promise<number[]> {
+  const { stdout } = await run('ps', ['-eo', 'pid,args']).catch(() => ({ stdout: '' }));
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes('start-dev') && l.includes(dir))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
