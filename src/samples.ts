@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { mailgunSignature } from './sources/mailgun';
 
 /** A ready-to-send webhook request. */
@@ -57,5 +58,60 @@ export function mailgunExample(o: MailgunExampleOptions): SignedRequest {
     path: '/webhooks/mailgun',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
+  };
+}
+
+/** Options of {@link partnerExample}. */
+export interface PartnerExampleOptions {
+  /** Partner name, the last path segment (`acme`). */
+  partner: string;
+  /** The partner's `whsec_…` secret to sign with. */
+  secret: string;
+  /** Default `customer.upserted`. */
+  type?: 'customer.upserted' | 'customer.deleted';
+  /** Default a random `cus_…` id. */
+  customerId?: string;
+  /** The customer's `updatedAt` (the last-write-wins clock); default now. */
+  updatedAt?: string;
+  /** `webhook-id` header; default a random `msg_…` id. */
+  webhookId?: string;
+  /** `webhook-timestamp`, Unix seconds; default now. */
+  timestamp?: number;
+  /** Customer fields for an upsert, merged over the sample ones. */
+  fields?: Record<string, unknown>;
+}
+
+/**
+ * A partner customer event signed per Standard Webhooks with the `standardwebhooks` library (used by
+ * `intake send partners` and tests). A delete carries only the customer id and updatedAt.
+ */
+export function partnerExample(o: PartnerExampleOptions): SignedRequest {
+  const type = o.type ?? 'customer.upserted';
+  const webhookId = o.webhookId ?? `msg_${randomBytes(12).toString('base64url')}`;
+  const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000);
+  const updatedAt = o.updatedAt ?? new Date().toISOString();
+  const id = o.customerId ?? `cus_${randomBytes(8).toString('hex')}`;
+  const data =
+    type === 'customer.deleted'
+      ? { id, updatedAt }
+      : {
+          id,
+          updatedAt,
+          name: 'Jane Doe',
+          email: 'jane.doe@example.com',
+          policyNumber: 'POL-000123',
+          ...o.fields,
+        };
+  const body = JSON.stringify({ type, timestamp: new Date(timestamp * 1000).toISOString(), data });
+  const signature = new Webhook(o.secret).sign(webhookId, new Date(timestamp * 1000), body);
+  return {
+    path: `/webhooks/partners/${encodeURIComponent(o.partner)}`,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': webhookId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signature,
+    },
+    body,
   };
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
 import { readDevSecrets } from '../dev-secrets';
-import { mailgunExample, type SignedRequest } from '../samples';
+import { mailgunExample, partnerExample, type SignedRequest } from '../samples';
 
 /** Builds the example request for a source, with the configured or generated dev secrets. */
 export function exampleRequest(config: Config, source: string, opts: { event?: string }): SignedRequest {
@@ -14,15 +14,30 @@ export function exampleRequest(config: Config, source: string, opts: { event?: s
       );
     return mailgunExample({ signingKey, event: opts.event });
   }
-  throw new Error(`no example for source "${source}" (known: mailgun)`);
+  if (source === 'partners') {
+    // The first configured partner, signed with its newest (last listed) secret; else the dev secrets.
+    const configured = [...config.partners.entries()][0];
+    const fallback = Object.entries(dev?.partnerSecrets ?? {})[0];
+    const partner = configured?.[0] ?? fallback?.[0];
+    const secret = configured ? configured[1][configured[1].length - 1] : fallback?.[1];
+    if (!partner || !secret)
+      throw new Error(
+        'INTAKE_PARTNER_SECRETS is not set and no dev secrets were generated (run npm start first)',
+      );
+    const type = opts.event ?? 'customer.upserted';
+    if (type !== 'customer.upserted' && type !== 'customer.deleted')
+      throw new Error('--event for partners is customer.upserted or customer.deleted');
+    return partnerExample({ partner, secret, type });
+  }
+  throw new Error(`no example for source "${source}" (known: mailgun, partners)`);
 }
 
 /** `intake send <source> --example`: posts a correctly signed sample webhook to the API. */
 export function sendCommand(getConfig: () => Config): Command {
   return new Command('send')
-    .argument('<source>', 'mailgun')
+    .argument('<source>', 'mailgun | partners')
     .requiredOption('--example', 'send a generated, correctly signed example event')
-    .option('--event <type>', 'event type of the example (e.g. opened)')
+    .option('--event <type>', 'event type of the example (e.g. opened, customer.deleted)')
     .option('--url <url>', 'API base URL (default INTAKE_API_URL or http://127.0.0.1:$PORT)')
     .description('send a signed sample webhook, for a first try')
     .action(async (source: string, o: { event?: string; url?: string }) => {

@@ -1,0 +1,46 @@
+import { PermanentProcessingError } from '../src/errors';
+import { partnerWebhookSchema } from '../src/sources/partners';
+import { applyCustomerWrite } from '../src/store/customers-repo';
+import { markProcessed } from '../src/store/mailgun-repo';
+import type { Store } from '../src/store/store';
+import type { HandlerInput } from '../workflows/types';
+
+/** PostgreSQL errors for values it cannot hold (`\u0000` in text/jsonb, dates out of range): final. */
+const UNSTORABLE = new Set(['22P05', '22021', '22008']);
+
+/**
+ * Partner customer processing: the customer row is upserted or tombstoned with last-write-wins by
+ * `data.updatedAt` (see applyCustomerWrite for ties), in one transaction with the exactly-once ledger.
+ * An event older than the stored state is still marked processed: it lost, it did not fail.
+ */
+export function processPartners(store: Store) {
+  return async (input: HandlerInput): Promise<{ applied: boolean }> => {
+    const parsed = partnerWebhookSchema.safeParse(input.payload);
+    if (!parsed.success) throw new PermanentProcessingError('payload no longer matches the partner schema');
+    const partner = input.params.partner;
+    if (!partner) throw new PermanentProcessingError('event has no partner');
+    const event = parsed.data;
+    const deleted = event.type === 'customer.deleted';
+    try {
+      return await store.tx(async (q) => {
+        const first = await markProcessed(q, input.id, input.source, input.eventType);
+        if (!first) return { applied: false };
+        await applyCustomerWrite(q, {
+          partner,
+          customerId: event.data.id,
+          data: deleted ? null : event.data,
+          deleted,
+          updatedAt: event.data.updatedAt,
+          eventId: input.id,
+        });
+        return { applied: true };
+      });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && UNSTORABLE.has(code)) {
+        throw new PermanentProcessingError('customer data holds a value the store cannot hold');
+      }
+      throw err;
+    }
+  };
+}
