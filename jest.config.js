@@ -8,5 +8,7 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!node-pg-migrate/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Fails any test file whose log lines contain a payload value it sent.
+  setupFilesAfterEnv: ['<rootDir>/test/support/no-payload-in-logs.ts'],
   testTimeout: 120000,
 };

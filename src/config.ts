@@ -36,6 +36,13 @@ export function parsePartnerSecrets(raw: string | undefined): Map<string, string
     if (!secret.startsWith('whsec_')) {
       throw new ConfigError('INTAKE_PARTNER_SECRETS', `the secret for "${partner}" must start with whsec_`);
     }
+    const key = secret.slice('whsec_'.length);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length < 16) {
+      throw new ConfigError(
+        'INTAKE_PARTNER_SECRETS',
+        `the secret for "${partner}" must be whsec_ + base64 of at least 16 bytes`,
+      );
+    }
     out.set(partner, [...(out.get(partner) ?? []), secret]);
   }
   return out;
@@ -44,6 +51,36 @@ export function parsePartnerSecrets(raw: string | undefined): Map<string, string
 /** The names of the built-in sources. */
 export const SOURCE_NAMES = ['mailgun', 'partners'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/**
+ * `mailgun=50,partners=10`: handler activities per second, per source, across all workers.
+ * A source may appear once; rates are positive numbers (0.5 = one every two seconds).
+ */
+export function parseRateLimits(raw: string | undefined): Map<SourceName, number> {
+  const out = new Map<SourceName, number>();
+  if (!raw) return out;
+  for (const entry of raw.split(',')) {
+    const trimmed = entry.trim();
+    if (!trimmed) continue;
+    const eq = trimmed.indexOf('=');
+    const source = trimmed.slice(0, eq).trim();
+    const rate = Number(trimmed.slice(eq + 1).trim());
+    if (eq <= 0) throw new ConfigError('INTAKE_RATE_LIMITS', 'expected source=activities-per-second pairs');
+    if (!(SOURCE_NAMES as readonly string[]).includes(source)) {
+      throw new ConfigError(
+        'INTAKE_RATE_LIMITS',
+        `unknown source "${source}" (known: ${SOURCE_NAMES.join(', ')})`,
+      );
+    }
+    if (out.has(source as SourceName))
+      throw new ConfigError('INTAKE_RATE_LIMITS', `"${source}" is listed twice`);
+    if (!Number.isFinite(rate) || rate <= 0) {
+      throw new ConfigError('INTAKE_RATE_LIMITS', `the rate for "${source}" must be a positive number`);
+    }
+    out.set(source as SourceName, rate);
+  }
+  return out;
+}
 
 const envSchema = z.object({
   PORT: intString('PORT', 3000, 0),
@@ -70,6 +107,16 @@ const envSchema = z.object({
   INTAKE_FAILPOINTS: optionalString,
   INTAKE_ENCRYPTION_KEYS: optionalString,
   INTAKE_WORKER_MAX_ACTIVITIES: intString('INTAKE_WORKER_MAX_ACTIVITIES', 100, 1),
+  INTAKE_WORKER_METRICS_PORT: z.coerce
+    .number({ message: 'INTAKE_WORKER_METRICS_PORT must be a number' })
+    .int('INTAKE_WORKER_METRICS_PORT must be a whole number')
+    .min(0, 'INTAKE_WORKER_METRICS_PORT must be at least 0')
+    .max(65535, 'INTAKE_WORKER_METRICS_PORT must be at most 65535')
+    .default(9464),
+  INTAKE_OFFLOAD_THRESHOLD_BYTES: intString('INTAKE_OFFLOAD_THRESHOLD_BYTES', 128 * 1024, 1024),
+  INTAKE_RATE_LIMITS: optionalString,
+  INTAKE_WORKFLOW_BUNDLE: optionalString,
+  INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 30, 0),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -121,6 +168,35 @@ export interface Config {
   activityTimeoutMs: number;
   /** Concurrent activity executions per worker. Default 100. */
   workerMaxActivities: number;
+  /**
+   * Port of `intake worker`'s Prometheus endpoint (INTAKE_WORKER_METRICS_PORT), on HOST. Default
+   * 9464; 0 turns worker metrics off. `GET /metrics` there serves Intake's worker series
+   * (intake_handler_attempts_total, intake_events_processed_total, intake_events_parked_total)
+   * followed by the Temporal SDK's own `temporal_…` series, which Core exports on a loopback port
+   * picked at start and the endpoint merges in: one scrape target per worker. Several workers on
+   * one host need distinct ports.
+   */
+  workerMetricsPort: number;
+  /**
+   * Serialized payloads larger than this (bytes) are kept in the store and the workflow gets a
+   * reference (claim check), so histories stay small. Default 128 KiB; at least 1024.
+   */
+  offloadThresholdBytes: number;
+  /**
+   * Handler activities per second by source (INTAKE_RATE_LIMITS). A limited source's activities
+   * run on their own task queue `<INTAKE_TASK_QUEUE>-<source>`; empty = no limits.
+   */
+  rateLimits: Map<SourceName, number>;
+  /**
+   * Prebuilt workflow bundle to load (INTAKE_WORKFLOW_BUNDLE). Unset: the compiled build uses
+   * dist/workflow-bundle.js when present; running from source always bundles workflows/ at start.
+   */
+  workflowBundle?: string;
+  /**
+   * Seconds a stopping process drains: in-flight HTTP requests (API) and running activities
+   * (worker, shutdownGraceTime). Default 30.
+   */
+  shutdownGraceS: number;
   /** Raw INTAKE_FAILPOINTS value; parsed by src/failpoints.ts. Off by default. */
   failpoints?: string;
   /** Raw INTAKE_ENCRYPTION_KEYS value; parsed by the payload codec. */
@@ -188,6 +264,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     activityTimeoutMs: e.INTAKE_ACTIVITY_TIMEOUT_MS,
     workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,
+    workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
+    offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
+    rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),
+    workflowBundle: e.INTAKE_WORKFLOW_BUNDLE ? path.resolve(e.INTAKE_WORKFLOW_BUNDLE) : undefined,
+    shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,
     failpoints: e.INTAKE_FAILPOINTS,
     encryptionKeys: e.INTAKE_ENCRYPTION_KEYS,
     logLevel: e.LOG_LEVEL,
@@ -205,10 +286,29 @@ export function activeSources(config: Config): SourceName[] {
 }
 
 /**
- * Start-up checks for the production processes: every enabled source has its secret, at least one
- * source is on, and (in production) the admin token is set. Throws ConfigError naming the variable.
+ * The task queue a source's handler activities run on: `<INTAKE_TASK_QUEUE>-<source>` when the
+ * source is rate limited (INTAKE_RATE_LIMITS), else undefined (the workflow's own queue). API and
+ * workers must agree on INTAKE_RATE_LIMITS: the API routes by it, the workers poll by it.
  */
-export function assertServeable(config: Config): void {
+export function activityTaskQueueFor(config: Config, source: string): string | undefined {
+  return config.rateLimits.has(source as SourceName) ? `${config.temporal.taskQueue}-${source}` : undefined;
+}
+
+/** Options of {@link assertServeable}. */
+export interface ServeableOptions {
+  /**
+   * Require INTAKE_ADMIN_TOKEN in production. Default true (the API serves the admin routes);
+   * `intake worker` passes false: it serves no HTTP, so the token would only spread a secret.
+   */
+  requireAdminToken?: boolean;
+}
+
+/**
+ * Start-up checks for the production processes: every enabled source has its secret, at least one
+ * source is on, and (in production, for the API) the admin token is set. Throws ConfigError naming
+ * the variable.
+ */
+export function assertServeable(config: Config, opts: ServeableOptions = {}): void {
   const on = activeSources(config);
   if (on.includes('mailgun') && !config.mailgun.signingKey) {
     throw new ConfigError('MAILGUN_SIGNING_KEY', 'is required because the mailgun source is enabled');
@@ -222,7 +322,7 @@ export function assertServeable(config: Config): void {
       'no source is configured: set MAILGUN_SIGNING_KEY and/or INTAKE_PARTNER_SECRETS',
     );
   }
-  if (config.production && !config.adminToken) {
+  if (config.production && opts.requireAdminToken !== false && !config.adminToken) {
     throw new ConfigError('INTAKE_ADMIN_TOKEN', 'is required in production (NODE_ENV=production)');
   }
 }

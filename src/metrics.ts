@@ -1,3 +1,5 @@
+import http from 'node:http';
+import net from 'node:net';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The API's Prometheus series. One registry per app, so several apps can share a process. */
@@ -56,8 +58,102 @@ export class WorkerMetrics {
     labelNames: ['source', 'outcome'] as const,
     registers: [this.registry],
   });
+  /** Events whose handler succeeded (the workflow completes as `processed`), by source. */
+  readonly processed = new Counter({
+    name: 'intake_events_processed_total',
+    help: 'Events processed by a successful handler attempt, by source',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  /**
+   * Events that parked, by source: the handler failed permanently, or failed its last attempt of
+   * the retry budget. Counted where the attempt fails, so a final attempt that times out instead of
+   * failing (the worker never sees its end) is not counted; the IntakeStatus search attribute is
+   * the authoritative count of parked events.
+   */
+  readonly parked = new Counter({
+    name: 'intake_events_parked_total',
+    help: 'Events parked after a permanent failure or their last retry attempt, by source',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'intake_worker_' });
   }
+}
+
+/** A host:port on 127.0.0.1 that was free a moment ago, for Core's Prometheus exporter. */
+export async function loopbackAddress(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(`127.0.0.1:${port}`));
+    });
+  });
+}
+
+/** Options of {@link serveWorkerMetrics}. */
+export interface WorkerMetricsServerOptions {
+  /** INTAKE_WORKER_METRICS_PORT (0 picks a free one here; the CLI treats 0 as off). */
+  port: number;
+  /** Interface to bind (HOST). */
+  host: string;
+  /** The worker's own series, served first. */
+  metrics: WorkerMetrics;
+  /** Core's exporter (`temporal_…` series), appended to every scrape when set. */
+  sdkMetricsUrl?: string;
+}
+
+/** A listening worker metrics endpoint. */
+export interface WorkerMetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The worker's one scrape target: `GET /metrics` answers Intake's series (prom-client) followed by
+ * the Temporal SDK's (fetched from Core's loopback exporter at scrape time). The two sets never
+ * share a metric name (`intake_` vs `temporal_`), so the concatenation is valid exposition text.
+ * If Core's exporter does not answer, Intake's series are still served.
+ */
+export async function serveWorkerMetrics(opts: WorkerMetricsServerOptions): Promise<WorkerMetricsServer> {
+  const scrape = async (): Promise<string> => {
+    const own = await opts.metrics.registry.metrics();
+    if (!opts.sdkMetricsUrl) return own;
+    try {
+      const res = await fetch(opts.sdkMetricsUrl, { signal: AbortSignal.timeout(2000) });
+      if (!res.ok) throw new Error(`status ${res.status}`);
+      return `${own}\n${await res.text()}`;
+    } catch {
+      return `${own}\n# Temporal SDK metrics unavailable\n`;
+    }
+  };
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
+      return;
+    }
+    scrape().then(
+      (text) => res.writeHead(200, { 'content-type': opts.metrics.registry.contentType }).end(text),
+      () => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal"}'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+  const host = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -1,14 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { Config } from './config';
+import { activityTaskQueueFor, type Config } from './config';
 import { parseFailpoints } from './failpoints';
 import type { Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { packageRoot } from './paths';
+import { payloadOffloadFor } from './payload-offload';
 import type { Store } from './store/store';
 import { dataConverter, temporalConnectConfig } from './temporal/connection';
+import { installRuntime } from './temporal/runtime';
+import { WorkerGroup } from './worker-group';
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
@@ -16,50 +20,85 @@ export interface WorkerOptions {
   store: Store;
   logger: Logger;
   metrics?: WorkerMetrics;
-  /** Seconds in-flight activities get to finish on shutdown. Default 30. */
+  /** Seconds in-flight activities get to finish on shutdown. Default config.shutdownGraceS (30). */
   shutdownGraceS?: number;
 }
 
-/** Prebuilt workflow bundle (npm run build:bundle) used in production; else bundled at start. */
-function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+/**
+ * The workflow code: INTAKE_WORKFLOW_BUNDLE when set; else, for the compiled build (this file under
+ * dist/), the bundle `npm run build` wrote to dist/workflow-bundle.js; else (running from source:
+ * tests, `npm start`) workflows/ bundled at start, so a stale bundle from an old build never runs.
+ */
+export function workflowSource(
+  config: Pick<Config, 'workflowBundle'>,
+  moduleDir: string = __dirname,
+): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  if (config.workflowBundle) return { workflowBundle: { codePath: config.workflowBundle } };
+  const compiled = moduleDir.split(path.sep).includes('dist');
   const bundle = path.join(packageRoot(), 'dist', 'workflow-bundle.js');
-  if (fs.existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  if (compiled && fs.existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: require.resolve('../workflows') };
 }
 
-/** A worker polling the task queue: the processEvent workflow and every source's activity. */
+/**
+ * The workers of one process: the main Worker polls the task queue (the processEvent workflow and
+ * every source's activity); each rate-limited source (INTAKE_RATE_LIMITS) adds an activity-only
+ * Worker on `<task queue>-<source>` whose rate the server enforces across all processes.
+ */
 export async function createWorker(
   opts: WorkerOptions,
-): Promise<{ worker: Worker; connection: NativeConnection }> {
+): Promise<{ worker: WorkerGroup; connection: NativeConnection }> {
   const { config, store, logger } = opts;
   const metrics = opts.metrics ?? new WorkerMetrics({ defaultMetrics: false });
+  // SDK logs through pino; a no-op when the process (e.g. `intake worker`, with metrics) did it first.
+  installRuntime({ logger, logLevel: config.logLevel });
   const { namespace, connectionOptions } = temporalConnectConfig(config);
   const connection = await NativeConnection.connect(connectionOptions);
   try {
-    const worker = await Worker.create({
+    const activities = createActivities({
+      store,
+      payloads: payloadOffloadFor(config),
+      failpoints: parseFailpoints(config.failpoints),
+      observer: {
+        onAttempt(input, outcome, attempt) {
+          metrics.attempts.inc({ source: input.source, outcome });
+          // Runs inside the activity, so its retry policy tells whether this was the last attempt.
+          const budget = Context.current().info.retryPolicy?.maximumAttempts ?? 0;
+          if (outcome === 'ok') metrics.processed.inc({ source: input.source });
+          else if (outcome === 'permanent' || (budget > 0 && attempt >= budget))
+            metrics.parked.inc({ source: input.source });
+          const log = outcome === 'ok' ? logger.debug.bind(logger) : logger.warn.bind(logger);
+          log(
+            { id: input.id, source: input.source, eventType: input.eventType, attempt, outcome },
+            'handler attempt',
+          );
+        },
+      },
+    });
+    const common = {
       connection,
       namespace,
-      taskQueue: config.temporal.taskQueue,
-      ...workflowSource(),
-      activities: createActivities({
-        store,
-        failpoints: parseFailpoints(config.failpoints),
-        observer: {
-          onAttempt(input, outcome, attempt) {
-            metrics.attempts.inc({ source: input.source, outcome });
-            const log = outcome === 'ok' ? logger.debug.bind(logger) : logger.warn.bind(logger);
-            log(
-              { id: input.id, source: input.source, eventType: input.eventType, attempt, outcome },
-              'handler attempt',
-            );
-          },
-        },
-      }),
+      activities,
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
-      shutdownGraceTime: `${opts.shutdownGraceS ?? 30}s`,
+      shutdownGraceTime: `${opts.shutdownGraceS ?? config.shutdownGraceS}s`,
+    };
+    const main = await Worker.create({
+      ...common,
+      taskQueue: config.temporal.taskQueue,
+      ...workflowSource(config),
     });
-    return { worker, connection };
+    const rateLimited: Worker[] = [];
+    for (const [source, perSecond] of config.rateLimits) {
+      rateLimited.push(
+        await Worker.create({
+          ...common,
+          taskQueue: activityTaskQueueFor(config, source) ?? '',
+          maxTaskQueueActivitiesPerSecond: perSecond,
+        }),
+      );
+    }
+    return { worker: new WorkerGroup(main, rateLimited), connection };
   } catch (err) {
     await connection.close();
     throw err;

@@ -14,11 +14,14 @@ import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
 import { sources } from '../sources/registry';
 import type { Source } from '../sources/types';
+import { getCustomer } from '../store/customers-repo';
 import { getMessage } from '../store/mailgun-repo';
 import type { Store } from '../store/store';
+import { accessLog } from './access-log';
 import { requireAdmin } from './admin-auth';
 import { errorHandler, toHttpError } from './error-handler';
 import { ingest } from './ingest';
+import { readRawBody } from './raw-body';
 
 /** What the API is built from. */
 export interface ApiDeps {
@@ -75,9 +78,10 @@ export function createApp(deps: ApiDeps): express.Express {
     res.set('X-Request-Id', id);
     next();
   });
+  app.use(accessLog(logger));
 
   // Webhooks: one route per source; refusals are counted by reason, never logged with payloads.
-  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
+  const rawBody = readRawBody(config.maxBodyBytes);
   for (const source of sources) {
     app.post(
       `/webhooks/${source.route}`,
@@ -120,12 +124,22 @@ export function createApp(deps: ApiDeps): express.Express {
       }),
     );
   }
-  app.all('/webhooks/{*rest}', (req, _res, next) => {
-    const known = sources.some((s) => req.path.startsWith(`/webhooks/${s.route.split('/')[0]}`));
+  // A path shaped like a source route with another method is 405; any other path 404 unknown_source.
+  app.all(['/webhooks', '/webhooks/{*rest}'], (req, _res, next) => {
+    const segments = req.path.split('/').filter(Boolean).slice(1);
+    const known = sources.some((s) => {
+      const parts = s.route.split('/');
+      return (
+        parts.length === segments.length &&
+        parts.every((p, i) => p.startsWith(':') || p === segments[i]?.toLowerCase())
+      );
+    });
     next(known && req.method !== 'POST' ? new MethodNotAllowedError(['POST']) : new UnknownSourceError());
   });
 
-  // Admin: event inspection and operations.
+  // Admin: event inspection and operations. Everything under /events and /admin needs the token,
+  // including the 404 and 405 answers, so unauthenticated callers learn nothing about routes.
+  app.use(['/events', '/admin'], admin);
   app.get(
     '/events/:id',
     admin,
@@ -188,6 +202,15 @@ export function createApp(deps: ApiDeps): express.Express {
       res.json(message);
     }),
   );
+  // Tombstones answer 200 with `deleted: true`; only a customer no event ever named is 404.
+  app.get(
+    '/customers/:partner/:id',
+    route(async (req, res) => {
+      const customer = await getCustomer(store, String(req.params.partner), String(req.params.id));
+      if (!customer) throw new NotFoundError('unknown customer');
+      res.json(customer);
+    }),
+  );
 
   for (const r of deps.extraRouters ?? []) app.use(r);
 
@@ -199,13 +222,11 @@ export function createApp(deps: ApiDeps): express.Express {
     route(async (_req, res) => {
       const r = await readiness(client, store);
       const ok = r.temporal && r.store;
-      res
-        .status(ok ? 200 : 503)
-        .json({
-          status: ok ? 'ready' : 'unavailable',
-          temporal: r.temporal ? 'up' : 'down',
-          store: r.store ? 'up' : 'down',
-        });
+      res.status(ok ? 200 : 503).json({
+        status: ok ? 'ready' : 'unavailable',
+        temporal: r.temporal ? 'up' : 'down',
+        store: r.store ? 'up' : 'down',
+      });
     }),
   );
   app.get(
@@ -220,8 +241,10 @@ export function createApp(deps: ApiDeps): express.Express {
     [/^\/events\/[^/]+$/, ['GET']],
     [/^\/events\/[^/]+\/(retry|discard)$/, ['POST']],
     [/^\/admin\/retry-parked$/, ['POST']],
+    [/^\/admin\/events$/, ['GET']],
     [/^\/(healthz|readyz|metrics)$/, ['GET']],
     [/^\/messages\/[^/]+$/, ['GET']],
+    [/^\/customers\/[^/]+\/[^/]+$/, ['GET']],
   ];
   app.use((req, _res, next) => {
     const allowed = methods.find(([re]) => re.test(req.path))?.[1];

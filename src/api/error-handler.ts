@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import {
+  BadRequestError,
   InvalidJsonError,
   IntakeHttpError,
   MethodNotAllowedError,
@@ -30,6 +31,8 @@ export function toHttpError(err: unknown, maxBodyBytes: number): IntakeHttpError
     }
     if (bp.type === 'request.aborted' || bp.type === 'request.size.invalid')
       return new InvalidJsonError('request body incomplete');
+    // Express's own 400s (a route parameter that is not valid percent-encoding): a generic answer.
+    if (bp.status === 400 && err instanceof URIError) return new BadRequestError('malformed request path');
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import type { Config } from '../config';
+import { activityTaskQueueFor, type Config } from '../config';
 import { UnavailableError, ValidationError } from '../errors';
+import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
 import type { Source, SourceContext, SourceRequest } from '../sources/types';
 import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
 import type { ProcessEventInput } from '../../workflows/types';
@@ -52,18 +53,27 @@ export async function ingest(
 
   const id = `${source.name}:${identity.eventId}`;
   const { config, client } = deps;
+  // Large bodies go to the store before the start, so the history only holds a reference.
+  let body: PreparedPayload;
+  try {
+    body = await payloadOffloadFor(config).prepare(deps.store, id, parsed.data, req.rawBody.length);
+  } catch (err) {
+    throw new UnavailableError(`the store did not keep the payload: ${(err as Error).name}`);
+  }
+  const activityTaskQueue = activityTaskQueueFor(config, source.name);
   const input: ProcessEventInput = {
     id,
     source: source.name,
     eventId: identity.eventId,
     eventType: identity.eventType,
     entity: identity.entity,
-    payload: parsed.data,
+    ...body,
     params: req.params,
     receivedAt: new Date().toISOString(),
     activity: source.activity,
     retry: config.retry,
     activityTimeoutMs: config.activityTimeoutMs,
+    ...(activityTaskQueue ? { activityTaskQueue } : {}),
   };
   try {
     await client.connection.withDeadline(Date.now() + config.temporal.startTimeoutMs, () =>

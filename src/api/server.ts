@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ApiDeps } from './app';
 import { createApp } from './app';
 
@@ -11,6 +11,34 @@ export interface RunningApi {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Requests Node's HTTP parser refuses before express sees them get a JSON body like every other
+ * refusal: headers over Node's limit (--max-http-header-size, default 16 KiB) → 431
+ * `{"error":"headers_too_large"}`, a header or body that exceeds server.headersTimeout /
+ * requestTimeout → 408 `{"error":"request_timeout"}`, anything unparsable (e.g. the bytes after a
+ * body shorter than its Content-Length claimed) → 400 `{"error":"bad_request"}`. Then the
+ * connection is closed, as Node's default handler does.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  // Same guard as Node's default: never write into a response that has already begun.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, code] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout']
+        : [400, 'bad_request'];
+  const body = JSON.stringify({ error: code });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Starts the API on config.host:config.port (port 0 picks a free one). */
 export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   const app = createApp(deps);
@@ -19,6 +47,16 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxHeadersCount = 100;
+  // While draining, every answer closes its connection: keep-alive clients must reconnect (and are
+  // refused), instead of sending more requests over connections that server.close() leaves open.
+  let closing = false;
+  const open = new Set<http.ServerResponse>();
+  server.prependListener('request', (_req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(deps.config.port, deps.config.host, () => resolve());
@@ -30,6 +68,8 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
     url: `http://${host}:${port}`,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
+        closing = true;
+        for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
         server.close(() => resolve());
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), graceMs).unref();

@@ -3,6 +3,7 @@ import { applyDevSecrets, loadOrCreateDevSecrets } from '../dev-secrets';
 import { startApi } from '../api/server';
 import { createLogger } from '../logger';
 import { openStore } from '../store/store';
+import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
 import { findTemporalCli } from '../temporal/cli-binary';
 import { createClient } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';
@@ -47,6 +48,8 @@ export async function runDev(baseConfig: Config): Promise<void> {
   try {
     const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     stops.push(() => store.close());
+    const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
+    stops.push(async () => stopSweeper());
     const { worker, connection } = await createWorker({ config, store, logger, shutdownGraceS: 5 });
     const running = worker.run();
     stops.push(async () => {
@@ -84,6 +87,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
     }
     say('');
     say('Try it:  npx intake send mailgun --example');
+    say('         npx intake send partners --example');
     say('Stop:    Ctrl-C');
   } catch (err) {
     await stopAll();

@@ -2,11 +2,14 @@ import { assertServeable, type Config } from '../config';
 import { startApi } from '../api/server';
 import { codecRouter } from '../api/codec-router';
 import { createLogger } from '../logger';
+import { loopbackAddress, serveWorkerMetrics, WorkerMetrics } from '../metrics';
 import { openStore } from '../store/store';
+import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
 import { findTemporalCli } from '../temporal/cli-binary';
 import { createClient } from '../temporal/connection';
 import { createEncryptionCodec } from '../temporal/encryption-codec';
 import { startDevServer } from '../temporal/dev-server';
+import { installRuntime } from '../temporal/runtime';
 import { createWorker } from '../worker';
 import { onShutdown } from './lifecycle';
 
@@ -23,28 +26,62 @@ export async function runApi(config: Config): Promise<void> {
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const client = createClient(config);
   const api = await startApi({ config, client, store, logger, extraRouters: apiExtraRouters(config, []) });
+  const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
   logger.info({ url: api.url, taskQueue: config.temporal.taskQueue }, 'intake api listening');
   onShutdown(async (signal) => {
-    logger.info({ signal }, 'draining in-flight requests');
-    await api.close();
+    // The listener closes at once (new connections are refused); requests in flight are answered
+    // once their workflow start is persisted, so nothing acknowledged is lost.
+    logger.info({ signal, graceS: config.shutdownGraceS }, 'draining in-flight requests');
+    await api.close(config.shutdownGraceS * 1000);
+    stopSweeper();
     await client.connection.close();
     await store.close();
   });
 }
 
-/** `intake worker`: processes events from the task queue. */
+/**
+ * `intake worker`: processes events from the task queue. Checks the same source settings as the
+ * API (one environment for both keeps them in step), but not the admin token: it serves no HTTP.
+ */
 export async function runWorker(config: Config): Promise<void> {
+  assertServeable(config, { requireAdminToken: false });
   const logger = createLogger(config.logLevel);
+  // Before any connection: the Runtime (SDK logs via pino, Core's Prometheus exporter) is per process.
+  const metricsOn = config.workerMetricsPort > 0;
+  const runtime = installRuntime({
+    logger,
+    logLevel: config.logLevel,
+    sdkMetricsAddress: metricsOn ? await loopbackAddress() : undefined,
+  });
+  const metrics = new WorkerMetrics();
+  const metricsServer = metricsOn
+    ? await serveWorkerMetrics({
+        port: config.workerMetricsPort,
+        host: config.host,
+        metrics,
+        sdkMetricsUrl: runtime.sdkMetricsUrl,
+      })
+    : undefined;
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const { worker, connection } = await createWorker({ config, store, logger });
-  logger.info({ taskQueue: config.temporal.taskQueue }, 'intake worker polling');
+  const { worker, connection } = await createWorker({ config, store, logger, metrics });
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url ?? 'off' },
+    'intake worker polling',
+  );
+  let closed: () => void = () => undefined;
+  const allClosed = new Promise<void>((resolve) => (closed = resolve));
   onShutdown(async (signal) => {
-    logger.info({ signal }, 'worker draining');
+    // Polling stops at once; running activities get shutdownGraceTime to finish, then are
+    // cancelled and retried by another worker (handlers are idempotent). Exit only once closed.
+    logger.info({ signal, graceS: config.shutdownGraceS }, 'worker draining');
     worker.shutdown();
+    await allClosed;
   });
   await worker.run();
+  await metricsServer?.close();
   await connection.close();
   await store.close();
+  closed();
 }
 
 /** `intake server`: the Temporal dev server alone, with its data under INTAKE_DATA_DIR. */

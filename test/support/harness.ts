@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import type { Router } from 'express';
 import { startApi, type RunningApi } from '../../src/api/server';
 import { loadConfig, type Config } from '../../src/config';
 import { EventService } from '../../src/events/event-service';
@@ -39,7 +39,12 @@ export interface HarnessOptions {
   temporalAddress?: string;
   /** Share another harness's store and task queue (a second API replica). */
   shareWith?: Intake;
+  /** Extra routers for the API, built from the harness's config (e.g. `apiExtraRouters`). */
+  extraRouters?: (config: Config) => Router[];
 }
+
+/** The worker(s) of one harness process (see src/worker-group.ts). */
+type Worker = Awaited<ReturnType<typeof createWorker>>['worker'];
 
 /** A running Intake (API + optional worker) on the real Temporal server and a real store. */
 export interface Intake {
@@ -113,7 +118,7 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
   const logger = createLogger(config.logLevel, logSink);
   const client = createClient(config);
   cleanups.push(() => client.connection.close());
-  const api = await startApi({ config, client, store, logger });
+  const api = await startApi({ config, client, store, logger, extraRouters: opts.extraRouters?.(config) });
   cleanups.push(() => api.close(1000));
 
   const intake: Intake = {
