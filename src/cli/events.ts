@@ -25,7 +25,7 @@ export function eventsCommand(getConfig: () => Config): Command {
 
   events
     .command('list')
-    .description('list events, newest first')
+    .description('list events: running ones first, then the most recently closed')
     .option('--status <status>', 'queued | processing | processed | parked | discarded')
     .option('--source <source>', 'only this source')
     .option('--limit <n>', 'at most this many', '50')
@@ -80,9 +80,8 @@ export function eventsCommand(getConfig: () => Config): Command {
           bar.update(done);
         });
         if (started) bar.stop();
-        process.stdout.write(
-          `matched ${matched} parked event(s)${o.source ? ` of ${o.source}` : ''}; retry sent\n`,
-        );
+        const what = `matched ${matched} parked event(s)${o.source ? ` of ${o.source}` : ''}`;
+        process.stdout.write(`${what}; ${matched > 0 ? 'retry sent' : 'nothing to retry'}\n`);
       });
     });
 

@@ -12,6 +12,8 @@ export interface EventView {
   lastError: string | null;
   receivedAt: string | null;
   processedAt: string | null;
+  /** Only on discarded events: the reason the operator gave. */
+  discardReason?: string;
 }
 
 /** One row of `intake events list`. */
@@ -149,7 +151,7 @@ export class EventService {
     return ids.length;
   }
 
-  /** Lists events, newest first. */
+  /** Lists events in visibility order: running ones first, then the most recently closed. */
   async list(filter: { status?: string; source?: string; limit?: number }): Promise<EventSummary[]> {
     const out: EventSummary[] = [];
     const limit = filter.limit ?? 100;
@@ -180,12 +182,13 @@ export class EventService {
 
 function pick(
   s: EventState,
-): Pick<EventView, 'status' | 'attempts' | 'lastError' | 'processedAt' | 'receivedAt'> {
+): Pick<EventView, 'status' | 'attempts' | 'lastError' | 'processedAt' | 'receivedAt' | 'discardReason'> {
   return {
     status: s.status,
     attempts: s.attempts,
     lastError: s.lastError,
     processedAt: s.processedAt,
     receivedAt: s.receivedAt,
+    ...(s.discardReason !== undefined ? { discardReason: s.discardReason } : {}),
   };
 }

@@ -1,0 +1,188 @@
+/**
+ * Records real workflow histories for the replay test (test/integration/replay.test.ts).
+ *
+ *   npx tsx scripts/record-histories.ts                      # throwaway dev server
+ *   npx tsx scripts/record-histories.ts --address 127.0.0.1:7233   # a running dev server
+ *
+ * It runs the real API and a worker with the failpoint `mailgun.handler=opened`, drives one event
+ * through each path the workflow has, and writes each history to test/fixtures/histories/<name>.json:
+ *  - processed-first-try:       the handler succeeds at once;
+ *  - parked-retried-processed:  the budget is spent, the event parks, the fix ships, `retry` resumes it;
+ *  - parked-discarded:          the event parks and an operator discards it with a reason.
+ * Payloads are recorded unencrypted (the codec is off here) so the fixtures replay without keys.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import * as proto from '@temporalio/proto';
+import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import type { Client } from '@temporalio/client';
+import { startApi } from '../src/api/server';
+import { loadConfig, type Config } from '../src/config';
+import { EventService } from '../src/events/event-service';
+import { createLogger } from '../src/logger';
+import { mailgunExample } from '../src/samples';
+import { openStore, type Store } from '../src/store/store';
+import { findTemporalCli } from '../src/temporal/cli-binary';
+import { createClient } from '../src/temporal/connection';
+import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { createWorker } from '../src/worker';
+import type { EventStatus } from '../workflows/types';
+
+const OUT_DIR = path.resolve(__dirname, '..', 'test', 'fixtures', 'histories');
+const SIGNING_KEY = 'key-record-histories';
+
+type History = proto.temporal.api.history.v1.IHistory;
+
+/**
+ * The history as proto3 JSON, the format `temporal workflow show --output json` writes. This is what
+ * `historyToJSON` from @temporalio/common does, but with the protobufjs copy @temporalio/proto was
+ * built with: when npm installs two copies of protobufjs 8 (one under common, one under proto),
+ * `historyToJSON` fails with "type must be a Type".
+ */
+function historyJson(history: History): unknown {
+  const protojson = createRequire(require.resolve('@temporalio/proto'))('protobufjs/ext/protojson') as {
+    toJson(type: unknown, message: unknown): unknown;
+  };
+  const type = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType(
+    'temporal.api.history.v1.History',
+  );
+  return protojson.toJson(type, proto.temporal.api.history.v1.History.fromObject(history));
+}
+
+/** A TCP port that was free a moment ago (the dev server cannot take port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitStatus(events: EventService, id: string, status: EventStatus): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const view = await events.get(id).catch(() => undefined);
+    if (view?.status === status) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${id} did not reach ${status}`);
+}
+
+async function startWorker(config: Config, store: Store) {
+  const logger = createLogger('warn');
+  const { worker, connection } = await createWorker({ config, store, logger, shutdownGraceS: 1 });
+  const running = worker.run().finally(() => connection.close());
+  return {
+    stop: async () => {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+async function record(config: Config, store: Store, client: Client): Promise<Record<string, string>> {
+  const events = new EventService(client);
+  const api = await startApi({ config, client, store, logger: createLogger('warn') });
+  try {
+    const send = async (event: string): Promise<string> => {
+      const req = mailgunExample({ signingKey: SIGNING_KEY, event });
+      const res = await fetch(api.url + req.path, { method: 'POST', headers: req.headers, body: req.body });
+      if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+      return ((await res.json()) as { id: string }).id;
+    };
+
+    let worker = await startWorker(config, store);
+    const processed = await send('delivered');
+    const retried = await send('opened');
+    const discarded = await send('opened');
+    await waitStatus(events, processed, 'processed');
+    await waitStatus(events, retried, 'parked');
+    await waitStatus(events, discarded, 'parked');
+
+    // "Deploy the fix": a worker without the failpoint, then resume one and give up on the other.
+    await worker.stop();
+    worker = await startWorker({ ...config, failpoints: undefined }, store);
+    await events.retry(retried);
+    await events.discard(discarded, 'recorded fixture: discarded by an operator');
+    await waitStatus(events, retried, 'processed');
+    await waitStatus(events, discarded, 'discarded');
+    await worker.stop();
+
+    return {
+      'processed-first-try': processed,
+      'parked-retried-processed': retried,
+      'parked-discarded': discarded,
+    };
+  } finally {
+    await api.close(1000);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { address: { type: 'string' } } });
+  const base = loadConfig();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-record-'));
+  let server: DevServer | undefined;
+  try {
+    let address = values.address;
+    if (!address) {
+      const binary = await findTemporalCli({ explicitPath: base.temporal.cliPath, env: base.childEnv });
+      address = `127.0.0.1:${await freePort()}`;
+      server = await startDevServer({
+        binary,
+        address,
+        dataDir: path.join(tmp, 'temporal'),
+        headless: true,
+        env: base.childEnv,
+      });
+    }
+    const config: Config = {
+      ...base,
+      port: 0,
+      host: '127.0.0.1',
+      mailgun: { signingKey: SIGNING_KEY },
+      enabledSources: ['mailgun'],
+      encryptionKeys: undefined,
+      failpoints: 'mailgun.handler=opened',
+      retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200 },
+      temporal: {
+        ...base.temporal,
+        address,
+        namespace: 'default',
+        taskQueue: `record-histories-${randomBytes(4).toString('hex')}`,
+        env: { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default' },
+      },
+    };
+    const store = await openStore({ dataDir: path.join(tmp, 'store') });
+    const client = createClient(config);
+    try {
+      const ids = await record(config, store, client);
+      fs.mkdirSync(OUT_DIR, { recursive: true });
+      for (const [name, id] of Object.entries(ids)) {
+        const history = await client.workflow.getHandle(id).fetchHistory();
+        const file = path.join(OUT_DIR, `${name}.json`);
+        fs.writeFileSync(file, JSON.stringify(historyJson(history), null, 2) + '\n');
+        process.stdout.write(`${file}  (${history.events?.length ?? 0} events, ${id})\n`);
+      }
+    } finally {
+      await client.connection.close();
+      await store.close();
+    }
+  } finally {
+    await server?.stop(3000);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`record-histories: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { mailgunExample } from '../../src/samples';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
+import { freePort } from '../support/ports';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = '/tmp/web-ui.png';
+
+/** True if nothing listens on 127.0.0.1:port right now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A gRPC port whose Web UI port (+1000, the dev server's rule) is free too. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 1000 <= 65535 && (await portIsFree(port + 1000))) return port;
+  }
+}
+
+/** Waits until the page's text shows every id (the Web UI loads the list after the page); returns the text. */
+function showsAll(page: Page, ids: string[]): Promise<string> {
+  return waitFor(
+    async () => {
+      const text = await page.innerText('body');
+      return ids.every((id) => text.includes(id)) ? text : undefined;
+    },
+    60_000,
+    'the ids in the Web UI',
+  );
+}
+
+/** The operator's view: the dev server's Web UI, filtered to parked events, in a real browser. */
+describe('Temporal Web UI shows the parked events (headless Chromium)', () => {
+  let server: DevServer;
+  let dataDir: string;
+  let intake: Intake;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    // No skip: without the browser this test must fail, loudly.
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-webui-'));
+    // The run's shared dev server is headless; this one serves the Web UI.
+    server = await startDevServer({
+      binary: process.env.INTAKE_TEST_TEMPORAL_CLI!,
+      address: `127.0.0.1:${await freePortPair()}`,
+      dataDir,
+      env: process.env,
+    });
+    intake = await startIntake({
+      store: 'postgres',
+      temporalAddress: server.address,
+      env: { INTAKE_FAILPOINTS: 'mailgun.handler=opened' },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await intake?.stop();
+    await server?.stop(3000);
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('lists exactly the parked workflows for the query IntakeStatus="parked"', async () => {
+    const parked: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await post(intake.url, mailgunExample({ signingKey: TEST_MAILGUN_KEY, event: 'opened' }));
+      expect(res.status).toBe(202);
+      parked.push(res.json.id as string);
+    }
+    const res = await post(intake.url, mailgunExample({ signingKey: TEST_MAILGUN_KEY, event: 'delivered' }));
+    const processed = res.json.id as string;
+    await waitFor(
+      async () => (await intake.events.list({ status: 'parked' })).length === parked.length,
+      60_000,
+      'parked in visibility',
+    );
+    await waitFor(
+      async () => (await intake.events.get(processed)).status === 'processed',
+      30_000,
+      'processed',
+    );
+
+    const url = `${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('IntakeStatus="parked"')}`;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(url);
+    const text = await showsAll(page, parked);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    for (const id of parked) expect(text).toContain(id);
+    expect(text).not.toContain(processed);
+    expect(text).toContain('processEvent');
+
+    // The runbook's narrower query, with the source.
+    const bySource = encodeURIComponent('IntakeStatus="parked" AND IntakeSource="mailgun"');
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${bySource}`);
+    expect(await showsAll(page, parked)).not.toContain(processed);
+  });
+});

@@ -1,0 +1,38 @@
+import { Worker, type ReplayResult } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { recordedHistories } from '../support/histories';
+
+/** Replays every history recorded by scripts/record-histories.ts against a workflow bundle. */
+async function replay(workflowsPath: string): Promise<ReplayResult[]> {
+  const histories = recordedHistories().map(({ name, history }) => ({ workflowId: name, history }));
+  const results: ReplayResult[] = [];
+  for await (const r of Worker.runReplayHistories({ workflowsPath }, histories)) results.push(r);
+  return results;
+}
+
+describe('replay of recorded workflow histories', () => {
+  const names = recordedHistories().map((h) => h.name);
+
+  it('has the three recorded paths as fixtures', () => {
+    expect(names).toEqual(['parked-discarded', 'parked-retried-processed', 'processed-first-try']);
+  });
+
+  it('replays every recorded history on the current workflow code', async () => {
+    const results = await replay(require.resolve('../../workflows'));
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(names.map((n) => [n, undefined]));
+  });
+
+  it('fails with DeterminismViolationError when processEvent changes without a patch', async () => {
+    const results = await replay(require.resolve('../fixtures/nondeterministic-workflows'));
+    expect(results.map((r) => r.workflowId)).toEqual(names);
+    for (const r of results) {
+      expect(r.error).toBeInstanceOf(DeterminismViolationError);
+      expect(r.error?.message).toMatch(/[Nn]ondeterminism/);
+    }
+  });
+
+  it('replays every recorded history when the same change is behind patched()', async () => {
+    const results = await replay(require.resolve('../fixtures/patched-workflows'));
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(names.map((n) => [n, undefined]));
+  });
+});

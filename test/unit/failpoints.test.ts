@@ -1,0 +1,37 @@
+import { loadConfig } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+import { firingFailpoint, parseFailpoints } from '../../src/failpoints';
+
+describe('INTAKE_FAILPOINTS', () => {
+  it('is off when unset or empty (a worker started with INTAKE_FAILPOINTS="" has none)', () => {
+    expect(parseFailpoints(undefined)).toEqual([]);
+    expect(parseFailpoints('')).toEqual([]);
+    expect(loadConfig({ INTAKE_FAILPOINTS: '' }).failpoints).toBeUndefined();
+    expect(loadConfig({ INTAKE_FAILPOINTS: '  ' }).failpoints).toBeUndefined();
+    expect(loadConfig({ INTAKE_FAILPOINTS: 'mailgun.handler=opened' }).failpoints).toBe(
+      'mailgun.handler=opened',
+    );
+  });
+
+  it('fires for the listed source and event types only', () => {
+    const fps = parseFailpoints('mailgun.handler=opened|clicked, partners.permanent=*');
+    expect(firingFailpoint(fps, 'mailgun', 'opened')?.point).toBe('handler');
+    expect(firingFailpoint(fps, 'mailgun', 'clicked')?.point).toBe('handler');
+    expect(firingFailpoint(fps, 'mailgun', 'delivered')).toBeUndefined();
+    expect(firingFailpoint(fps, 'partners', 'customer.upserted')?.point).toBe('permanent');
+  });
+
+  it('fires for a share of attempts with @percent', () => {
+    const [fp] = parseFailpoints('mailgun.handler=*@10');
+    expect(fp?.probability).toBeCloseTo(0.1);
+    expect(firingFailpoint([fp!], 'mailgun', 'opened', () => 0.05)).toBe(fp);
+    expect(firingFailpoint([fp!], 'mailgun', 'opened', () => 0.5)).toBeUndefined();
+  });
+
+  it('refuses what it cannot parse, naming the variable', () => {
+    for (const bad of ['mailgun', 'mailgun.crash=opened', 'mailgun.handler=opened@150']) {
+      expect(() => parseFailpoints(bad)).toThrow(ConfigError);
+      expect(() => parseFailpoints(bad)).toThrow(/INTAKE_FAILPOINTS/);
+    }
+  });
+});
