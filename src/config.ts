@@ -116,7 +116,7 @@ const envSchema = z.object({
   INTAKE_OFFLOAD_THRESHOLD_BYTES: intString('INTAKE_OFFLOAD_THRESHOLD_BYTES', 128 * 1024, 1024),
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
-  INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 30, 0),
+  INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 25, 0),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -194,7 +194,7 @@ export interface Config {
   workflowBundle?: string;
   /**
    * Seconds a stopping process drains: in-flight HTTP requests (API) and running activities
-   * (worker, shutdownGraceTime). Default 30.
+   * (worker, shutdownGraceTime). Default 25, inside the usual 30 s stop timeout of orchestrators.
    */
   shutdownGraceS: number;
   /** Raw INTAKE_FAILPOINTS value; parsed by src/failpoints.ts. Off by default. */

@@ -20,7 +20,7 @@ export interface WorkerOptions {
   store: Store;
   logger: Logger;
   metrics?: WorkerMetrics;
-  /** Seconds in-flight activities get to finish on shutdown. Default config.shutdownGraceS (30). */
+  /** Seconds in-flight activities get to finish on shutdown. Default config.shutdownGraceS (25). */
   shutdownGraceS?: number;
 }
 

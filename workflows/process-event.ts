@@ -52,7 +52,7 @@ function failureMessage(err: ActivityFailure): string {
  * waits for a `retry` or `discard` signal. The history is the durable queue.
  */
 export async function processEvent(input: ProcessEventInput): Promise<EventState> {
-  const { activity, retry, activityTimeoutMs, ...handlerInput } = input;
+  const { activity, retry, activityTimeoutMs, activityTaskQueue, ...handlerInput } = input;
   const state: EventState = {
     id: input.id,
     source: input.source,
@@ -81,6 +81,7 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
   });
 
   const handlers = proxyActivities<Record<string, Handler>>({
+    ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
     startToCloseTimeout: activityTimeoutMs,
     retry: {
       maximumAttempts: retry.maxAttempts,

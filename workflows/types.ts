@@ -16,11 +16,26 @@ export interface HandlerInput {
   eventId: string;
   eventType: string;
   entity: string;
-  /** The validated webhook body. */
+  /** The validated webhook body; null when it was offloaded (see `payloadRef`). */
   payload: unknown;
+  /**
+   * Set when the body was too large for the history: it sits in the store and the activity reads
+   * it back before processing. Absent in histories recorded before payload offloading existed.
+   */
+  payloadRef?: PayloadRef;
   /** Route parameters (e.g. `partner`). */
   params: Record<string, string>;
   receivedAt: string;
+}
+
+/** A payload kept in the store instead of the workflow history (claim check). */
+export interface PayloadRef {
+  /** Key of the stored row: the workflow id. */
+  key: string;
+  /** Size of the stored (possibly encrypted) bytes. */
+  bytes: number;
+  /** SHA-256 (hex) of the stored bytes, checked when they are read back. */
+  sha256: string;
 }
 
 /** What the handler activity returns. */
@@ -37,6 +52,11 @@ export interface ProcessEventInput extends HandlerInput {
   activity: string;
   retry: HandlerRetryOptions;
   activityTimeoutMs: number;
+  /**
+   * Task queue of the handler activity when the source is rate limited (INTAKE_RATE_LIMITS);
+   * absent = the workflow's own queue, as in histories recorded before rate limits existed.
+   */
+  activityTaskQueue?: string;
 }
 
 /** The event's state: the status query's answer and the workflow's result. */

@@ -111,7 +111,7 @@ export function migrationsDir(): string {
   return path.join(packageRoot(), 'src', 'store', 'migrations');
 }
 
-/** Applies pending migrations with node-pg-migrate (advisory-locked, so replicas may race safely). */
+/** Applies pending migrations with node-pg-migrate (advisory-locked and waiting, so replicas may race safely). */
 export async function migrate(pool: pg.Pool, embedded: boolean): Promise<void> {
   const { runner } = await import('node-pg-migrate');
   const client = await pool.connect();
@@ -123,6 +123,8 @@ export async function migrate(pool: pg.Pool, embedded: boolean): Promise<void> {
       migrationsTable: 'intake_migrations',
       count: Infinity,
       noLock: embedded,
+      // Replicas starting together queue on the lock instead of failing start-up.
+      advisoryLockMode: 'wait',
       log: () => undefined,
     });
   } finally {

@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { activityTaskQueueFor, assertServeable, loadConfig, parseRateLimits } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+import { workflowSource } from '../../src/worker';
+
+describe('INTAKE_RATE_LIMITS', () => {
+  it('parses per-source rates and routes limited sources to their own activity queue', () => {
+    const config = loadConfig({ INTAKE_TASK_QUEUE: 'q', INTAKE_RATE_LIMITS: 'mailgun=50, partners=0.5' });
+    expect([...config.rateLimits]).toEqual([
+      ['mailgun', 50],
+      ['partners', 0.5],
+    ]);
+    expect(activityTaskQueueFor(config, 'mailgun')).toBe('q-mailgun');
+    expect(activityTaskQueueFor(loadConfig({ INTAKE_TASK_QUEUE: 'q' }), 'mailgun')).toBeUndefined();
+  });
+
+  it.each(['mailgun', 'mailgun=0', 'mailgun=-1', 'mailgun=abc', 'stripe=5', 'mailgun=1,mailgun=2'])(
+    'refuses %p naming the variable',
+    (raw) => {
+      expect(() => parseRateLimits(raw)).toThrow(ConfigError);
+      expect(() => parseRateLimits(raw)).toThrow(/^INTAKE_RATE_LIMITS: /);
+    },
+  );
+});
+
+describe('start-up checks of the production processes', () => {
+  const production = { NODE_ENV: 'production', MAILGUN_SIGNING_KEY: 'key' };
+
+  it('the API requires the admin token in production; the worker does not', () => {
+    const config = loadConfig(production);
+    expect(() => assertServeable(config)).toThrow(/INTAKE_ADMIN_TOKEN/);
+    expect(() => assertServeable(config, { requireAdminToken: false })).not.toThrow();
+  });
+
+  it('the worker still refuses an enabled source without its secret', () => {
+    const config = loadConfig({ NODE_ENV: 'production', INTAKE_SOURCES: 'partners' });
+    expect(() => assertServeable(config, { requireAdminToken: false })).toThrow(/INTAKE_PARTNER_SECRETS/);
+  });
+
+  it('parses the offload threshold and the shutdown grace with defaults', () => {
+    const defaults = loadConfig({});
+    expect(defaults.offloadThresholdBytes).toBe(128 * 1024);
+    expect(defaults.shutdownGraceS).toBe(25);
+    expect(() => loadConfig({ INTAKE_OFFLOAD_THRESHOLD_BYTES: '10' })).toThrow(
+      /INTAKE_OFFLOAD_THRESHOLD_BYTES/,
+    );
+  });
+});
+
+describe('workflow code source', () => {
+  it('bundles workflows/ at start when running from source, even if a built bundle exists', () => {
+    expect(workflowSource({}, path.join('/app', 'src'))).toHaveProperty('workflowsPath');
+  });
+
+  it('uses INTAKE_WORKFLOW_BUNDLE when set', () => {
+    const config = loadConfig({ INTAKE_WORKFLOW_BUNDLE: '/opt/intake/bundle.js' });
+    expect(workflowSource(config)).toEqual({ workflowBundle: { codePath: '/opt/intake/bundle.js' } });
+  });
+});
