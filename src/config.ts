@@ -106,6 +106,7 @@ const envSchema = z.object({
   INTAKE_START_TIMEOUT_MS: intString('INTAKE_START_TIMEOUT_MS', 5_000, 100),
   INTAKE_FAILPOINTS: optionalString,
   INTAKE_ENCRYPTION_KEYS: optionalString,
+  INTAKE_CODEC_CORS_ORIGINS: optionalString,
   INTAKE_WORKER_MAX_ACTIVITIES: intString('INTAKE_WORKER_MAX_ACTIVITIES', 100, 1),
   INTAKE_WORKER_METRICS_PORT: z.coerce
     .number({ message: 'INTAKE_WORKER_METRICS_PORT must be a number' })
@@ -201,6 +202,8 @@ export interface Config {
   failpoints?: string;
   /** Raw INTAKE_ENCRYPTION_KEYS value; parsed by the payload codec. */
   encryptionKeys?: string;
+  /** Browser origins (the Temporal Web UI) allowed to call /codec (INTAKE_CODEC_CORS_ORIGINS). */
+  codecCorsOrigins: string[];
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** The environment handed to child processes (the Temporal CLI, go install): PATH, HOME, … */
   childEnv: NodeJS.ProcessEnv;
@@ -271,6 +274,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,
     failpoints: e.INTAKE_FAILPOINTS,
     encryptionKeys: e.INTAKE_ENCRYPTION_KEYS,
+    codecCorsOrigins: (e.INTAKE_CODEC_CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim().replace(/\/$/, ''))
+      .filter(Boolean),
     logLevel: e.LOG_LEVEL,
     childEnv: { ...env },
   };

@@ -65,7 +65,12 @@ export async function runDev(baseConfig: Config): Promise<void> {
       client,
       store,
       logger,
-      extraRouters: apiExtraRouters(config, [uiOrigin, `http://localhost:${port + 1000}`]),
+      // The dev Web UI has no login and cannot send a bearer token; in development the codec
+      // endpoint answers its origin without one (production requires INTAKE_ADMIN_TOKEN).
+      extraRouters: apiExtraRouters(config, {
+        uiOrigins: [uiOrigin, `http://localhost:${port + 1000}`, ...config.codecCorsOrigins],
+        codecAuth: false,
+      }),
     });
     stops.push(() => api.close(2000));
     say('');

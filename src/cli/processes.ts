@@ -14,9 +14,11 @@ import { createWorker } from '../worker';
 import { onShutdown } from './lifecycle';
 
 /** Routers the API mounts besides its own: the codec endpoint when encryption is on. */
-export function apiExtraRouters(config: Config, uiOrigins: string[]) {
+export function apiExtraRouters(config: Config, opts: { uiOrigins: string[]; codecAuth: boolean }) {
   const codec = createEncryptionCodec(config.encryptionKeys);
-  return codec ? [codecRouter({ codec, adminToken: config.adminToken, corsOrigins: uiOrigins })] : [];
+  if (!codec) return [];
+  const adminToken = opts.codecAuth ? config.adminToken : undefined;
+  return [codecRouter({ codec, adminToken, corsOrigins: opts.uiOrigins })];
 }
 
 /** `intake api`: the stateless HTTP API. */
@@ -25,7 +27,13 @@ export async function runApi(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const client = createClient(config);
-  const api = await startApi({ config, client, store, logger, extraRouters: apiExtraRouters(config, []) });
+  const api = await startApi({
+    config,
+    client,
+    store,
+    logger,
+    extraRouters: apiExtraRouters(config, { uiOrigins: config.codecCorsOrigins, codecAuth: true }),
+  });
   const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
   logger.info({ url: api.url, taskQueue: config.temporal.taskQueue }, 'intake api listening');
   onShutdown(async (signal) => {

@@ -85,7 +85,8 @@ async function waitProcessed(intake: Intake, id: string) {
 describe('payload encryption with INTAKE_ENCRYPTION_KEYS (postgres)', () => {
   const k1 = generateEncryptionKey('k1');
   const k2 = generateEncryptionKey('k2');
-  const codecEndpoint = (config: Intake['config']) => apiExtraRouters(config, []);
+  const codecEndpoint = (config: Intake['config']) =>
+    apiExtraRouters(config, { uiOrigins: [], codecAuth: true });
   let a: Intake;
   let b: Intake | undefined;
   beforeAll(async () => {
