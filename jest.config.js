@@ -11,4 +11,5 @@ module.exports = {
   // Fails any test file whose log lines contain a payload value it sent.
   setupFilesAfterEnv: ['<rootDir>/test/support/no-payload-in-logs.ts'],
   testTimeout: 120000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

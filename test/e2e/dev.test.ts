@@ -49,7 +49,7 @@ describe('intake dev (npm start): the embedded default end to end', () => {
 
   it('prints the API and Web UI addresses and the development secrets it generated', () => {
     expect(output).toContain(`API        http://127.0.0.1:${env.PORT}`);
-    expect(output).toMatch(/Web UI     http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/Web UI {5}http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toMatch(/MAILGUN_SIGNING_KEY=[0-9a-f]{48}/);
     expect(output).toMatch(/INTAKE_PARTNER_SECRETS=acme=whsec_/);
     expect(output).toMatch(/INTAKE_ADMIN_TOKEN=\S+/);
