@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** Repository root (bench/lib/ → ../..). */
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+/** A child process the bench started, with its log file and peak-RSS probe. */
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  logFile: string;
+  /** Resolves when the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Peak resident set size so far (VmHWM from /proc), bytes; undefined once exited. */
+  peakRss(): number | undefined;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  /** kill -9. */
+  kill9(): Promise<void>;
+}
+
+/** Options of {@link spawnTs}. */
+export interface SpawnOptions {
+  name: string;
+  /** TypeScript entry, relative to the repository root. */
+  script: string;
+  args?: string[];
+  env: NodeJS.ProcessEnv;
+  /** Folder for `<name>.log`. */
+  logDir: string;
+}
+
+function vmHwm(pid: number): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * VmHWM (peak RSS) of a live process plus that of its live child processes (a cluster of API
+ * processes counts as one), bytes.
+ */
+export function readPeakRss(pid: number): number | undefined {
+  const own = vmHwm(pid);
+  if (own === undefined) return undefined;
+  return childPids(pid).reduce((sum, c) => sum + (readPeakRss(c) ?? 0), own);
+}
+
+/**
+ * Runs a TypeScript file as `node --import tsx <script>`: one process, so its pid is the one
+ * to measure and to kill -9 (npx and the tsx CLI would each add a relay process in front).
+ */
+export function spawnTs(opts: SpawnOptions): Child {
+  fs.mkdirSync(opts.logDir, { recursive: true });
+  const logFile = path.join(opts.logDir, `${opts.name}.log`);
+  const fd = fs.openSync(logFile, 'a');
+  const proc = spawn(process.execPath, ['--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+    cwd: ROOT,
+    env: opts.env,
+    stdio: ['ignore', fd, fd],
+  });
+  fs.closeSync(fd);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  let lastPeak: number | undefined;
+  return {
+    name: opts.name,
+    proc,
+    pid: proc.pid ?? -1,
+    logFile,
+    exited,
+    peakRss() {
+      const v = alive() && proc.pid ? readPeakRss(proc.pid) : undefined;
+      if (v !== undefined) lastPeak = v;
+      return v ?? lastPeak;
+    },
+    async stop(graceMs = 5000) {
+      if (!alive()) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    },
+    async kill9() {
+      if (!alive()) return;
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A free port in [20000, 32000): the Temporal server stores membership ports as SQL smallint, so
+ * the kernel's ephemeral ports (32768 and up) cannot be used for it.
+ */
+export async function freeLowPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port in 20000-32000');
+}
+
+/** Polls `url` until it answers with `status` (default 200), or throws after `timeoutMs`. */
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  child?: Child,
+  status = 200,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child && (child.proc.exitCode !== null || child.proc.signalCode !== null)) {
+      throw new Error(`${child.name} exited early; see ${child.logFile}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === status) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (${last})`);
+}
+
+/** Promise-based sleep. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

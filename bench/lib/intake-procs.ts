@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, ROOT, spawnTs, waitForHttp, type Child } from './children';
+import { BENCH_MAILGUN_KEY } from './mailgun-bodies';
+
+/** The admin token of bench and chaos Intake processes. */
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token';
+
+/** What an Intake API/worker pair shares. */
+export interface IntakeSetup {
+  temporalAddress: string;
+  databaseUrl: string;
+  taskQueue: string;
+  logDir: string;
+  /** Extra environment (tuning: LOG_LEVEL, INTAKE_WORKER_MAX_ACTIVITIES, failpoints…). */
+  env?: Record<string, string>;
+  /** API processes sharing the port (node:cluster, bench/scenarios/api-cluster.ts). Default 1. */
+  apiProcesses?: number;
+}
+
+/** The environment `intake api|worker` run with in the bench (production mode, PostgreSQL store). */
+export function intakeEnv(s: IntakeSetup, port = 0): NodeJS.ProcessEnv {
+  fs.mkdirSync(s.logDir, { recursive: true });
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TEMPORAL_ADDRESS: s.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    INTAKE_TASK_QUEUE: s.taskQueue,
+    DATABASE_URL: s.databaseUrl,
+    // Unused with DATABASE_URL set, but kept inside the run's folder so it is removed with it.
+    INTAKE_DATA_DIR: fs.mkdtempSync(path.join(s.logDir, 'data-')),
+    MAILGUN_SIGNING_KEY: BENCH_MAILGUN_KEY,
+    INTAKE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    ...s.env,
+  };
+}
+
+/** A fresh task queue name. */
+export const taskQueue = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+/** `intake api` as a child process on a free port; resolves once /healthz answers. */
+export async function startApiProcess(
+  s: IntakeSetup,
+  name = 'intake-api',
+  port?: number,
+): Promise<{ child: Child; url: string; port: number }> {
+  const p = port ?? (await freePort());
+  const clustered = (s.apiProcesses ?? 1) > 1;
+  const child = spawnTs({
+    name,
+    script: clustered ? 'bench/scenarios/api-cluster.ts' : 'src/cli/main.ts',
+    args: clustered ? [] : ['api'],
+    env: { ...intakeEnv(s, p), BENCH_API_PROCESSES: String(s.apiProcesses ?? 1) },
+    logDir: s.logDir,
+  });
+  const url = `http://127.0.0.1:${p}`;
+  await waitForHttp(`${url}/healthz`, 60_000, child);
+  return { child, url, port: p };
+}
+
+/** `intake worker` as a child process; resolves once it logged that it polls. */
+export async function startWorkerProcess(s: IntakeSetup, name = 'intake-worker'): Promise<Child> {
+  const logFile = path.join(s.logDir, `${name}.log`);
+  const size = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+  const child = spawnTs({
+    name,
+    script: 'src/cli/main.ts',
+    args: ['worker'],
+    env: intakeEnv(s),
+    logDir: s.logDir,
+  });
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+      throw new Error(`${name} exited early; see ${child.logFile}`);
+    }
+    const text = fs.readFileSync(child.logFile, 'utf8').slice(size);
+    if (text.includes('intake worker polling')) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name} did not start polling within 120 s; see ${child.logFile}`);
+}
+
+/**
+ * Bundles workflows/ once into `dir` and returns INTAKE_WORKFLOW_BUNDLE for the workers, as a
+ * production deployment does (`npm run build`): a restarted worker then polls within seconds
+ * instead of running webpack again.
+ */
+export async function prebuiltBundleEnv(dir: string): Promise<Record<string, string>> {
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    },
+  });
+  const file = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(file, code);
+  return { INTAKE_WORKFLOW_BUNDLE: file };
+}

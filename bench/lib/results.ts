@@ -1,0 +1,53 @@
+import type { E2eResult } from './e2e';
+import type { RunResult } from './load';
+
+/** The scenarios, in report order. */
+export const SCENARIOS = ['hello', 'raw', 'naive', 'intake', 'rabbit'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** Row labels for the report and the chart. */
+export const SCENARIO_LABELS: Record<Scenario, string> = {
+  hello: '(a) HTTP ceiling: express hello-world, 202',
+  raw: '(b) raw Temporal starts, TS client, no HTTP',
+  naive: '(c) naive endpoint: express.json + workflow.start',
+  intake: '(d) Intake ingest: signed Mailgun, full checks',
+  rabbit: '(e) classic: express → RabbitMQ, durable + confirms',
+};
+
+/** One scenario at one concurrency against one backend. */
+export interface Measurement extends RunResult {
+  scenario: Scenario;
+  concurrency: number;
+}
+
+/** Everything measured against one Temporal server. */
+export interface BackendResult {
+  kind: 'dev' | 'postgres';
+  label: string;
+  measurements: Measurement[];
+  e2e?: E2eResult;
+  /** Peak RSS (VmHWM) of the `intake api` process that served scenario (d), bytes. */
+  peakRssIngestApiBytes?: number;
+}
+
+/** One `npm run bench`, as written to bench/results/<timestamp>.json. */
+export interface BenchRun {
+  startedAt: string;
+  finishedAt: string;
+  wallS: number;
+  machine: { nproc: number; cpu: string; memory: string; node: string; os: string };
+  options: {
+    durationS: number;
+    warmupS: number;
+    levels: number[];
+    e2eDurationS: number;
+    e2eConnections: number;
+    env: Record<string, string>;
+    /** intake api processes sharing the port. */
+    apiProcesses?: number;
+  };
+  backends: BackendResult[];
+  /** Backends that could not run, with the exact reason. */
+  skipped: { kind: string; reason: string }[];
+  notes: string[];
+}
