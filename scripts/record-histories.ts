@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../src/net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,17 +54,6 @@ function historyJson(history: History): unknown {
   return protojson.toJson(type, proto.temporal.api.history.v1.History.fromObject(history));
 }
 
-/** A TCP port that was free a moment ago (the dev server cannot take port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitStatus(events: EventService, id: string, status: EventStatus): Promise<void> {
   const deadline = Date.now() + 60_000;

@@ -111,17 +111,7 @@ export function spawnTs(opts: SpawnOptions): Child {
   };
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/net';
 
 /**
  * A free port in [20000, 32000): the Temporal server stores membership ports as SQL smallint, so
