@@ -104,10 +104,12 @@ const envSchema = z.object({
   INTAKE_RETRY_MAX_INTERVAL_MS: intString('INTAKE_RETRY_MAX_INTERVAL_MS', 300_000, 1),
   INTAKE_ACTIVITY_TIMEOUT_MS: intString('INTAKE_ACTIVITY_TIMEOUT_MS', 60_000, 1),
   INTAKE_START_TIMEOUT_MS: intString('INTAKE_START_TIMEOUT_MS', 5_000, 100),
+  INTAKE_MAX_INFLIGHT_STARTS: intString('INTAKE_MAX_INFLIGHT_STARTS', 64, 1),
   INTAKE_FAILPOINTS: optionalString,
   INTAKE_ENCRYPTION_KEYS: optionalString,
   INTAKE_CODEC_CORS_ORIGINS: optionalString,
   INTAKE_WORKER_MAX_ACTIVITIES: intString('INTAKE_WORKER_MAX_ACTIVITIES', 100, 1),
+  INTAKE_WORKER_MAX_POLLERS: intString('INTAKE_WORKER_MAX_POLLERS', 50, 2),
   INTAKE_WORKER_METRICS_PORT: z.coerce
     .number({ message: 'INTAKE_WORKER_METRICS_PORT must be a number' })
     .int('INTAKE_WORKER_METRICS_PORT must be a whole number')
@@ -167,8 +169,15 @@ export interface Config {
   };
   /** startToClose timeout of one handler attempt. Default 60 s. */
   activityTimeoutMs: number;
+  /**
+   * Workflow starts one API process keeps in flight (INTAKE_MAX_INFLIGHT_STARTS, default 64); more
+   * requests wait for a slot until their start deadline, then get 503 without reaching Temporal.
+   */
+  maxInflightStarts: number;
   /** Concurrent activity executions per worker. Default 100. */
   workerMaxActivities: number;
+  /** Upper bound of the autoscaling task pollers (workflow and activity each). Default 50. */
+  workerMaxPollers: number;
   /**
    * Port of `intake worker`'s Prometheus endpoint (INTAKE_WORKER_METRICS_PORT), on HOST. Default
    * 9464; 0 turns worker metrics off. `GET /metrics` there serves Intake's worker series
@@ -266,7 +275,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxIntervalMs: Math.max(e.INTAKE_RETRY_MAX_INTERVAL_MS, e.INTAKE_RETRY_INITIAL_INTERVAL_MS),
     },
     activityTimeoutMs: e.INTAKE_ACTIVITY_TIMEOUT_MS,
+    maxInflightStarts: e.INTAKE_MAX_INFLIGHT_STARTS,
     workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,
+    workerMaxPollers: e.INTAKE_WORKER_MAX_POLLERS,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),

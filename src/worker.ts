@@ -81,6 +81,10 @@ export async function createWorker(
       activities,
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
+      // Under load every RPC to the server is slower; a fixed 10 pollers (the SDK default) then caps
+      // processing far below ingest. Autoscaling pollers follow the server's backlog hints.
+      workflowTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
+      activityTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
       shutdownGraceTime: `${opts.shutdownGraceS ?? config.shutdownGraceS}s`,
     };
     const main = await Worker.create({

@@ -21,6 +21,7 @@ import { accessLog } from './access-log';
 import { requireAdmin } from './admin-auth';
 import { errorHandler, toHttpError } from './error-handler';
 import { ingest } from './ingest';
+import { StartLimiter } from './start-limiter';
 import { readRawBody } from './raw-body';
 
 /** What the API is built from. */
@@ -65,6 +66,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const { config, client, store, logger } = deps;
   const metrics = deps.metrics ?? new ApiMetrics();
   const events = new EventService(client);
+  const startLimiter = new StartLimiter(config.maxInflightStarts);
   const admin = requireAdmin(config.adminToken);
   const app = express();
   app.disable('x-powered-by');
@@ -103,7 +105,7 @@ export function createApp(deps: ApiDeps): express.Express {
             headers: req.headers,
             rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
           },
-          { config, client, store },
+          { config, client, store, startLimiter },
         );
         const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
         metrics.ackLatency.observe({ source: source.name }, seconds);

@@ -4,6 +4,7 @@ import { activityTaskQueueFor, type Config } from '../config';
 import { UnavailableError, ValidationError } from '../errors';
 import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
 import type { Source, SourceContext, SourceRequest } from '../sources/types';
+import type { StartLimiter } from './start-limiter';
 import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
 import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
@@ -19,6 +20,8 @@ export interface IngestResult {
 export interface IngestDeps extends SourceContext {
   client: Client;
   config: Config;
+  /** Bounds concurrent starts; unbounded when absent. */
+  startLimiter?: StartLimiter;
 }
 
 const EVENT_ID = /^[\x21-\x7e]{1,200}$/; // printable ASCII, no spaces: safe in ids, queries and logs
@@ -75,8 +78,9 @@ export async function ingest(
     activityTimeoutMs: config.activityTimeoutMs,
     ...(activityTaskQueue ? { activityTaskQueue } : {}),
   };
-  try {
-    await client.connection.withDeadline(Date.now() + config.temporal.startTimeoutMs, () =>
+  const deadline = Date.now() + config.temporal.startTimeoutMs;
+  const start = () =>
+    client.connection.withDeadline(deadline, () =>
       client.workflow.start('processEvent', {
         taskQueue: config.temporal.taskQueue,
         workflowId: id,
@@ -92,7 +96,11 @@ export async function ingest(
         ],
       }),
     );
+  try {
+    const overloaded = () => new UnavailableError('too many starts in flight', 2);
+    await (deps.startLimiter ? deps.startLimiter.run(deadline, overloaded, start) : start());
   } catch (err) {
+    if (err instanceof UnavailableError) throw err;
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       return { status: 200, body: { id, status: 'duplicate' }, eventType: identity.eventType };
     }
