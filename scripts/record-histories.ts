@@ -54,7 +54,6 @@ function historyJson(history: History): unknown {
   return protojson.toJson(type, proto.temporal.api.history.v1.History.fromObject(history));
 }
 
-
 async function waitStatus(events: EventService, id: string, status: EventStatus): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {

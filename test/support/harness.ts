@@ -184,13 +184,21 @@ export async function post(
 ) {
   const res = await fetch(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
   const text = await res.text();
-  let json: unknown;
+  return {
+    status: res.status,
+    json: tryParseJson(text) as Record<string, unknown>,
+    headers: res.headers,
+    text,
+  };
+}
+
+/** The parsed JSON of a response body, or undefined when it is not JSON. */
+export function tryParseJson(text: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status: res.status, json: json as Record<string, unknown>, headers: res.headers, text };
 }
 
 /** GET with the admin token. */

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { mailgunSignature } from '../../src/sources/mailgun';
-import { TEST_MAILGUN_KEY, TEST_PARTNER_SECRET } from './harness';
+import { TEST_MAILGUN_KEY, TEST_PARTNER_SECRET, tryParseJson } from './harness';
 
 /**
  * Builders for correctly signed webhook requests. Every option defaults to the valid value, so a
@@ -173,13 +173,7 @@ export async function send(base: string, req: TestRequest): Promise<TestResponse
   const body = req.body === undefined ? undefined : Buffer.from(req.body);
   const res = await fetch(base + req.path, { method: req.method, headers: req.headers, body });
   const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return { status: res.status, headers: res.headers, text, json: tryParseJson(text) };
 }
 
 /** A response read off a raw socket. */
