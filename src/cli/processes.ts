@@ -39,8 +39,10 @@ export async function runApi(config: Config): Promise<void> {
   onShutdown(async (signal) => {
     // The listener closes at once (new connections are refused); requests in flight are answered
     // once their workflow start is persisted, so nothing acknowledged is lost.
+    // close() stops listening synchronously; log only after, so "draining" means "refusing".
+    const drained = api.close(config.shutdownGraceS * 1000);
     logger.info({ signal, graceS: config.shutdownGraceS }, 'draining in-flight requests');
-    await api.close(config.shutdownGraceS * 1000);
+    await drained;
     stopSweeper();
     await client.connection.close();
     await store.close();
