@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { applyDevSecrets, loadOrCreateDevSecrets } from '../dev-secrets';
 import { startApi } from '../api/server';
 import { createLogger } from '../logger';
+import { installRuntime } from '../temporal/runtime';
 import { openStore } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
 import { findTemporalCli } from '../temporal/cli-binary';
@@ -18,6 +19,10 @@ import { apiExtraRouters } from './processes';
 export async function runDev(baseConfig: Config): Promise<void> {
   const { config, generated } = applyDevSecrets(baseConfig, loadOrCreateDevSecrets(baseConfig.dataDir));
   const logger = createLogger(config.logLevel);
+  // Keep a first run's console readable: the SDK's lifecycle chatter (webpack output, worker state)
+  // shows at LOG_LEVEL=debug; warnings and errors always do. `intake worker` logs it at info.
+  const sdkLevel = config.logLevel === 'info' ? 'warn' : config.logLevel;
+  installRuntime({ logger: logger.child({}, { level: sdkLevel }), logLevel: sdkLevel });
   const say = (line: string) => process.stdout.write(line + '\n');
 
   const binary = await findTemporalCli({
