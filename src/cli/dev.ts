@@ -5,12 +5,10 @@ import { createLogger } from '../logger';
 import { installRuntime } from '../temporal/runtime';
 import { openStore } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
-import { findTemporalCli } from '../temporal/cli-binary';
 import { createClient } from '../temporal/connection';
-import { startDevServer } from '../temporal/dev-server';
 import { createWorker } from '../worker';
 import { onShutdown } from './lifecycle';
-import { apiExtraRouters } from './processes';
+import { apiExtraRouters, startConfiguredDevServer } from './processes';
 
 /**
  * `intake dev` (npm start): the Temporal dev server, the store (embedded unless DATABASE_URL), the
@@ -25,21 +23,12 @@ export async function runDev(baseConfig: Config): Promise<void> {
   installRuntime({ logger: logger.child({}, { level: sdkLevel }), logLevel: sdkLevel });
   const say = (line: string) => process.stdout.write(line + '\n');
 
-  const binary = await findTemporalCli({
-    explicitPath: config.temporal.cliPath,
-    env: config.childEnv,
-    progress: say,
-  });
   const port = Number(config.temporal.address.split(':').pop());
   const codecOn = !!config.encryptionKeys;
   const apiBase = `http://127.0.0.1:${config.port}`;
   say(`Starting the Temporal dev server on ${config.temporal.address}…`);
-  const server = await startDevServer({
-    binary,
-    address: config.temporal.address,
-    dataDir: config.dataDir,
-    namespace: config.temporal.namespace,
-    env: config.childEnv,
+  const server = await startConfiguredDevServer(config, {
+    progress: say,
     uiCodecEndpoint: codecOn ? `${apiBase}/codec` : undefined,
   });
   const stops: (() => Promise<void>)[] = [() => server.stop()];

@@ -13,6 +13,26 @@ import { installRuntime } from '../temporal/runtime';
 import { createWorker } from '../worker';
 import { onShutdown } from './lifecycle';
 
+/** Finds the `temporal` binary and starts the dev server where the config says (intake server/dev). */
+export async function startConfiguredDevServer(
+  config: Config,
+  opts: { progress?: (line: string) => void; uiCodecEndpoint?: string } = {},
+) {
+  const binary = await findTemporalCli({
+    explicitPath: config.temporal.cliPath,
+    env: config.childEnv,
+    progress: opts.progress,
+  });
+  return startDevServer({
+    binary,
+    address: config.temporal.address,
+    dataDir: config.dataDir,
+    namespace: config.temporal.namespace,
+    env: config.childEnv,
+    uiCodecEndpoint: opts.uiCodecEndpoint,
+  });
+}
+
 /** Routers the API mounts besides its own: the codec endpoint when encryption is on. */
 export function apiExtraRouters(config: Config, opts: { uiOrigins: string[]; codecAuth: boolean }) {
   const codec = createEncryptionCodec(config.encryptionKeys);
@@ -96,14 +116,7 @@ export async function runWorker(config: Config): Promise<void> {
 
 /** `intake server`: the Temporal dev server alone, with its data under INTAKE_DATA_DIR. */
 export async function runServer(config: Config): Promise<void> {
-  const binary = await findTemporalCli({ explicitPath: config.temporal.cliPath, env: config.childEnv });
-  const server = await startDevServer({
-    binary,
-    address: config.temporal.address,
-    dataDir: config.dataDir,
-    namespace: config.temporal.namespace,
-    env: config.childEnv,
-  });
+  const server = await startConfiguredDevServer(config);
   process.stdout.write(
     `Temporal dev server on ${server.address}, Web UI ${server.uiUrl}\nData: ${server.dbFile}\n`,
   );

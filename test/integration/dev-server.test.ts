@@ -20,13 +20,15 @@ describe('intake server: the dev server keeps every workflow across kill -9', ()
   it('registers the search attributes, uses WAL, and survives SIGKILL with its history intact', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-devserver-'));
     const address = `127.0.0.1:${await freePort()}`;
-    server = await startDevServer({
-      binary: binary(),
-      address,
-      dataDir: dir,
-      headless: true,
-      env: process.env,
-    });
+    const start = () =>
+      startDevServer({
+        binary: binary(),
+        address,
+        dataDir: dir,
+        headless: true,
+        env: process.env,
+      });
+    server = await start();
 
     let connection = await Connection.connect({ address });
     let client = new Client({ connection });
@@ -48,13 +50,7 @@ describe('intake server: the dev server keeps every workflow across kill -9', ()
 
     server.child.kill('SIGKILL');
     await new Promise((r) => server!.child.once('exit', r));
-    server = await startDevServer({
-      binary: binary(),
-      address,
-      dataDir: dir,
-      headless: true,
-      env: process.env,
-    });
+    server = await start();
 
     connection = await Connection.connect({ address });
     client = new Client({ connection });
