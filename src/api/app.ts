@@ -52,6 +52,17 @@ function isJsonContentType(header: string | undefined): boolean {
   return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
 }
 
+/**
+ * How many Content-Type header lines the request carried. Node keeps only the first of duplicates,
+ * so two lines that disagree could make a proxy and Intake read the body differently: a request
+ * with more than one is refused like a wrong type.
+ */
+function contentTypeLines(rawHeaders: string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'content-type') n++;
+  return n;
+}
+
 /** The readiness of Temporal and the store, reported separately. */
 async function readiness(client: Client, store: Store): Promise<{ temporal: boolean; store: boolean }> {
   const temporal = client.connection
@@ -92,7 +103,7 @@ export function createApp(deps: ApiDeps): express.Express {
         res.locals.source = source.name;
         if (!source.isConfigured(config, req.params as Record<string, string>))
           return next(new UnknownSourceError());
-        if (!isJsonContentType(req.get('content-type')))
+        if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
           return next(new UnsupportedMediaTypeError('application/json'));
         next();
       },
