@@ -14,11 +14,12 @@ import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
 import { sources } from '../sources/registry';
 import type { Source } from '../sources/types';
+import { isStorableText } from '../sources/validation';
 import { getCustomer } from '../store/customers-repo';
 import { getMessage } from '../store/mailgun-repo';
 import type { Store } from '../store/store';
 import { accessLog } from './access-log';
-import { requireAdmin } from './admin-auth';
+import { requireAdmin, requireReader } from './admin-auth';
 import { errorHandler, toHttpError } from './error-handler';
 import { ingest } from './ingest';
 import { StartLimiter } from './start-limiter';
@@ -79,6 +80,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const events = new EventService(client);
   const startLimiter = new StartLimiter(config.maxInflightStarts);
   const admin = requireAdmin(config.adminToken);
+  const reader = requireReader(config.adminToken, config.readToken);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -206,11 +208,16 @@ export function createApp(deps: ApiDeps): express.Express {
     }),
   );
 
-  // Read routes for processed data.
+  // Read routes for processed data (personal data): admin or read-only token. Like the admin
+  // routes, the token is checked before anything else, so strangers learn nothing, not even a 404.
+  app.use(['/messages', '/customers'], reader);
   app.get(
     '/messages/:messageId',
     route(async (req, res) => {
-      const message = await getMessage(store, String(req.params.messageId));
+      const messageId = String(req.params.messageId);
+      // No stored id holds NUL (the schema refuses it) and PostgreSQL text cannot: unknown, not a 500.
+      if (!isStorableText(messageId)) throw new NotFoundError('unknown message');
+      const message = await getMessage(store, messageId);
       if (!message) throw new NotFoundError('unknown message');
       res.json(message);
     }),
