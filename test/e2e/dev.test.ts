@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +54,23 @@ describe('intake dev (npm start): the embedded default end to end', () => {
     expect(output).toMatch(/MAILGUN_SIGNING_KEY=[0-9a-f]{48}/);
     expect(output).toMatch(/INTAKE_PARTNER_SECRETS=acme=whsec_/);
     expect(output).toMatch(/INTAKE_ADMIN_TOKEN=\S+/);
+  });
+
+  it('binds the API to loopback only (HOST unset): reachable on 127.0.0.1, refused on the LAN address', async () => {
+    expect((await fetch(`http://127.0.0.1:${env.PORT}/healthz`)).status).toBe(200);
+    const lan = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+    if (!lan) throw new Error('no non-loopback IPv4 interface to test from');
+    const refused = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(env.PORT), lan);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
   });
 
   it('`intake send mailgun --example` ends processed, listed by IntakeSource in the temporal CLI', async () => {
