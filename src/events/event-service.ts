@@ -27,7 +27,9 @@ export interface EventSummary {
 }
 
 const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded'];
-const NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
+// What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (partners add
+// `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
+const NAME = /^[\x21-\x7e]{1,300}$/;
 
 function keyword(desc: WorkflowExecutionDescription, key: string): string | null {
   const v = (desc.searchAttributes as Record<string, unknown[] | undefined>)[key]?.[0];
