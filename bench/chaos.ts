@@ -140,12 +140,8 @@ async function main(): Promise<void> {
       await worker.kill9();
       worker = await startWorkerProcess(setup, `chaos-worker-${++workerN}`);
     } else if (f.kind === 'temporal') {
-      temporal.child.kill('SIGKILL');
-      await new Promise<void>((r) =>
-        temporal.child.exitCode !== null || temporal.child.signalCode !== null
-          ? r()
-          : temporal.child.once('exit', () => r()),
-      );
+      temporal.kill('SIGKILL');
+      await temporal.exited;
       await sleep(2000);
       temporal = await startTemporal();
     } else {

@@ -172,3 +172,8 @@ export class ConfigError extends Error {
     super(`${variable}: ${reason}`);
   }
 }
+
+/** The Temporal dev server could not start (its port is taken, it exited, it never answered). */
+export class DevServerError extends Error {
+  override readonly name = 'DevServerError';
+}
