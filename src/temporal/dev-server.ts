@@ -20,7 +20,7 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Disable the Web UI (tests). Default false. */
   headless?: boolean;
-  /** How long to wait for the server to answer. Default 60 s. */
+  /** How long to wait for the server to answer. Default 120 s (a busy machine starts it slowly). */
   readyTimeoutMs?: number;
   /** Environment of the child process. */
   env: NodeJS.ProcessEnv;
@@ -287,7 +287,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   };
   try {
     await started;
-    await waitForTemporal(opts.address, opts.readyTimeoutMs ?? 60_000, () => exitInfo);
+    await waitForTemporal(opts.address, opts.readyTimeoutMs ?? 120_000, () => exitInfo);
     // Something else may have answered on the port (taken between the check and the bind).
     if (exitInfo) throw new Error(exitInfo);
   } catch (err) {

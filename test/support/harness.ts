@@ -157,13 +157,20 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
   return intake;
 }
 
-/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs`. */
+/**
+ * How long any wait in the tests lasts at least before it fails. A deadline is never a timing
+ * assertion, only when to give up; on a 2-core machine shared with other work, processing an event
+ * or starting a process can take tens of seconds, and deadlines of 10-30 s made tests flaky.
+ */
+export const MIN_WAIT_MS = 60_000;
+
+/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs` (at least MIN_WAIT_MS). */
 export async function waitFor<T>(
   fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
+  timeoutMs = MIN_WAIT_MS,
   what = 'condition',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + Math.max(timeoutMs, MIN_WAIT_MS);
   let last: unknown;
   while (Date.now() < deadline) {
     try {
