@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
-import { startIntake, waitFor, type Intake } from '../support/harness';
+import { isConnectionReset, startIntake, waitFor, type Intake } from '../support/harness';
 import { mailgunRequest, partnerRequest, type Json, type TestRequest } from '../support/requests';
 
 /**
@@ -227,22 +227,22 @@ describe('fuzz: mutated signed requests to both sources', () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const { req, id } = build(c);
-        let res: Response;
-        try {
-          res = await fetch(intake.url + req.path, {
-            method: req.method,
-            headers: req.headers,
-            body: Buffer.from(req.body ?? ''),
-            signal: AbortSignal.timeout(ANSWER_DEADLINE_MS),
-          });
-        } catch (err) {
-          // fetch refuses to send some header values itself (not a server answer): nothing to check.
-          if (
-            err instanceof TypeError &&
-            !(err.cause instanceof Error && /abort|timeout/i.test(err.cause.name))
-          )
-            return;
-          throw err;
+        let res: Response | undefined;
+        for (let attempt = 1; !res; attempt++) {
+          try {
+            res = await fetch(intake.url + req.path, {
+              method: req.method,
+              headers: req.headers,
+              body: Buffer.from(req.body ?? ''),
+              signal: AbortSignal.timeout(ANSWER_DEADLINE_MS),
+            });
+          } catch (err) {
+            // fetch itself refuses some header values (a TypeError without a cause): nothing was sent.
+            if (err instanceof TypeError && err.cause === undefined) return;
+            // A keep-alive connection closed under us: send again, as a provider does.
+            if (attempt < 3 && isConnectionReset(err)) continue;
+            throw err;
+          }
         }
         const text = await res.text();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
