@@ -1,5 +1,5 @@
 import { startIntake, waitFor, type Intake } from '../support/harness';
-import { assertNoPayloadInLogs } from '../support/log-check';
+import { assertNoPayloadInLogs, capturedLogRecords } from '../support/log-check';
 import {
   mailgunRequest,
   partnerRequest,
@@ -202,6 +202,21 @@ describe('acknowledged means processable', () => {
         expect(after).not.toContain(secret);
       }
       assertNoPayloadInLogs([REASON, NAME, TIER]);
+    });
+
+    // Last in the file: it breaks the token table for every later Mailgun request.
+    it('the API logs a store error on its own path by code only', async () => {
+      await intake.store.query('DELETE FROM mailgun_tokens');
+      await intake.store.query('ALTER TABLE mailgun_tokens ALTER COLUMN token TYPE integer USING 0');
+      const token = `tok${'5ec7e7'.repeat(6)}`;
+      const res = await send(intake.url, mailgunRequest({ token }));
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(res.text).not.toContain(token);
+      const line = capturedLogRecords().find(
+        (r) => r.msg === 'unhandled error' && JSON.stringify(r).includes('SQLSTATE 22P02'),
+      );
+      expect(line).toBeDefined();
+      assertNoPayloadInLogs([token]);
     });
   });
 });
