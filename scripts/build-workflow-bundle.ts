@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowTracingInterceptorModules } from '../src/temporal/tracing';
 
 /**
  * `npm run build:bundle` (part of `npm run build`): bundles workflows/ once, at build time, into
@@ -11,7 +12,11 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const out = path.resolve(process.argv[2] ?? path.join(root, 'dist', 'workflow-bundle.js'));
-  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts') });
+  // The OpenTelemetry workflow interceptors live in the sandbox, so they must be bundled here.
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(root, 'workflows', 'index.ts'),
+    workflowInterceptorModules: workflowTracingInterceptorModules(),
+  });
   fs.mkdirSync(path.dirname(out), { recursive: true });
   // Written beside and renamed, so a worker starting meanwhile never reads half a bundle.
   fs.writeFileSync(`${out}.tmp`, code);

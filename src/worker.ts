@@ -10,8 +10,10 @@ import { WorkerMetrics } from './metrics';
 import { packageRoot } from './paths';
 import { payloadOffloadFor } from './payload-offload';
 import type { Store } from './store/store';
+import { tracingOff, type Tracing } from './telemetry';
 import { dataConverter, temporalConnectConfig } from './temporal/connection';
 import { installRuntime } from './temporal/runtime';
+import { workerTracingOptions } from './temporal/tracing';
 import { WorkerGroup } from './worker-group';
 
 /** Options of {@link createWorker}. */
@@ -22,6 +24,8 @@ export interface WorkerOptions {
   metrics?: WorkerMetrics;
   /** Seconds in-flight activities get to finish on shutdown. Default config.shutdownGraceS (25). */
   shutdownGraceS?: number;
+  /** Traces workflows and activities (src/telemetry.ts). Default off; the caller shuts it down. */
+  tracing?: Tracing;
 }
 
 /**
@@ -49,6 +53,7 @@ export async function createWorker(
   opts: WorkerOptions,
 ): Promise<{ worker: WorkerGroup; connection: NativeConnection }> {
   const { config, store, logger } = opts;
+  const tracing = opts.tracing ?? tracingOff();
   const metrics = opts.metrics ?? new WorkerMetrics({ defaultMetrics: false });
   // SDK logs through pino; a no-op when the process (e.g. `intake worker`, with metrics) did it first.
   installRuntime({ logger, logLevel: config.logLevel });
@@ -87,16 +92,19 @@ export async function createWorker(
       activityTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
       shutdownGraceTime: `${opts.shutdownGraceS ?? config.shutdownGraceS}s`,
     };
+    const source = workflowSource(config);
     const main = await Worker.create({
       ...common,
+      ...workerTracingOptions(tracing, 'workflowsPath' in source),
       taskQueue: config.temporal.taskQueue,
-      ...workflowSource(config),
+      ...source,
     });
     const rateLimited: Worker[] = [];
     for (const [source, perSecond] of config.rateLimits) {
       rateLimited.push(
         await Worker.create({
           ...common,
+          ...workerTracingOptions(tracing, false),
           taskQueue: activityTaskQueueFor(config, source) ?? '',
           maxTaskQueueActivitiesPerSecond: perSecond,
         }),
