@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { startIntake, waitFor, type Intake } from '../support/harness';
 import { mailgunRequest, partnerRequest, send } from '../support/requests';
 
@@ -69,6 +73,14 @@ async function startReceiver() {
   };
 }
 
+const MAILGUN_CHAIN = [
+  'intake-api POST /webhooks/mailgun',
+  'intake-api StartWorkflow:processEvent',
+  'intake-worker RunWorkflow:processEvent',
+  'intake-worker StartActivity:handleMailgun',
+  'intake-worker RunActivity:handleMailgun',
+];
+
 describe('tracing: one trace from the webhook request into the handler activity', () => {
   let intake: Intake;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -90,18 +102,8 @@ describe('tracing: one trace from the webhook request into the handler activity'
     await receiver?.close();
   });
 
-  it('links request → start → workflow → activity across API and worker, with the event id, and no payload', async () => {
-    const mail = mailgunRequest({ recipient });
-    const customer = partnerRequest({ data: { name: customerName, email: customerEmail } });
-    expect((await send(intake.url, mail)).status).toBe(202);
-    expect((await send(intake.url, customer)).status).toBe(202);
-    const eventId = `mailgun:${mail.eventId}`;
-    await waitFor(async () => (await intake.events.get(eventId)).status === 'processed', 30_000);
-    await waitFor(
-      async () => (await intake.events.get(`partners:acme:${customer.webhookId}`)).status === 'processed',
-      30_000,
-    );
-
+  /** The server span of an event, its handler activity span, and the chain of parents between them. */
+  async function traceOf(eventId: string) {
     const server = await waitFor(
       async () => {
         await intake.tracing.api.forceFlush();
@@ -110,23 +112,11 @@ describe('tracing: one trace from the webhook request into the handler activity'
       20_000,
       'the server span',
     );
-    expect(server).toMatchObject({
-      service: 'intake-api',
-      name: 'POST /webhooks/mailgun',
-      kind: 2, // SERVER
-      parentSpanId: undefined,
-      attributes: {
-        'http.request.method': 'POST',
-        'http.route': '/webhooks/mailgun',
-        'http.response.status_code': 202,
-        'intake.source': 'mailgun',
-      },
-    });
     const inTrace = () => receiver.spans.filter((s) => s.traceId === server.traceId);
     const activity = await waitFor(
       async () => {
         await intake.tracing.worker.forceFlush();
-        return inTrace().find((s) => s.name === 'RunActivity:handleMailgun');
+        return inTrace().find((s) => s.name.startsWith('RunActivity:'));
       },
       20_000,
       'the activity span',
@@ -140,13 +130,35 @@ describe('tracing: one trace from the webhook request into the handler activity'
       s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined
     )
       chain.unshift(`${s.service} ${s.name}`);
-    expect(chain).toEqual([
-      'intake-api POST /webhooks/mailgun',
-      'intake-api StartWorkflow:processEvent',
-      'intake-worker RunWorkflow:processEvent',
-      'intake-worker StartActivity:handleMailgun',
-      'intake-worker RunActivity:handleMailgun',
-    ]);
+    return { server, activity, chain };
+  }
+
+  it('links request → start → workflow → activity across API and worker, with the event id, and no payload', async () => {
+    const mail = mailgunRequest({ recipient });
+    const customer = partnerRequest({ data: { name: customerName, email: customerEmail } });
+    expect((await send(intake.url, mail)).status).toBe(202);
+    expect((await send(intake.url, customer)).status).toBe(202);
+    const eventId = `mailgun:${mail.eventId}`;
+    await waitFor(async () => (await intake.events.get(eventId)).status === 'processed', 30_000);
+    await waitFor(
+      async () => (await intake.events.get(`partners:acme:${customer.webhookId}`)).status === 'processed',
+      30_000,
+    );
+
+    const { server, activity, chain } = await traceOf(eventId);
+    expect(server).toMatchObject({
+      service: 'intake-api',
+      name: 'POST /webhooks/mailgun',
+      kind: 2, // SERVER
+      parentSpanId: undefined,
+      attributes: {
+        'http.request.method': 'POST',
+        'http.route': '/webhooks/mailgun',
+        'http.response.status_code': 202,
+        'intake.source': 'mailgun',
+      },
+    });
+    expect(chain).toEqual(MAILGUN_CHAIN);
     expect(activity.attributes.temporalWorkflowId).toBe(eventId);
 
     // The partner event got its own trace.
@@ -160,6 +172,30 @@ describe('tracing: one trace from the webhook request into the handler activity'
     const exported = receiver.bodies.join('\n');
     for (const value of [recipient, customerName, customerEmail])
       expect(exported.includes(value) || exported.includes(JSON.stringify(value).slice(1, -1))).toBe(false);
+  });
+
+  it('carries the trace through the prebuilt bundle of scripts/build-workflow-bundle.ts too', async () => {
+    // Production workers load dist/workflow-bundle.js: the workflow interceptors must be in it.
+    const bundle = path.join(os.tmpdir(), `intake-trace-bundle-${tag}.js`);
+    try {
+      execFileSync(
+        process.execPath,
+        [require.resolve('tsx/cli'), 'scripts/build-workflow-bundle.ts', bundle],
+        {
+          cwd: path.resolve(__dirname, '../..'),
+          stdio: 'pipe',
+        },
+      );
+      await intake.stopWorker();
+      await intake.startWorker({ INTAKE_WORKFLOW_BUNDLE: bundle });
+      const mail = mailgunRequest();
+      expect((await send(intake.url, mail)).status).toBe(202);
+      const eventId = `mailgun:${mail.eventId}`;
+      await waitFor(async () => (await intake.events.get(eventId)).status === 'processed', 30_000);
+      expect((await traceOf(eventId)).chain).toEqual(MAILGUN_CHAIN);
+    } finally {
+      fs.rmSync(bundle, { force: true });
+    }
   });
 
   it('starts a new trace for a request that sends a traceparent, linking to it instead', async () => {
