@@ -115,7 +115,9 @@ export function createApp(deps: ApiDeps): express.Express {
         res.locals.eventId = result.body.id;
         const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
         metrics.ackLatency.observe({ source: source.name }, seconds);
-        (result.status === 202 ? metrics.starts : metrics.duplicates).inc({ source: source.name });
+        (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({
+          source: source.name,
+        });
         metrics.requests.inc({ source: source.name, status: String(result.status) });
         logger.info(
           {

@@ -57,7 +57,7 @@ describe('intake dev (npm start): the embedded default end to end', () => {
 
   it('`intake send mailgun --example` ends processed, listed by IntakeSource in the temporal CLI', async () => {
     const sent = await run(tsx, [main, 'send', 'mailgun', '--example'], { env });
-    const m = /^202 (\{.*\})$/m.exec(sent.stdout);
+    const m = /^200 (\{.*\})$/m.exec(sent.stdout);
     expect(m).not.toBeNull();
     const id = (JSON.parse(m![1]!) as { id: string }).id;
     expect(id).toMatch(/^mailgun:/);
