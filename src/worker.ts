@@ -7,7 +7,6 @@ import { activityTaskQueueFor, type Config } from './config';
 import { parseFailpoints } from './failpoints';
 import type { Logger } from './logger';
 import { WorkerMetrics } from './metrics';
-import { packageRoot } from './paths';
 import { payloadOffloadFor } from './payload-offload';
 import type { Store } from './store/store';
 import { tracingOff, type Tracing } from './telemetry';
@@ -30,16 +29,21 @@ export interface WorkerOptions {
 
 /**
  * The workflow code: INTAKE_WORKFLOW_BUNDLE when set; else, for the compiled build (this file under
- * dist/), the bundle `npm run build` wrote to dist/workflow-bundle.js; else (running from source:
- * tests, `npm start`) workflows/ bundled at start, so a stale bundle from an old build never runs.
+ * dist/), the bundle `npm run build` wrote to dist/ (workflow-bundle-traced.js, with the
+ * OpenTelemetry workflow interceptors, when tracing is on; workflow-bundle.js otherwise); else
+ * (running from source: tests, `npm start`) workflows/ bundled at start, so a stale bundle from an
+ * old build never runs. Two bundles because the interceptors cost workflow-task CPU even when
+ * their spans go nowhere.
  */
 export function workflowSource(
-  config: Pick<Config, 'workflowBundle'>,
+  config: Pick<Config, 'workflowBundle'> & { tracing?: Pick<Config['tracing'], 'endpoint'> },
   moduleDir: string = __dirname,
 ): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   if (config.workflowBundle) return { workflowBundle: { codePath: config.workflowBundle } };
   const compiled = moduleDir.split(path.sep).includes('dist');
-  const bundle = path.join(packageRoot(), 'dist', 'workflow-bundle.js');
+  const name = config.tracing?.endpoint ? 'workflow-bundle-traced.js' : 'workflow-bundle.js';
+  // The compiled build is dist/src/worker.js: its bundles sit one folder up.
+  const bundle = path.join(moduleDir, '..', name);
   if (compiled && fs.existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: require.resolve('../workflows') };
 }

@@ -12,9 +12,11 @@ import type { Tracing } from '../telemetry';
  * The workflow-side interceptors of @temporalio/interceptors-opentelemetry: a span for the workflow
  * run and for each (local) activity it schedules, with the trace context carried in the headers.
  * They run inside the workflow sandbox, so they are part of the bundle: the worker adds them when it
- * bundles workflows/ itself, scripts/build-workflow-bundle.ts when it prebuilds dist/workflow-bundle.js.
- * Always bundled, tracing on or off, so both ways of loading workflows run the same code; with
- * tracing off their spans go to a no-op processor.
+ * bundles workflows/ itself with tracing on; scripts/build-workflow-bundle.ts prebuilds
+ * dist/workflow-bundle-traced.js with them beside dist/workflow-bundle.js without. Only with
+ * tracing on: they about double the CPU of a workflow task even when their spans go nowhere.
+ * Workflows move freely between traced and untraced workers: the interceptors add headers and
+ * spans, never commands (the replay test runs the recorded histories with them).
  */
 export function workflowTracingInterceptorModules(): string[] {
   return [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
@@ -27,9 +29,10 @@ export function clientTracingInterceptors(tracing: Tracing | undefined): Workflo
 
 /**
  * Worker options that trace: a span per activity attempt (child of the workflow's span), and the
- * `exporter` sink through which the bundled workflow interceptors hand their spans out of the
- * sandbox. The sink is registered even with tracing off, because the bundle always calls it.
- * `bundled`: the worker bundles workflows/ itself (then the workflow interceptors are added here).
+ * `exporter` sink through which the workflow interceptors hand their spans out of the sandbox.
+ * The sink is registered even with tracing off (then a no-op), in case a bundle given with
+ * INTAKE_WORKFLOW_BUNDLE carries the interceptors. `bundled`: the worker bundles workflows/ itself
+ * (then the workflow interceptors are added here when tracing is on).
  */
 export function workerTracingOptions(
   tracing: Tracing,
@@ -46,7 +49,7 @@ export function workerTracingOptions(
             }),
           ]
         : [],
-      workflowModules: bundled ? workflowTracingInterceptorModules() : undefined,
+      workflowModules: bundled && tracer ? workflowTracingInterceptorModules() : undefined,
     },
     sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
   };

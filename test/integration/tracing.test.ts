@@ -174,13 +174,15 @@ describe('tracing: one trace from the webhook request into the handler activity'
       expect(exported.includes(value) || exported.includes(JSON.stringify(value).slice(1, -1))).toBe(false);
   });
 
-  it('carries the trace through the prebuilt bundle of scripts/build-workflow-bundle.ts too', async () => {
-    // Production workers load dist/workflow-bundle.js: the workflow interceptors must be in it.
-    const bundle = path.join(os.tmpdir(), `intake-trace-bundle-${tag}.js`);
+  it('carries the trace through the traced bundle scripts/build-workflow-bundle.ts prebuilds', async () => {
+    // Production workers with tracing on load dist/workflow-bundle-traced.js: the workflow
+    // interceptors must be in it.
+    const plain = path.join(os.tmpdir(), `intake-trace-bundle-${tag}.js`);
+    const bundle = plain.replace(/\.js$/, '-traced.js');
     try {
       execFileSync(
         process.execPath,
-        [require.resolve('tsx/cli'), 'scripts/build-workflow-bundle.ts', bundle],
+        [require.resolve('tsx/cli'), 'scripts/build-workflow-bundle.ts', plain],
         {
           cwd: path.resolve(__dirname, '../..'),
           stdio: 'pipe',
@@ -194,7 +196,7 @@ describe('tracing: one trace from the webhook request into the handler activity'
       await waitFor(async () => (await intake.events.get(eventId)).status === 'processed', 30_000);
       expect((await traceOf(eventId)).chain).toEqual(MAILGUN_CHAIN);
     } finally {
-      fs.rmSync(bundle, { force: true });
+      for (const f of [plain, bundle]) fs.rmSync(f, { force: true });
     }
   });
 
