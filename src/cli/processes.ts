@@ -58,7 +58,10 @@ export async function runApi(config: Config): Promise<void> {
     extraRouters: apiExtraRouters(config, { uiOrigins: config.codecCorsOrigins, codecAuth: true }),
   });
   const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
-  logger.info({ url: api.url, taskQueue: config.temporal.taskQueue }, 'intake api listening');
+  logger.info(
+    { url: api.url, taskQueue: config.temporal.taskQueue, tracing: tracing.tracer ? 'on' : 'off' },
+    'intake api listening',
+  );
   onShutdown(async (signal) => {
     // The listener closes at once (new connections are refused); requests in flight are answered
     // once their workflow start is persisted, so nothing acknowledged is lost.
@@ -100,7 +103,11 @@ export async function runWorker(config: Config): Promise<void> {
   const tracing = startTracing(config, 'intake-worker');
   const { worker, connection } = await createWorker({ config, store, logger, metrics, tracing });
   logger.info(
-    { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url ?? 'off' },
+    {
+      taskQueue: config.temporal.taskQueue,
+      metrics: metricsServer?.url ?? 'off',
+      tracing: tracing.tracer ? 'on' : 'off',
+    },
     'intake worker polling',
   );
   let closed: () => void = () => undefined;
