@@ -63,7 +63,9 @@ export async function createWorker(
         onAttempt(input, outcome, attempt) {
           metrics.attempts.inc({ source: input.source, outcome });
           // Runs inside the activity, so its retry policy tells whether this was the last attempt.
-          const budget = Context.current().info.retryPolicy?.maximumAttempts ?? 0;
+          // A failed quick (local) round falls back to the regular activity instead of parking.
+          const info = Context.current().info;
+          const budget = info.isLocal ? 0 : (info.retryPolicy?.maximumAttempts ?? 0);
           if (outcome === 'ok') metrics.processed.inc({ source: input.source });
           else if (outcome === 'permanent' || (budget > 0 && attempt >= budget))
             metrics.parked.inc({ source: input.source });
