@@ -83,6 +83,8 @@ export async function createWorker(
       activities,
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
+      // The quick (local) handler attempts take the same store connections as the regular ones.
+      maxConcurrentLocalActivityExecutions: config.workerMaxActivities,
       // Under load every RPC to the server is slower; a fixed 10 pollers (the SDK default) then caps
       // processing far below ingest. Autoscaling pollers follow the server's backlog hints.
       workflowTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
