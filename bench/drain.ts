@@ -89,7 +89,7 @@ async function rawStarts(address: string, o: DrainOptions, logDir: string): Prom
   return (JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { rps: number }).rps;
 }
 
-/** POSTs every body with `connections` in flight; returns the ids answered 202. */
+/** POSTs every body with `connections` in flight; returns the ids answered `accepted` (Mailgun: 200). */
 async function ackAll(url: string, bodies: SignedBody[], connections: number): Promise<string[]> {
   const acked: string[] = [];
   let next = 0;
@@ -100,8 +100,8 @@ async function ackAll(url: string, bodies: SignedBody[], connections: number): P
         headers: { 'content-type': 'application/json' },
         body: b.body,
       });
-      await res.arrayBuffer();
-      if (res.status === 202) acked.push(b.id);
+      const answer = (await res.json().catch(() => ({}))) as { status?: string };
+      if (res.ok && answer.status === 'accepted') acked.push(b.id);
     }
   };
   await Promise.all(Array.from({ length: connections }, lane));

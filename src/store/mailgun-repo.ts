@@ -72,16 +72,17 @@ export interface MessageView {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /**
- * The message with its events in provider-time order, or undefined. One statement, so the counts
- * and the event list come from the same snapshot (two reads could straddle a handler's commit and
- * show three events with the newest one missing from the counts).
+ * The message with its events in provider-time order, or undefined. One statement, so the counters
+ * and the event list come from one snapshot: with two statements a worker committing between them
+ * showed a state that never existed (an "opened" event listed, `openedCount` still 0).
  */
 export async function getMessage(q: Queryable, messageId: string): Promise<MessageView | undefined> {
   const { rows } = await q.query(
-    `SELECT m.*, COALESCE((
-       SELECT json_agg(json_build_object('id', e.event_id, 'event', e.event, 'severity', e.severity,
-                'reason', e.reason, 'occurredAt', e.occurred_at) ORDER BY e.occurred_at, e.recorded_at)
-       FROM mailgun_events e WHERE e.message_id = m.message_id), '[]'::json) AS events
+    `SELECT m.*,
+       COALESCE((SELECT json_agg(json_build_object(
+                   'id', e.event_id, 'event', e.event, 'severity', e.severity, 'reason', e.reason,
+                   'occurredAt', e.occurred_at) ORDER BY e.occurred_at, e.recorded_at)
+                 FROM mailgun_events e WHERE e.message_id = m.message_id), '[]'::json) AS events
      FROM mailgun_messages m WHERE m.message_id = $1`,
     [messageId],
   );
@@ -105,6 +106,7 @@ export async function getMessage(q: Queryable, messageId: string): Promise<Messa
     clickedCount: m.clicked_count,
     unsubscribed: m.unsubscribed,
     complained: m.complained,
+    // json_build_object renders timestamptz as ISO 8601 with an offset; normalise to the API's form.
     events: events.map((e) => ({ ...e, occurredAt: new Date(e.occurredAt).toISOString() })),
   };
 }

@@ -24,7 +24,11 @@ describe('a burst of concurrent webhooks (API, worker and PGlite in one process)
       mailgunExample({ signingKey: TEST_MAILGUN_KEY, event: TYPES[i % TYPES.length] }),
     );
     const answers = await Promise.all(bodies.map((b) => post(intake.url, b)));
-    expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 202));
+    // A delivery retried after a connection reset may find its first attempt started: duplicate.
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(['accepted', 'duplicate']).toContain(a.json.status);
+    }
     const ids = answers.map((a) => a.json.id as string);
 
     const count = async () =>
