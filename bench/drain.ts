@@ -236,15 +236,28 @@ async function main(): Promise<void> {
         2,
       ) + '\n',
     );
+    const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const md = [
-      `| run | raw starts/s | drain processed/s | ÷ raw | history events/event | ${rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`).join(' | ')} |`,
-      `| --- | --- | --- | --- | --- | ${rates.map(() => '---').join(' | ')} |`,
-      `| ${o.label} | ${raw.toFixed(0)} | ${d.processedPerS.toFixed(1)} | ${(d.processedPerS / raw).toFixed(2)} | ${d.historyEventsPerEvent.toFixed(1)} | ${rates
-        .map(
+      row([
+        'run',
+        'raw starts/s',
+        'drain processed/s',
+        '÷ raw',
+        'history events/event',
+        ...rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`),
+      ]),
+      row(Array.from({ length: 5 + rates.length }, () => '---')),
+      row([
+        o.label,
+        raw.toFixed(0),
+        d.processedPerS.toFixed(1),
+        (d.processedPerS / raw).toFixed(2),
+        d.historyEventsPerEvent.toFixed(1),
+        ...rates.map(
           (e) =>
             `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,
-        )
-        .join(' | ')} |`,
+        ),
+      ]),
     ];
     process.stdout.write(`\n${md.join('\n')}\n\nresults: ${out}\n`);
     fs.rmSync(logDir, { recursive: true, force: true });
