@@ -72,7 +72,9 @@ export async function createWorker(
         onAttempt(input, outcome, attempt) {
           metrics.attempts.inc({ source: input.source, outcome });
           // Runs inside the activity, so its retry policy tells whether this was the last attempt.
-          const budget = Context.current().info.retryPolicy?.maximumAttempts ?? 0;
+          // A failed quick (local) round falls back to the regular activity instead of parking.
+          const info = Context.current().info;
+          const budget = info.isLocal ? 0 : (info.retryPolicy?.maximumAttempts ?? 0);
           if (outcome === 'ok') metrics.processed.inc({ source: input.source });
           else if (outcome === 'permanent' || (budget > 0 && attempt >= budget))
             metrics.parked.inc({ source: input.source });
@@ -90,6 +92,8 @@ export async function createWorker(
       activities,
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
+      // The quick (local) handler attempts take the same store connections as the regular ones.
+      maxConcurrentLocalActivityExecutions: config.workerMaxActivities,
       // Under load every RPC to the server is slower; a fixed 10 pollers (the SDK default) then caps
       // processing far below ingest. Autoscaling pollers follow the server's backlog hints.
       workflowTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
