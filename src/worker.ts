@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createRedriveActivities } from '../activities/redrive';
 import { activityTaskQueueFor, type Config } from './config';
 import { parseFailpoints } from './failpoints';
 import type { Logger } from './logger';
@@ -41,8 +43,8 @@ export function workflowSource(
 }
 
 /**
- * The workers of one process: the main Worker polls the task queue (the processEvent workflow and
- * every source's activity); each rate-limited source (INTAKE_RATE_LIMITS) adds an activity-only
+ * The workers of one process: the main Worker polls the task queue (the processEvent and
+ * redriveParked workflows, every source's activity and the redrive's); each rate-limited source (INTAKE_RATE_LIMITS) adds an activity-only
  * Worker on `<task queue>-<source>` whose rate the server enforces across all processes.
  */
 export async function createWorker(
@@ -75,10 +77,12 @@ export async function createWorker(
         },
       },
     });
+    // The redrive workflow's activities read events' states through a client on the same connection.
+    const client = new Client({ connection, namespace, dataConverter: dataConverter(config) });
     const common = {
       connection,
       namespace,
-      activities,
+      activities: { ...activities, ...createRedriveActivities(client) },
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
       // Under load every RPC to the server is slower; a fixed 10 pollers (the SDK default) then caps
