@@ -44,8 +44,9 @@ export function workflowSource(
 
 /**
  * The workers of one process: the main Worker polls the task queue (the processEvent and
- * redriveParked workflows, every source's activity and the redrive's); each rate-limited source (INTAKE_RATE_LIMITS) adds an activity-only
- * Worker on `<task queue>-<source>` whose rate the server enforces across all processes.
+ * redriveParked workflows, every source's activity and the redrive's); each rate-limited source
+ * (INTAKE_RATE_LIMITS) adds an activity-only Worker on `<task queue>-<source>` whose rate the
+ * server enforces across all processes.
  */
 export async function createWorker(
   opts: WorkerOptions,
