@@ -7,6 +7,8 @@ export interface EventView {
   id: string;
   source: string | null;
   eventType: string | null;
+  /** The business entity: Mailgun message id, `<partner>:<customer id>` (read routes). */
+  entity: string | null;
   status: EventStatus;
   attempts: number;
   lastError: string | null;
@@ -74,6 +76,7 @@ export class EventService {
       id,
       source: keyword(desc, 'IntakeSource'),
       eventType: keyword(desc, 'IntakeEventType'),
+      entity: keyword(desc, 'IntakeEntity'),
       receivedAt: desc.startTime.toISOString(),
     };
     if (desc.status.name === 'COMPLETED') {
