@@ -1,7 +1,10 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { BadRequestError } from '../src/errors';
 import { issueSignature } from '../src/events/issue-signature';
+import { ParkedEvents, type ParkedFilter } from '../src/events/parked-events';
 import type { EventState } from '../workflows/types';
-import type { RedriveEventState } from '../workflows/redrive-types';
+import type { RedriveEventState, RedriveTarget } from '../workflows/redrive-types';
 
 /** Activities of the redriveParked workflow: reading events' states through the client. */
 export function createRedriveActivities(client: Client) {
@@ -26,6 +29,18 @@ export function createRedriveActivities(client: Client) {
     };
   };
   return {
+    /** The parked events matching the filter (a redrive started by hand, without targets). */
+    async redriveSelect(filter: ParkedFilter): Promise<RedriveTarget[]> {
+      let events;
+      try {
+        events = await new ParkedEvents(client).list(filter);
+      } catch (err) {
+        // A malformed filter typed into the Web UI: retrying cannot fix it.
+        if (err instanceof BadRequestError) throw ApplicationFailure.nonRetryable(err.message, 'BadRequest');
+        throw err;
+      }
+      return events.map((e) => ({ id: e.id, attempts: e.attempts, issue: e.issue.id }));
+    },
     /** The current state of each event (status query), with the signature of its last error. */
     async redriveEventStates(ids: string[]): Promise<RedriveEventState[]> {
       const out: RedriveEventState[] = [];

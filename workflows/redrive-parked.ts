@@ -13,7 +13,7 @@ import type { RedriveEventState, RedriveInput, RedriveProgress, RedriveTarget } 
 /** The redrive's progress (phase, counts, what parked again). */
 export const redriveProgressQuery = defineQuery<RedriveProgress>('progress');
 
-const { redriveEventStates } = proxyActivities<ReturnType<typeof createRedriveActivities>>({
+const { redriveEventStates, redriveSelect } = proxyActivities<ReturnType<typeof createRedriveActivities>>({
   startToCloseTimeout: '1 minute',
   retry: { maximumInterval: '10 seconds' },
 });
@@ -52,9 +52,9 @@ function settled(s: RedriveEventState, before: RedriveTarget): boolean {
 export async function redriveParked(input: RedriveInput): Promise<RedriveProgress> {
   const progress: RedriveProgress = {
     phase: 'canary',
-    filter: input.filter,
-    matched: input.targets.length,
-    sample: canarySize(input.canary, input.targets.length),
+    filter: input.filter ?? {},
+    matched: input.targets?.length ?? 0,
+    sample: 0,
     signalled: 0,
     canaryProcessed: 0,
     parkedAgain: [],
@@ -82,7 +82,10 @@ export async function redriveParked(input: RedriveInput): Promise<RedriveProgres
   };
 
   try {
-    const [canary, rest] = sample(input.targets, progress.sample);
+    const targets = input.targets ?? (await redriveSelect(progress.filter));
+    progress.matched = targets.length;
+    progress.sample = canarySize(input.canary, targets.length);
+    const [canary, rest] = sample(targets, progress.sample);
     if (canary.length > 0) {
       await signalAll(canary);
       const before = new Map(canary.map((t) => [t.id, t]));

@@ -11,9 +11,12 @@ export interface RedriveTarget {
 /** Input of the redriveParked workflow (built by src/events/redrive-service.ts). */
 export interface RedriveInput {
   /** What the operator asked for, kept for the record (Web UI, `redrives show`). */
-  filter: { source?: string; issue?: string };
-  /** The selected parked events. */
-  targets: RedriveTarget[];
+  filter?: { source?: string; issue?: string };
+  /**
+   * The selected parked events (the API and CLI select them, to answer `matched` at once). Absent
+   * when started by hand (Web UI, `temporal workflow start`): the workflow selects by `filter`.
+   */
+  targets?: RedriveTarget[];
   /** Resume a random sample first: `count` events, or `percent` of them (at least one). */
   canary?: { count?: number; percent?: number };
   /** Retry signals per second; unset = as fast as the server takes them. */

@@ -92,12 +92,16 @@ export class ParkedEvents {
   }): Promise<ParkedEvent | undefined> {
     const handle = this.client.workflow.getHandle(e.id);
     let state: EventState | undefined;
-    try {
-      state = await this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () =>
-        handle.query<EventState>('status'),
-      );
-    } catch {
-      // No worker answered (or the workflow closed meanwhile): keep it, with an unknown error.
+    // A busy worker may miss one deadline; a second, longer try keeps a bogus `unknown` issue rare.
+    for (const timeoutMs of [this.queryTimeoutMs, this.queryTimeoutMs * 2]) {
+      try {
+        state = await this.client.connection.withDeadline(Date.now() + timeoutMs, () =>
+          handle.query<EventState>('status'),
+        );
+        break;
+      } catch {
+        // No worker answered (or the workflow closed meanwhile): keep it, with an unknown error.
+      }
     }
     if (state && state.status !== 'parked') return undefined;
     const lastError = state?.lastError ?? null;
