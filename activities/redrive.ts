@@ -25,7 +25,7 @@ export function createRedriveActivities(client: Client) {
       attempts: state.attempts,
       lastError: state.lastError,
       issue: sig.id,
-      signature: `${sig.source} ${sig.errorType}: ${sig.message}`,
+      signature: sig.signature,
     };
   };
   return {

@@ -21,7 +21,7 @@ async function withClient<T>(config: Config, fn: (client: ReturnType<typeof crea
 
 function printIssues(issues: Issue[]): void {
   for (const i of issues) {
-    out(`${i.id}  ${String(i.count).padStart(5)}  ${i.source}  ${i.errorType}: ${i.message}`);
+    out(`${i.id}  ${String(i.count).padStart(5)}  ${i.signature}`);
     out(
       `              types ${i.eventTypes.join(', ') || '?'}; parked ${i.firstParkedAt ?? '?'} .. ${i.lastParkedAt ?? '?'}`,
     );
@@ -39,7 +39,7 @@ export function issuesCommand(getConfig: () => Config): Command {
       const issues = await withClient(getConfig(), (c) => new ParkedEvents(c).issues({ source: o.source }));
       if (o.json) return print(issues);
       if (issues.length === 0) return out('no parked events');
-      out(`${'issue'.padEnd(12)}  count  source  error`);
+      out(`${'issue'.padEnd(12)}  count  source error`);
       printIssues(issues);
     });
 }

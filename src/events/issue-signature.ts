@@ -9,6 +9,8 @@ export interface IssueSignature {
   errorType: string;
   /** The message with quoted values, ids and numbers replaced by placeholders. */
   message: string;
+  /** The whole signature, readable: `<source> <errorType>: <message>`. */
+  signature: string;
 }
 
 // Order matters: quoted values first (they may hold anything), then ids, then plain numbers.
@@ -41,5 +43,5 @@ export function issueSignature(source: string, lastError: string | null): IssueS
     message = normaliseMessage(m ? m[2]! : lastError);
   }
   const id = createHash('sha256').update(`${source}\n${errorType}\n${message}`).digest('hex').slice(0, 12);
-  return { id, source, errorType, message };
+  return { id, source, errorType, message, signature: `${source} ${errorType}: ${message}` };
 }

@@ -86,6 +86,7 @@ describe('issues and the redriveParked workflow', () => {
       source: 'mailgun',
       errorType: 'Error',
       message: 'failpoint mailgun.handler',
+      signature: 'mailgun Error: failpoint mailgun.handler',
       count: PER_TYPE,
       eventTypes: ['opened'],
     });
@@ -125,6 +126,7 @@ describe('issues and the redriveParked workflow', () => {
     ]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(new RegExp(`dry run: matched ${PER_TYPE} parked event\\(s\\) with issue`));
+    expect(cli.stdout).toContain(`${openedIssue.id}     15  mailgun Error: failpoint mailgun.handler`);
     const after = await byId();
     expect([...after.values()].map((e) => [e.id, e.attempts]).sort()).toEqual(
       [...before.values()].map((e) => [e.id, e.attempts]).sort(),
