@@ -83,7 +83,7 @@ async function record(config: Config, store: Store, client: Client): Promise<Rec
     const send = async (event: string): Promise<string> => {
       const req = mailgunExample({ signingKey: SIGNING_KEY, event });
       const res = await fetch(api.url + req.path, { method: 'POST', headers: req.headers, body: req.body });
-      if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
       return ((await res.json()) as { id: string }).id;
     };
 

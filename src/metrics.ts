@@ -12,10 +12,10 @@ export class ApiMetrics {
     labelNames: ['source', 'status'] as const,
     registers: [this.registry],
   });
-  /** Time from request arrival to the 202 (Temporal has persisted the start). */
+  /** Time from request arrival to the acknowledgement (Temporal has persisted the start). */
   readonly ackLatency = new Histogram({
     name: 'intake_ack_latency_seconds',
-    help: 'Seconds from request arrival to acknowledgement (202 or 200 duplicate)',
+    help: 'Seconds from request arrival to acknowledgement (the source success code or 200 duplicate)',
     labelNames: ['source'] as const,
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
     registers: [this.registry],

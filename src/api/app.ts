@@ -88,7 +88,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(accessLog(logger));
 
   // Webhooks: one route per source; refusals are counted by reason, never logged with payloads.
-  const rawBody = readRawBody(config.maxBodyBytes);
+  const rawBody = readRawBody({ limit: config.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs });
   for (const source of sources) {
     app.post(
       `/webhooks/${source.route}`,
@@ -114,7 +114,9 @@ export function createApp(deps: ApiDeps): express.Express {
         );
         const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
         metrics.ackLatency.observe({ source: source.name }, seconds);
-        (result.status === 202 ? metrics.starts : metrics.duplicates).inc({ source: source.name });
+        (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({
+          source: source.name,
+        });
         metrics.requests.inc({ source: source.name, status: String(result.status) });
         logger.info(
           {

@@ -11,7 +11,8 @@ import { parseJsonStrict } from './json';
 
 /** The answer to one accepted or redelivered webhook. */
 export interface IngestResult {
-  status: 202 | 200;
+  /** The source's success status for a new event; `200` for a duplicate. */
+  status: 200 | 202;
   body: { id: string; status: 'accepted' | 'duplicate' };
   eventType: string;
 }
@@ -106,5 +107,5 @@ export async function ingest(
     }
     throw new UnavailableError(`Temporal did not persist the start: ${(err as Error).name}`);
   }
-  return { status: 202, body: { id, status: 'accepted' }, eventType: identity.eventType };
+  return { status: source.successStatus, body: { id, status: 'accepted' }, eventType: identity.eventType };
 }

@@ -73,6 +73,8 @@ export const mailgunSource: Source<MailgunWebhook> = {
   name: 'mailgun',
   route: 'mailgun',
   activity: 'handleMailgun',
+  // Mailgun's only documented success; a 202 would be retried, and `delivered` never is.
+  successStatus: 200,
   isConfigured: (config: Config) => activeSources(config).includes('mailgun') && !!config.mailgun.signingKey,
   verifyParsed(json, _req, { config }) {
     const block =

@@ -118,6 +118,8 @@ export const partnersSource: Source<PartnerWebhook> = {
   name: 'partners',
   route: 'partners/:partner',
   activity: 'handlePartners',
+  // Standard Webhooks: any 2xx is success; 202 says "accepted for processing".
+  successStatus: 202,
   isConfigured: (config: Config, params) =>
     activeSources(config).includes('partners') &&
     (config.partners.get(params.partner ?? '')?.length ?? 0) > 0,

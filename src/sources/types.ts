@@ -40,6 +40,12 @@ export interface Source<T = unknown> {
   route: string;
   /** Name of the activity that processes this source's events (`handle<Source>`). */
   activity: string;
+  /**
+   * The status a new, persisted event is answered with: the provider's documented success. Mailgun
+   * treats only `200` as success; Standard Webhooks senders accept any 2xx (`202`). A duplicate is
+   * always `200`.
+   */
+  successStatus: 200 | 202;
   /** Whether this source can run with the given config (has its secrets, is enabled). */
   isConfigured(config: Config, params: Record<string, string>): boolean;
   /** Checks authenticity before parsing, when the signature covers the raw bytes. */

@@ -61,7 +61,7 @@ describe('intake dev (npm start): the embedded default end to end', () => {
 
   it('`intake send mailgun --example` ends processed, listed by IntakeSource in the temporal CLI', async () => {
     const sent = await run(tsx, [main, 'send', 'mailgun', '--example'], { env });
-    const m = /^202 (\{.*\})$/m.exec(sent.stdout);
+    const m = /^200 (\{.*\})$/m.exec(sent.stdout);
     expect(m).not.toBeNull();
     const id = (JSON.parse(m![1]!) as { id: string }).id;
     expect(id).toMatch(/^mailgun:/);
@@ -127,8 +127,12 @@ describe('intake dev (npm start): the embedded default end to end', () => {
 /** PIDs of `temporal server start-dev` processes using this data dir. */
 async function temporalPids(dir: string): Promise<number[]> {
   const { stdout } = await run('ps', ['-eo', 'pid,args']).catch(() => ({ stdout: '' }));
-  return stdout
-    .split('\n')
-    .filter((l) => l.includes('start-dev') && l.includes(dir))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
+  return (
+    stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      // The server itself, not its supervisor (node -e … start-dev …).
+      .filter((f) => /temporal$/.test(f[1] ?? '') && f.includes('start-dev') && f.join(' ').includes(dir))
+      .map((f) => Number(f[0]))
+  );
 }
