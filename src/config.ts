@@ -100,6 +100,7 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_CLI_PATH: optionalString,
+  TCTL_PATH: optionalString,
   INTAKE_TASK_QUEUE: z.string().min(1).default('intake'),
   DATABASE_URL: optionalString,
   INTAKE_DATA_DIR: z.string().default('./data'),
@@ -174,6 +175,8 @@ export interface Config {
     taskQueue: string;
     /** Explicit path to the `temporal` CLI, first in the lookup order. */
     cliPath?: string;
+    /** Explicit path to `tctl` (TCTL_PATH), first in its lookup order (scripts/ensure-tctl.ts). */
+    tctlPath?: string;
     /** How long the API waits for Temporal to persist a start before answering 503. */
     startTimeoutMs: number;
     /** The environment handed to @temporalio/envconfig (API key, TLS, profile settings). */
@@ -332,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.INTAKE_TASK_QUEUE,
       cliPath: e.TEMPORAL_CLI_PATH,
+      tctlPath: e.TCTL_PATH,
       startTimeoutMs: e.INTAKE_START_TIMEOUT_MS,
       env: temporalEnv,
     },

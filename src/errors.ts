@@ -133,6 +133,18 @@ export class NotParkedError extends IntakeHttpError {
   }
 }
 
+/** The redrive has already finished, so it cannot be cancelled. */
+export class RedriveNotRunningError extends IntakeHttpError {
+  readonly status = 409;
+  readonly code = 'not_running';
+  constructor(readonly currentStatus: string) {
+    super(`redrive is ${currentStatus}, not running`);
+  }
+  override body() {
+    return { error: this.code, status: this.currentStatus };
+  }
+}
+
 /** The route exists but not for this method. */
 export class MethodNotAllowedError extends IntakeHttpError {
   readonly status = 405;

@@ -11,6 +11,9 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import { EventService } from '../events/event-service';
+import { ParkedEvents } from '../events/parked-events';
+import { RedriveService } from '../events/redrive-service';
+import { redriveRequest } from './redrive-request';
 import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
 import { sources } from '../sources/registry';
@@ -82,6 +85,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const { config, client, store, logger } = deps;
   const metrics = deps.metrics ?? new ApiMetrics();
   const events = new EventService(client);
+  const parked = new ParkedEvents(client);
+  const redrives = new RedriveService(client, config.temporal.taskQueue);
   const startLimiter = new StartLimiter(config.maxInflightStarts);
   const admin = requireAdmin(config.adminToken);
   const reader = requireReader(config.adminToken, config.readToken);
@@ -196,12 +201,35 @@ export function createApp(deps: ApiDeps): express.Express {
   app.post(
     '/admin/retry-parked',
     admin,
+    express.json({ limit: '16kb' }),
+    route(async (req, res) => {
+      const started = await redrives.start(redriveRequest(req.query, req.body));
+      res.status('redrive' in started ? 202 : 200).json(started);
+    }),
+  );
+  app.get(
+    '/admin/redrives/:id',
+    admin,
+    route(async (req, res) => {
+      res.json(await redrives.get(String(req.params.id)));
+    }),
+  );
+  app.post(
+    '/admin/redrives/:id/cancel',
+    admin,
+    route(async (req, res) => {
+      await redrives.cancel(String(req.params.id));
+      res.status(202).json({ id: req.params.id, action: 'cancel' });
+    }),
+  );
+  app.get(
+    '/admin/issues',
+    admin,
     route(async (req, res) => {
       const source = req.query.source;
       if (source !== undefined && typeof source !== 'string')
         throw new BadRequestError('source must be a single value');
-      const matched = await events.retryParked(source);
-      res.status(202).json({ matched });
+      res.json({ issues: await parked.issues({ source }) });
     }),
   );
   app.get(
@@ -269,6 +297,9 @@ export function createApp(deps: ApiDeps): express.Express {
     [/^\/events\/[^/]+$/, ['GET']],
     [/^\/events\/[^/]+\/(retry|discard)$/, ['POST']],
     [/^\/admin\/retry-parked$/, ['POST']],
+    [/^\/admin\/redrives\/[^/]+$/, ['GET']],
+    [/^\/admin\/redrives\/[^/]+\/cancel$/, ['POST']],
+    [/^\/admin\/issues$/, ['GET']],
     [/^\/admin\/events$/, ['GET']],
     [/^\/(healthz|readyz|metrics)$/, ['GET']],
     [/^\/messages\/[^/]+$/, ['GET']],

@@ -8,6 +8,7 @@ import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweep
 import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
 import { createWorker } from '../worker';
+import { failpointNotice } from './failpoint-notice';
 import { onShutdown } from './lifecycle';
 import { apiExtraRouters, startConfiguredDevServer } from './processes';
 
@@ -99,6 +100,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
     say(
       `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
     );
+    for (const line of failpointNotice(config)) say(line);
     if (generated.length) {
       say('');
       say(

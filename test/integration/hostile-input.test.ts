@@ -667,6 +667,9 @@ describe('admin routes need the bearer token, also where they answer 404 or 405'
     ['POST', '/events/mailgun:x/discard'],
     ['POST', '/admin/retry-parked?source=mailgun'],
     ['GET', '/admin/events'],
+    ['GET', '/admin/issues?source=mailgun'],
+    ['GET', '/admin/redrives/redrive:mailgun:x'],
+    ['POST', '/admin/redrives/redrive:mailgun:x/cancel'],
     ['DELETE', '/events/mailgun:x'], // 405 with the token
     ['GET', '/events/mailgun:x/retry'], // 405 with the token
     ['PUT', '/admin/retry-parked'], // 405 with the token
