@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { BadRequestError } from '../src/errors';
 import { issueSignature } from '../src/events/issue-signature';
 import { ParkedEvents, type ParkedFilter } from '../src/events/parked-events';
+import { statusQuery } from '../workflows/process-event';
 import type { EventState } from '../workflows/types';
 import type { RedriveEventState, RedriveTarget } from '../workflows/redrive-types';
 
@@ -12,7 +13,7 @@ export function createRedriveActivities(client: Client) {
     const handle = client.workflow.getHandle(id);
     let state: EventState;
     try {
-      state = await handle.query<EventState>('status');
+      state = await handle.query(statusQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError)
         return { id, status: 'gone', attempts: 0, lastError: null, issue: '', signature: '' };

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { PermanentProcessingError, toProcessingError } from '../src/errors';
 import { firingFailpoint, type Failpoint } from '../src/failpoints';
+import { PERMANENT_ERROR_TYPE } from '../workflows/failure-types';
 import type { HandlerInput, HandlerResult } from '../workflows/types';
 
 /** What a source's processing function gets besides the event. */
@@ -41,7 +42,7 @@ export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer
       observer.onAttempt?.(input, permanent ? 'permanent' : 'retryable', attempt);
       throw ApplicationFailure.create({
         message: e.message,
-        type: permanent ? 'PermanentProcessingError' : e.name || 'Error',
+        type: permanent ? PERMANENT_ERROR_TYPE : e.name || 'Error',
         nonRetryable: permanent,
         details: [{ attempt }],
         cause: e,

@@ -3,6 +3,7 @@
  * mapping happens in exactly one place (src/api/error-handler.ts). Messages never contain payload
  * data.
  */
+import { PERMANENT_ERROR_TYPE } from '../workflows/failure-types';
 
 /** One schema problem: the JSON path and what is wrong there. */
 export interface ValidationIssue {
@@ -171,7 +172,7 @@ export class BadRequestError extends IntakeHttpError {
  * business rule). The activity layer turns it into a non-retryable failure: the event parks at once.
  */
 export class PermanentProcessingError extends Error {
-  override readonly name = 'PermanentProcessingError';
+  override readonly name = PERMANENT_ERROR_TYPE;
 }
 
 /** A configuration value is missing or invalid; the message names the variable. */

@@ -12,15 +12,10 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
+import type { Activities } from '../activities';
+import { PERMANENT_ERROR_TYPE } from './failure-types';
 import { IntakeStatus } from './search-attributes';
-import type {
-  DiscardRequest,
-  EventState,
-  EventStatus,
-  HandlerInput,
-  HandlerResult,
-  ProcessEventInput,
-} from './types';
+import type { DiscardRequest, EventState, EventStatus, HandlerResult, ProcessEventInput } from './types';
 
 /** Resume a parked event: run the handler again with a fresh retry budget. */
 export const retrySignal = defineSignal<[]>('retry');
@@ -29,8 +24,7 @@ export const discardSignal = defineSignal<[DiscardRequest?]>('discard');
 /** The event's current state (answers GET /events/:id while the workflow runs). */
 export const statusQuery = defineQuery<EventState>('status');
 
-/** Error types the handler raises that must not be retried (see activities/run-handler.ts). */
-export const PERMANENT_ERROR_TYPE = 'PermanentProcessingError';
+export { PERMANENT_ERROR_TYPE };
 
 /**
  * Patch id of the local-first happy path. Executions that started before it (recorded histories,
@@ -43,7 +37,8 @@ export const LOCAL_ATTEMPTS = 3;
 /** Start-to-close timeout of one local attempt (capped by the configured activity timeout). */
 export const LOCAL_TIMEOUT_MS = 10_000;
 
-type Handler = (input: HandlerInput) => Promise<HandlerResult>;
+/** One source's handler activity (`handle<Source>`), as the activity factory types it. */
+type Handler = Activities[keyof Activities];
 
 /**
  * How one round's attempt budget splits between the quick local attempts and the regular activity:
@@ -143,12 +138,14 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     backoffCoefficient: 2,
     nonRetryableErrorTypes: [PERMANENT_ERROR_TYPE],
   });
-  const regular = proxyActivities<Record<string, Handler>>({
+  // The activity name comes from the event's input (the source's `activity`); an unknown one fails below.
+  const name = activity as keyof Activities;
+  const regular = proxyActivities<Activities>({
     ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
     startToCloseTimeout: activityTimeoutMs,
     retry: retryPolicy(budget.regular),
-  })[activity];
-  const local = proxyLocalActivities<Record<string, Handler>>({
+  })[name] as Handler | undefined;
+  const local = proxyLocalActivities<Activities>({
     startToCloseTimeout: Math.min(activityTimeoutMs, LOCAL_TIMEOUT_MS),
     retry: {
       ...retryPolicy(budget.local),
@@ -156,7 +153,7 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
       initialInterval: Math.min(retry.initialIntervalMs, 100),
       maximumInterval: Math.min(retry.maxIntervalMs, 1000),
     },
-  })[activity];
+  })[name] as Handler | undefined;
   if (!regular || !local) throw ApplicationFailure.nonRetryable(`no activity ${activity}`);
 
   /** One call of the handler: its result, or its failure with the attempts and error recorded. */

@@ -6,6 +6,7 @@ import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
 import type { Source, SourceContext, SourceRequest } from '../sources/types';
 import type { StartLimiter } from './start-limiter';
 import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
+import { processEvent } from '../../workflows/process-event';
 import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
 
@@ -82,7 +83,7 @@ export async function ingest(
   const deadline = Date.now() + config.temporal.startTimeoutMs;
   const start = () =>
     client.connection.withDeadline(deadline, () =>
-      client.workflow.start('processEvent', {
+      client.workflow.start(processEvent, {
         taskQueue: config.temporal.taskQueue,
         workflowId: id,
         args: [input],

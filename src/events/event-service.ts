@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { BadRequestError, NotFoundError, NotParkedError } from '../errors';
+import { discardSignal, processEvent, retrySignal, statusQuery } from '../../workflows/process-event';
 import type { EventState, EventStatus } from '../../workflows/types';
 
 /** GET /events/:id and `intake events show`. */
@@ -40,7 +41,7 @@ function keyword(desc: WorkflowExecutionDescription, key: string): string | null
 
 /** Builds a visibility query over Intake's search attributes; values are validated, never spliced raw. */
 export function eventsQuery(filter: { status?: string; source?: string; running?: boolean }): string {
-  const parts: string[] = [`WorkflowType = 'processEvent'`];
+  const parts: string[] = [`WorkflowType = '${processEvent.name}'`];
   if (filter.status !== undefined) {
     if (!STATUSES.includes(filter.status as EventStatus)) {
       throw new BadRequestError(`status must be one of ${STATUSES.join(', ')}`);
@@ -97,7 +98,7 @@ export class EventService {
     const pending = desc.raw.pendingActivities?.[0];
     try {
       const state = await this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () =>
-        handle.query<EventState>('status'),
+        handle.query(statusQuery),
       );
       const view = { ...base, ...pick(state) };
       // While a round is under way the workflow only learns of failed attempts when it ends.
@@ -122,13 +123,13 @@ export class EventService {
   /** Resumes a parked event with a fresh retry budget; NotParkedError otherwise. */
   async retry(id: string): Promise<void> {
     await this.assertParked(id);
-    await this.client.workflow.getHandle(id).signal('retry');
+    await this.client.workflow.getHandle(id).signal(retrySignal);
   }
 
   /** Discards a parked event; NotParkedError otherwise. */
   async discard(id: string, reason?: string): Promise<void> {
     await this.assertParked(id);
-    await this.client.workflow.getHandle(id).signal('discard', { reason });
+    await this.client.workflow.getHandle(id).signal(discardSignal, { reason });
   }
 
   /** Lists events in visibility order: running ones first, then the most recently closed. */

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { BadRequestError } from '../errors';
+import { statusQuery } from '../../workflows/process-event';
 import type { EventState } from '../../workflows/types';
 import { eventsQuery } from './event-service';
 import { issueSignature, type IssueSignature } from './issue-signature';
@@ -96,7 +97,7 @@ export class ParkedEvents {
     for (const timeoutMs of [this.queryTimeoutMs, this.queryTimeoutMs * 2]) {
       try {
         state = await this.client.connection.withDeadline(Date.now() + timeoutMs, () =>
-          handle.query<EventState>('status'),
+          handle.query(statusQuery),
         );
         break;
       } catch {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { BadRequestError, NotFoundError, RedriveNotRunningError } from '../errors';
+import { redriveParked, redriveProgressQuery } from '../../workflows/redrive-parked';
 import type { RedriveInput, RedriveProgress } from '../../workflows/redrive-types';
 import { groupIssues, ParkedEvents, type Issue, type ParkedFilter } from './parked-events';
 
@@ -71,7 +72,7 @@ export class RedriveService {
       ...(canary ? { canary } : {}),
       ...(req.rate ? { ratePerSecond: req.rate } : {}),
     };
-    await this.client.workflow.start('redriveParked', {
+    await this.client.workflow.start(redriveParked, {
       workflowId: id,
       taskQueue: this.taskQueue,
       args: [input],
@@ -90,7 +91,7 @@ export class RedriveService {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError('unknown redrive');
       throw err;
     }
-    if (desc.type !== 'redriveParked') throw new NotFoundError('unknown redrive');
+    if (desc.type !== redriveParked.name) throw new NotFoundError('unknown redrive');
     const view: RedriveView = {
       id,
       status: desc.status.name.toLowerCase(),
@@ -99,7 +100,7 @@ export class RedriveService {
     };
     try {
       const progress = await this.client.connection.withDeadline(Date.now() + 5000, () =>
-        handle.query<RedriveProgress>('progress'),
+        handle.query(redriveProgressQuery),
       );
       return { ...view, ...progress };
     } catch {
@@ -110,7 +111,7 @@ export class RedriveService {
   /** The most recent redrives (running ones first). */
   async list(limit = 20): Promise<RedriveView[]> {
     const out: RedriveView[] = [];
-    for await (const wf of this.client.workflow.list({ query: `WorkflowType = 'redriveParked'` })) {
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${redriveParked.name}'` })) {
       out.push({
         id: wf.workflowId,
         status: wf.status.name.toLowerCase(),
