@@ -1,34 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
-import {
-  BadRequestError,
-  MethodNotAllowedError,
-  NotFoundError,
-  UnknownSourceError,
-  UnsupportedMediaTypeError,
-} from '../errors';
-import { EventService } from '../events/event-service';
-import { ParkedEvents } from '../events/parked-events';
-import { RedriveService } from '../events/redrive-service';
-import { redriveRequest } from './redrive-request';
+import { NotFoundError } from '../errors';
 import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
-import { sources } from '../sources/registry';
-import type { Source } from '../sources/types';
-import { isStorableText } from '../sources/validation';
-import { getCustomer } from '../store/customers-repo';
-import { getMessage } from '../store/mailgun-repo';
 import type { Store } from '../store/store';
 import { accessLog } from './access-log';
-import { requireAdmin, requireReader } from './admin-auth';
+import { adminRouter } from './admin-router';
 import { errorHandler, toHttpError } from './error-handler';
-import { ingest } from './ingest';
+import { healthRouter } from './health-router';
+import { readRouter } from './read-router';
 import { StartLimiter } from './start-limiter';
-import { readRawBody } from './raw-body';
-import { requestSpan } from './request-span';
+import { webhooksRouter } from './webhooks-router';
 
 /** What the API is built from. */
 export interface ApiDeps {
@@ -37,278 +28,45 @@ export interface ApiDeps {
   store: Store;
   logger: Logger;
   metrics?: ApiMetrics;
-  /** Extra routers mounted before the fallbacks (e.g. the payload codec endpoint). */
+  /** Extra routers mounted before the fallbacks (e.g. the payload codec endpoint, src/api/codec-router.ts). */
   extraRouters?: Router[];
   /** Traces webhook requests when set (src/telemetry.ts; the client must carry the interceptor). */
   tracer?: Tracer;
 }
 
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-/** Wraps an async route so rejections reach the error handler. */
-const route =
-  (fn: Handler) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
-
-/** `application/json`, optionally with `charset=utf-8`; anything else is refused with 415. */
-function isJsonContentType(header: string | undefined): boolean {
-  if (!header) return false;
-  const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
-  if (type !== 'application/json') return false;
-  return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
-}
+/** Takes the caller's `X-Request-Id` when it is a sane token, else a fresh one; echoes it back. */
+const requestId: RequestHandler = (req, res, next) => {
+  const given = req.get('x-request-id');
+  const id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+  res.locals.reqId = id;
+  res.set('X-Request-Id', id);
+  next();
+};
 
 /**
- * How many Content-Type header lines the request carried. Node keeps only the first of duplicates,
- * so two lines that disagree could make a proxy and Intake read the body differently: a request
- * with more than one is refused like a wrong type.
+ * Assembles the express app from its routers: webhooks (src/api/webhooks-router.ts), admin
+ * (admin-router.ts), read routes (read-router.ts), any extra routers (the codec endpoint), health
+ * and metrics (health-router.ts). Each route answers its own 405; what no router knows is a JSON
+ * 404, and every error is answered by the one error handler.
  */
-function contentTypeLines(rawHeaders: string[]): number {
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'content-type') n++;
-  return n;
-}
-
-/** The readiness of Temporal and the store, reported separately. */
-async function readiness(client: Client, store: Store): Promise<{ temporal: boolean; store: boolean }> {
-  const temporal = client.connection
-    .withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}))
-    .then(() => true)
-    .catch(() => false);
-  return { temporal: await temporal, store: await store.ping(2000) };
-}
-
-/** Builds the express app: webhooks, admin, read routes, health and metrics. */
 export function createApp(deps: ApiDeps): express.Express {
   const { config, client, store, logger } = deps;
   const metrics = deps.metrics ?? new ApiMetrics();
-  const events = new EventService(client);
-  const parked = new ParkedEvents(client);
-  const redrives = new RedriveService(client, config.temporal.taskQueue);
   const startLimiter = new StartLimiter(config.maxInflightStarts);
-  const admin = requireAdmin(config.adminToken);
-  const reader = requireReader(config.adminToken, config.readToken);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use((req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
-    res.locals.reqId = id;
-    res.set('X-Request-Id', id);
-    next();
-  });
+  app.use(requestId);
   app.use(accessLog(logger));
-
-  // Webhooks: one route per source; refusals are counted by reason, never logged with payloads.
-  const rawBody = readRawBody({ limit: config.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs });
-  for (const source of sources) {
-    app.post(
-      `/webhooks/${source.route}`,
-      requestSpan(deps.tracer, `/webhooks/${source.route}`, source.name),
-      (req, res, next) => {
-        res.locals.started = process.hrtime.bigint();
-        res.locals.source = source.name;
-        if (!source.isConfigured(config, req.params as Record<string, string>))
-          return next(new UnknownSourceError());
-        if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
-          return next(new UnsupportedMediaTypeError('application/json'));
-        next();
-      },
-      rawBody,
-      route(async (req, res) => {
-        const result = await ingest(
-          source as Source<never>,
-          {
-            params: req.params as Record<string, string>,
-            headers: req.headers,
-            rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-          },
-          { config, client, store, startLimiter },
-        );
-        res.locals.eventId = result.body.id;
-        const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
-        metrics.ackLatency.observe({ source: source.name }, seconds);
-        (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({
-          source: source.name,
-        });
-        metrics.requests.inc({ source: source.name, status: String(result.status) });
-        logger.info(
-          {
-            reqId: res.locals.reqId,
-            source: source.name,
-            id: result.body.id,
-            eventType: result.eventType,
-            outcome: result.body.status,
-            ms: Math.round(seconds * 1000),
-          },
-          'webhook acknowledged',
-        );
-        res.status(result.status).json(result.body);
-      }),
-    );
-  }
-  // A path shaped like a source route with another method is 405; any other path 404 unknown_source.
-  app.all(['/webhooks', '/webhooks/{*rest}'], (req, _res, next) => {
-    const segments = req.path.split('/').filter(Boolean).slice(1);
-    const known = sources.some((s) => {
-      const parts = s.route.split('/');
-      return (
-        parts.length === segments.length &&
-        parts.every((p, i) => p.startsWith(':') || p === segments[i]?.toLowerCase())
-      );
-    });
-    next(known && req.method !== 'POST' ? new MethodNotAllowedError(['POST']) : new UnknownSourceError());
-  });
-
-  // Admin: event inspection and operations. Everything under /events and /admin needs the token,
-  // including the 404 and 405 answers, so unauthenticated callers learn nothing about routes.
-  app.use(['/events', '/admin'], admin);
-  app.get(
-    '/events/:id',
-    admin,
-    route(async (req, res) => {
-      res.json(await events.get(String(req.params.id)));
-    }),
-  );
-  app.post(
-    '/events/:id/retry',
-    admin,
-    route(async (req, res) => {
-      await events.retry(String(req.params.id));
-      res.status(202).json({ id: req.params.id, action: 'retry' });
-    }),
-  );
-  app.post(
-    '/events/:id/discard',
-    admin,
-    express.json({ limit: '16kb' }),
-    route(async (req, res) => {
-      const reason =
-        typeof req.body?.reason === 'string'
-          ? req.body.reason
-          : typeof req.query.reason === 'string'
-            ? req.query.reason
-            : undefined;
-      await events.discard(String(req.params.id), reason);
-      res.status(202).json({ id: req.params.id, action: 'discard' });
-    }),
-  );
-  app.post(
-    '/admin/retry-parked',
-    admin,
-    express.json({ limit: '16kb' }),
-    route(async (req, res) => {
-      const started = await redrives.start(redriveRequest(req.query, req.body));
-      res.status('redrive' in started ? 202 : 200).json(started);
-    }),
-  );
-  app.get(
-    '/admin/redrives/:id',
-    admin,
-    route(async (req, res) => {
-      res.json(await redrives.get(String(req.params.id)));
-    }),
-  );
-  app.post(
-    '/admin/redrives/:id/cancel',
-    admin,
-    route(async (req, res) => {
-      await redrives.cancel(String(req.params.id));
-      res.status(202).json({ id: req.params.id, action: 'cancel' });
-    }),
-  );
-  app.get(
-    '/admin/issues',
-    admin,
-    route(async (req, res) => {
-      const source = req.query.source;
-      if (source !== undefined && typeof source !== 'string')
-        throw new BadRequestError('source must be a single value');
-      res.json({ issues: await parked.issues({ source }) });
-    }),
-  );
-  app.get(
-    '/admin/events',
-    admin,
-    route(async (req, res) => {
-      const q = req.query as Record<string, string | undefined>;
-      const limit = q.limit ? Number(q.limit) : 100;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-        throw new BadRequestError('limit must be 1..1000');
-      res.json({ events: await events.list({ status: q.status, source: q.source, limit }) });
-    }),
-  );
-
-  // Read routes for processed data (personal data): admin or read-only token. Like the admin
-  // routes, the token is checked before anything else, so strangers learn nothing, not even a 404.
-  app.use(['/messages', '/customers'], reader);
-  app.get(
-    '/messages/:messageId',
-    route(async (req, res) => {
-      const messageId = String(req.params.messageId);
-      // No stored id holds NUL (the schema refuses it) and PostgreSQL text cannot: unknown, not a 500.
-      if (!isStorableText(messageId)) throw new NotFoundError('unknown message');
-      const message = await getMessage(store, messageId);
-      if (!message) throw new NotFoundError('unknown message');
-      res.json(message);
-    }),
-  );
-  // Tombstones answer 200 with `deleted: true`; only a customer no event ever named is 404.
-  app.get(
-    '/customers/:partner/:id',
-    route(async (req, res) => {
-      const customer = await getCustomer(store, String(req.params.partner), String(req.params.id));
-      if (!customer) throw new NotFoundError('unknown customer');
-      res.json(customer);
-    }),
-  );
-
+  app.use(webhooksRouter({ config, client, store, logger, metrics, startLimiter, tracer: deps.tracer }));
+  app.use(adminRouter(config, client));
+  app.use(readRouter(config, store));
   for (const r of deps.extraRouters ?? []) app.use(r);
+  app.use(healthRouter({ client, store, metrics }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get(
-    '/readyz',
-    route(async (_req, res) => {
-      const r = await readiness(client, store);
-      const ok = r.temporal && r.store;
-      res.status(ok ? 200 : 503).json({
-        status: ok ? 'ready' : 'unavailable',
-        temporal: r.temporal ? 'up' : 'down',
-        store: r.store ? 'up' : 'down',
-      });
-    }),
-  );
-  app.get(
-    '/metrics',
-    route(async (_req, res) => {
-      res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
-    }),
-  );
-
-  // Known paths with the wrong method answer 405; everything else 404, both as JSON.
-  const methods: [RegExp, string[]][] = [
-    [/^\/events\/[^/]+$/, ['GET']],
-    [/^\/events\/[^/]+\/(retry|discard)$/, ['POST']],
-    [/^\/admin\/retry-parked$/, ['POST']],
-    [/^\/admin\/redrives\/[^/]+$/, ['GET']],
-    [/^\/admin\/redrives\/[^/]+\/cancel$/, ['POST']],
-    [/^\/admin\/issues$/, ['GET']],
-    [/^\/admin\/events$/, ['GET']],
-    [/^\/(healthz|readyz|metrics)$/, ['GET']],
-    [/^\/messages\/[^/]+$/, ['GET']],
-    [/^\/customers\/[^/]+\/[^/]+$/, ['GET']],
-  ];
-  app.use((req, _res, next) => {
-    const allowed = methods.find(([re]) => re.test(req.path))?.[1];
-    next(allowed ? new MethodNotAllowedError(allowed) : new NotFoundError());
-  });
+  app.use((_req, _res, next) => next(new NotFoundError()));
   app.use(refusalCounter(metrics, config.maxBodyBytes));
   app.use(errorHandler(logger, config.maxBodyBytes));
   return app;

@@ -1,0 +1,55 @@
+import express, { type Router } from 'express';
+import type { Client } from '@temporalio/client';
+import type { ApiMetrics } from '../metrics';
+import type { Store } from '../store/store';
+import { methodNotAllowed, route } from './route';
+
+/** What the health and metrics routes read. */
+export interface HealthRouterDeps {
+  client: Client;
+  store: Store;
+  metrics: ApiMetrics;
+}
+
+/** The readiness of Temporal and the store, reported separately. */
+async function readiness(client: Client, store: Store): Promise<{ temporal: boolean; store: boolean }> {
+  const temporal = client.connection
+    .withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}))
+    .then(() => true)
+    .catch(() => false);
+  return { temporal: await temporal, store: await store.ping(2000) };
+}
+
+/** `GET /healthz` (liveness), `GET /readyz` (Temporal and the store, each reported), `GET /metrics`. */
+export function healthRouter({ client, store, metrics }: HealthRouterDeps): Router {
+  const router = express.Router();
+  router
+    .route('/healthz')
+    .get((_req, res) => {
+      res.json({ status: 'ok' });
+    })
+    .all(methodNotAllowed(['GET']));
+  router
+    .route('/readyz')
+    .get(
+      route(async (_req, res) => {
+        const r = await readiness(client, store);
+        const ok = r.temporal && r.store;
+        res.status(ok ? 200 : 503).json({
+          status: ok ? 'ready' : 'unavailable',
+          temporal: r.temporal ? 'up' : 'down',
+          store: r.store ? 'up' : 'down',
+        });
+      }),
+    )
+    .all(methodNotAllowed(['GET']));
+  router
+    .route('/metrics')
+    .get(
+      route(async (_req, res) => {
+        res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+      }),
+    )
+    .all(methodNotAllowed(['GET']));
+  return router;
+}

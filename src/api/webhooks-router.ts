@@ -1,0 +1,117 @@
+import type { Tracer } from '@opentelemetry/api';
+import express, { type RequestHandler, type Router } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import { UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
+import type { Logger } from '../logger';
+import type { ApiMetrics } from '../metrics';
+import { sources } from '../sources/registry';
+import type { Source } from '../sources/types';
+import type { Store } from '../store/store';
+import { ingest } from './ingest';
+import { readRawBody } from './raw-body';
+import { requestSpan } from './request-span';
+import { methodNotAllowed, route, type AsyncHandler } from './route';
+import type { StartLimiter } from './start-limiter';
+
+/** What the webhook routes are built from. */
+export interface WebhooksRouterDeps {
+  config: Config;
+  client: Client;
+  store: Store;
+  logger: Logger;
+  metrics: ApiMetrics;
+  startLimiter: StartLimiter;
+  /** Traces webhook requests when set. */
+  tracer?: Tracer;
+}
+
+/** `application/json`, optionally with `charset=utf-8`; anything else is refused with 415. */
+function isJsonContentType(header: string | undefined): boolean {
+  if (!header) return false;
+  const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
+}
+
+/**
+ * How many Content-Type header lines the request carried. Node keeps only the first of duplicates,
+ * so two lines that disagree could make a proxy and Intake read the body differently: a request
+ * with more than one is refused like a wrong type.
+ */
+function contentTypeLines(rawHeaders: string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'content-type') n++;
+  return n;
+}
+
+/** Checks before the body is read: the source is configured, and the body is declared JSON. */
+function precheck(source: Source<never>, config: Config): RequestHandler {
+  return (req, res, next) => {
+    res.locals.started = process.hrtime.bigint();
+    res.locals.source = source.name;
+    if (!source.isConfigured(config, req.params as Record<string, string>))
+      return next(new UnknownSourceError());
+    if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
+      return next(new UnsupportedMediaTypeError('application/json'));
+    next();
+  };
+}
+
+/** Ingests the read body and answers; counted and logged by ids only, never with payloads. */
+function acknowledge(source: Source<never>, deps: WebhooksRouterDeps): AsyncHandler {
+  const { config, client, store, startLimiter, metrics, logger } = deps;
+  return async (req, res) => {
+    const result = await ingest(
+      source,
+      {
+        params: req.params as Record<string, string>,
+        headers: req.headers,
+        rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      },
+      { config, client, store, startLimiter },
+    );
+    res.locals.eventId = result.body.id;
+    const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
+    metrics.ackLatency.observe({ source: source.name }, seconds);
+    (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({ source: source.name });
+    metrics.requests.inc({ source: source.name, status: String(result.status) });
+    logger.info(
+      {
+        reqId: res.locals.reqId,
+        source: source.name,
+        id: result.body.id,
+        eventType: result.eventType,
+        outcome: result.body.status,
+        ms: Math.round(seconds * 1000),
+      },
+      'webhook acknowledged',
+    );
+    res.status(result.status).json(result.body);
+  };
+}
+
+/**
+ * `POST /webhooks/<source route>` for every registered source; another method on a source's path
+ * is `405`, any other path under /webhooks `404 unknown_source`. Refusals are counted by reason
+ * (see refusalCounter in src/api/app.ts), never logged with payloads.
+ */
+export function webhooksRouter(deps: WebhooksRouterDeps): Router {
+  const { config } = deps;
+  const router = express.Router();
+  const rawBody = readRawBody({ limit: config.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs });
+  for (const source of sources) {
+    const path = `/webhooks/${source.route}`;
+    router
+      .route(path)
+      .post(
+        requestSpan(deps.tracer, path, source.name),
+        precheck(source, config),
+        rawBody,
+        route(acknowledge(source, deps)),
+      )
+      .all(methodNotAllowed(['POST']));
+  }
+  router.all(['/webhooks', '/webhooks/{*rest}'], (_req, _res, next) => next(new UnknownSourceError()));
+  return router;
+}
