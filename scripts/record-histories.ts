@@ -26,6 +26,7 @@ import type { Client } from '@temporalio/client';
 import { startApi } from '../src/api/server';
 import { loadConfig, type Config } from '../src/config';
 import { EventService } from '../src/events/event-service';
+import { parseFailpoints } from '../src/failpoints';
 import { createLogger } from '../src/logger';
 import { mailgunExample } from '../src/samples';
 import { openStore, type Store } from '../src/store/store';
@@ -101,7 +102,7 @@ async function record(config: Config, store: Store, client: Client): Promise<Rec
 
     // "Deploy the fix": a worker without the failpoint, then resume one and give up on the other.
     await worker.stop();
-    worker = await startWorker({ ...config, failpoints: undefined }, store);
+    worker = await startWorker({ ...config, failpoints: [] }, store);
     await events.retry(retried);
     await events.discard(discarded, 'recorded fixture: discarded by an operator');
     await waitStatus(events, retried, 'processed');
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
       mailgun: { signingKey: SIGNING_KEY },
       enabledSources: ['mailgun'],
       encryptionKeys: undefined,
-      failpoints: 'mailgun.handler=opened,mailgun.once=clicked',
+      failpoints: parseFailpoints('mailgun.handler=opened,mailgun.once=clicked'),
       retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200 },
       temporal: {
         ...base.temporal,

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { parseFailpoints, type Failpoint } from './failpoints';
+import { parseEncryptionKeys, type EncryptionKey } from './temporal/encryption-codec';
 
 /**
  * The one place that reads the environment. Every setting is parsed with zod once, at start-up,
@@ -266,10 +268,13 @@ export interface Config {
     /** Time for the whole request, headers and body (INTAKE_HTTP_REQUEST_TIMEOUT_MS). Default 30 s. */
     requestTimeoutMs: number;
   };
-  /** Raw INTAKE_FAILPOINTS value; parsed by src/failpoints.ts. Off by default. */
-  failpoints?: string;
-  /** Raw INTAKE_ENCRYPTION_KEYS value; parsed by the payload codec. */
-  encryptionKeys?: string;
+  /** INTAKE_FAILPOINTS, parsed (syntax in src/failpoints.ts). Empty (off) by default. */
+  failpoints: Failpoint[];
+  /**
+   * INTAKE_ENCRYPTION_KEYS, parsed: the first key encrypts, all decrypt (src/temporal/encryption-codec.ts).
+   * Undefined (no payload encryption) when unset or empty.
+   */
+  encryptionKeys?: EncryptionKey[];
   /** Browser origins (the Temporal Web UI) allowed to call /codec (INTAKE_CODEC_CORS_ORIGINS). */
   codecCorsOrigins: string[];
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -288,6 +293,58 @@ export interface Config {
   childEnv: NodeJS.ProcessEnv;
 }
 
+type Env = z.infer<typeof envSchema>;
+
+/** Config.temporal; `env` keeps every TEMPORAL_* variable for @temporalio/envconfig and child processes. */
+function temporalConfig(e: Env, env: NodeJS.ProcessEnv): Config['temporal'] {
+  const temporalEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('TEMPORAL_') && v !== undefined) temporalEnv[k] = v;
+  }
+  temporalEnv.TEMPORAL_ADDRESS = e.TEMPORAL_ADDRESS;
+  temporalEnv.TEMPORAL_NAMESPACE = e.TEMPORAL_NAMESPACE;
+  return {
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.INTAKE_TASK_QUEUE,
+    cliPath: e.TEMPORAL_CLI_PATH,
+    tctlPath: e.TCTL_PATH,
+    startTimeoutMs: e.INTAKE_START_TIMEOUT_MS,
+    env: temporalEnv,
+  };
+}
+
+/** Config.http; throws ConfigError when the header timeout exceeds the request timeout. */
+function httpConfig(e: Env): Config['http'] {
+  // Node refuses a header timeout longer than the request timeout (the headers are part of it).
+  if (e.INTAKE_HTTP_HEADERS_TIMEOUT_MS > e.INTAKE_HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      'INTAKE_HTTP_HEADERS_TIMEOUT_MS',
+      'must not exceed INTAKE_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+    );
+  }
+  return {
+    keepAliveTimeoutMs: e.INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS,
+    headersTimeoutMs: e.INTAKE_HTTP_HEADERS_TIMEOUT_MS,
+    bodyTimeoutMs: e.INTAKE_HTTP_BODY_TIMEOUT_MS,
+    requestTimeoutMs: e.INTAKE_HTTP_REQUEST_TIMEOUT_MS,
+  };
+}
+
+/** Config.tracing from the standard OTEL_* variables. */
+function tracingConfig(e: Env): Config['tracing'] {
+  const off =
+    e.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || e.OTEL_TRACES_EXPORTER?.trim() === 'none';
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return {
+    endpoint: off
+      ? undefined
+      : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined)),
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+  };
+}
+
 /** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -297,13 +354,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(variable, issue?.message ?? 'invalid');
   }
   const e = parsed.data;
-  // Node refuses a header timeout longer than the request timeout (the headers are part of it).
-  if (e.INTAKE_HTTP_HEADERS_TIMEOUT_MS > e.INTAKE_HTTP_REQUEST_TIMEOUT_MS) {
-    throw new ConfigError(
-      'INTAKE_HTTP_HEADERS_TIMEOUT_MS',
-      'must not exceed INTAKE_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
-    );
-  }
   let enabledSources: SourceName[] | undefined;
   if (e.INTAKE_SOURCES) {
     enabledSources = [];
@@ -319,26 +369,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       enabledSources.push(name as SourceName);
     }
   }
-  const temporalEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith('TEMPORAL_') && v !== undefined) temporalEnv[k] = v;
-  }
-  temporalEnv.TEMPORAL_ADDRESS = e.TEMPORAL_ADDRESS;
-  temporalEnv.TEMPORAL_NAMESPACE = e.TEMPORAL_NAMESPACE;
   return {
     port: e.PORT,
     host: e.HOST ?? '0.0.0.0',
     devHost: e.HOST ?? '127.0.0.1',
     production: e.NODE_ENV === 'production',
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.INTAKE_TASK_QUEUE,
-      cliPath: e.TEMPORAL_CLI_PATH,
-      tctlPath: e.TCTL_PATH,
-      startTimeoutMs: e.INTAKE_START_TIMEOUT_MS,
-      env: temporalEnv,
-    },
+    temporal: temporalConfig(e, env),
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.INTAKE_DATA_DIR),
     adminToken: e.INTAKE_ADMIN_TOKEN,
@@ -363,29 +399,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),
     workflowBundle: e.INTAKE_WORKFLOW_BUNDLE ? path.resolve(e.INTAKE_WORKFLOW_BUNDLE) : undefined,
     shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,
-    http: {
-      keepAliveTimeoutMs: e.INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS,
-      headersTimeoutMs: e.INTAKE_HTTP_HEADERS_TIMEOUT_MS,
-      bodyTimeoutMs: e.INTAKE_HTTP_BODY_TIMEOUT_MS,
-      requestTimeoutMs: e.INTAKE_HTTP_REQUEST_TIMEOUT_MS,
-    },
-    failpoints: e.INTAKE_FAILPOINTS,
-    encryptionKeys: e.INTAKE_ENCRYPTION_KEYS,
+    http: httpConfig(e),
+    failpoints: parseFailpoints(e.INTAKE_FAILPOINTS),
+    encryptionKeys: e.INTAKE_ENCRYPTION_KEYS ? parseEncryptionKeys(e.INTAKE_ENCRYPTION_KEYS) : undefined,
     codecCorsOrigins: (e.INTAKE_CODEC_CORS_ORIGINS ?? '')
       .split(',')
       .map((o) => o.trim().replace(/\/$/, ''))
       .filter(Boolean),
     logLevel: e.LOG_LEVEL,
-    tracing: {
-      endpoint:
-        e.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || e.OTEL_TRACES_EXPORTER?.trim() === 'none'
-          ? undefined
-          : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
-            (e.OTEL_EXPORTER_OTLP_ENDPOINT
-              ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
-              : undefined)),
-      protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
-    },
+    tracing: tracingConfig(e),
     childEnv: { ...env },
   };
 }

@@ -13,6 +13,8 @@ import { ConfigError } from './errors';
  * Example: `mailgun.handler=opened` makes every `opened` Mailgun event fail.
  */
 export interface Failpoint {
+  /** The entry as written in INTAKE_FAILPOINTS (for the start banner). */
+  entry: string;
   source: string;
   point: 'handler' | 'permanent' | 'once';
   types: Set<string> | '*';
@@ -42,6 +44,7 @@ export function parseFailpoints(raw: string | undefined): Failpoint[] {
       if (probability < 0 || probability > 1)
         throw new ConfigError('INTAKE_FAILPOINTS', `percent out of range in "${entry}"`);
       return {
+        entry,
         source,
         point: point as Failpoint['point'],
         types: types.trim() === '*' ? '*' : new Set(types.split('|').map((t) => t.trim())),

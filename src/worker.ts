@@ -6,7 +6,6 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createRedriveActivities } from '../activities/redrive';
 import { activityTaskQueueFor, type Config } from './config';
-import { parseFailpoints } from './failpoints';
 import type { Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { payloadOffloadFor } from './payload-offload';
@@ -70,7 +69,7 @@ export async function createWorker(
     const activities = createActivities({
       store,
       payloads: payloadOffloadFor(config),
-      failpoints: parseFailpoints(config.failpoints),
+      failpoints: config.failpoints,
       observer: {
         onAttempt(input, outcome, attempt) {
           metrics.attempts.inc({ source: input.source, outcome });

@@ -1,9 +1,9 @@
 import type { Config } from '../config';
-import { applyDevSecrets, loadOrCreateDevSecrets } from '../dev-secrets';
+import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev-secrets';
 import { startApi } from '../api/server';
-import { createLogger } from '../logger';
+import { createLogger, type Logger } from '../logger';
 import { installRuntime } from '../temporal/runtime';
-import { openStore } from '../store/store';
+import { openStore, type Store } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
 import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
@@ -31,7 +31,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
   const say = (line: string) => process.stdout.write(line + '\n');
 
   const port = Number(config.temporal.address.split(':').pop());
-  const codecOn = !!config.encryptionKeys;
+  const codecOn = !!config.encryptionKeys?.length;
   const apiHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const apiBase = `http://${apiHost}:${config.port}`;
   say(`Starting the Temporal dev server on ${config.temporal.address}…`);
@@ -55,21 +55,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
     stops.push(() => store.close());
     const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
     stops.push(async () => stopSweeper());
-    const workerTracing = startTracing(config, 'intake-worker');
-    stops.push(() => workerTracing.shutdown());
-    const { worker, connection } = await createWorker({
-      config,
-      store,
-      logger,
-      shutdownGraceS: 5,
-      tracing: workerTracing,
-    });
-    const running = worker.run();
-    stops.push(async () => {
-      worker.shutdown();
-      await running;
-      await connection.close();
-    });
+    stops.push(await startDevWorker(config, store, logger));
     const apiTracing = startTracing(config, 'intake-api');
     stops.push(() => apiTracing.shutdown());
     const client = createClient(config, apiTracing);
@@ -90,30 +76,67 @@ export async function runDev(baseConfig: Config): Promise<void> {
       }),
     });
     stops.push(() => api.close(2000));
-    say('');
-    say(`Intake is running.`);
-    say(`  API        ${api.url}   (POST /webhooks/mailgun, /webhooks/partners/:partner)`);
-    say(`  Web UI     ${server.uiUrl}`);
-    say(
-      `  Temporal   ${server.address}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
-    );
-    say(
-      `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
-    );
-    for (const line of failpointNotice(config)) say(line);
-    if (generated.length) {
-      say('');
-      say(
-        `Development secrets (generated, kept in ${config.dataDir}/dev-secrets.json; set them to use your own):`,
-      );
-      for (const g of generated) say(`  ${g.variable}=${g.value}`);
-    }
-    say('');
-    say('Try it:  npx intake send mailgun --example');
-    say('         npx intake send partners --example');
-    say('Stop:    Ctrl-C');
+    for (const line of banner(
+      config,
+      { api: api.url, ui: server.uiUrl, temporal: server.address },
+      generated,
+    ))
+      say(line);
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+/** Starts the in-process worker (with its own tracing); returns how to stop both. */
+async function startDevWorker(config: Config, store: Store, logger: Logger): Promise<() => Promise<void>> {
+  const tracing = startTracing(config, 'intake-worker');
+  const { worker, connection } = await createWorker({
+    config,
+    store,
+    logger,
+    shutdownGraceS: 5,
+    tracing,
+  }).catch(async (err: unknown) => {
+    await tracing.shutdown();
+    throw err;
+  });
+  const running = worker.run();
+  return async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await tracing.shutdown();
+  };
+}
+
+/** The "Intake is running." lines: where everything listens, failpoints, generated secrets, next steps. */
+function banner(
+  config: Config,
+  urls: { api: string; ui: string | undefined; temporal: string },
+  generated: DevSecretsApplied['generated'],
+): string[] {
+  const lines = [
+    '',
+    `Intake is running.`,
+    `  API        ${urls.api}   (POST /webhooks/mailgun, /webhooks/partners/:partner)`,
+    `  Web UI     ${urls.ui}`,
+    `  Temporal   ${urls.temporal}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
+    `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
+    ...failpointNotice(config),
+  ];
+  if (generated.length) {
+    lines.push(
+      '',
+      `Development secrets (generated, kept in ${config.dataDir}/dev-secrets.json; set them to use your own):`,
+      ...generated.map((g) => `  ${g.variable}=${g.value}`),
+    );
+  }
+  lines.push(
+    '',
+    'Try it:  npx intake send mailgun --example',
+    '         npx intake send partners --example',
+    'Stop:    Ctrl-C',
+  );
+  return lines;
 }

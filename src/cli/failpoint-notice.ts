@@ -20,9 +20,10 @@ function human(ms: number): string {
  * settings that make a rehearsal take seconds. Empty when no failpoint is on.
  */
 export function failpointNotice(config: Pick<Config, 'failpoints' | 'retry'>): string[] {
-  if (!config.failpoints) return [];
+  if (config.failpoints.length === 0) return [];
+  const spec = config.failpoints.map((f) => f.entry).join(',');
   const lines = [
-    `  Failpoints ON   INTAKE_FAILPOINTS=${config.failpoints} (handlers fail on purpose)`,
+    `  Failpoints ON   INTAKE_FAILPOINTS=${spec} (handlers fail on purpose)`,
     `                  an affected event retries ~${human(timeToParkMs(config.retry))} before it parks (${config.retry.maxAttempts} attempts)`,
   ];
   if (timeToParkMs(config.retry) > 60_000)

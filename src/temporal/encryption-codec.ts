@@ -142,8 +142,8 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The codec for a raw `INTAKE_ENCRYPTION_KEYS` value; undefined (no encryption) when unset or empty. */
-export function createEncryptionCodec(raw: string | undefined): PayloadCodec | undefined {
-  if (!raw?.trim()) return undefined;
-  return new EncryptionCodec(parseEncryptionKeys(raw));
+/** The codec for the parsed `INTAKE_ENCRYPTION_KEYS` (Config.encryptionKeys); undefined (no encryption) without keys. */
+export function createEncryptionCodec(keys: readonly EncryptionKey[] | undefined): PayloadCodec | undefined {
+  if (!keys?.length) return undefined;
+  return new EncryptionCodec(keys);
 }

@@ -6,6 +6,7 @@ import express from 'express';
 import request from 'supertest';
 import type { Payload } from '@temporalio/common';
 import { codecRouter, isLoopbackAddress } from '../../src/api/codec-router';
+import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 import {
   createEncryptionCodec,
@@ -128,8 +129,14 @@ describe('parseEncryptionKeys', () => {
   it('needs at least one key; unset or empty means no codec', () => {
     expect(parseError(' , ').message).toContain('no keys');
     expect(createEncryptionCodec(undefined)).toBeUndefined();
-    expect(createEncryptionCodec('')).toBeUndefined();
-    expect(createEncryptionCodec(keyEntry('k1'))).toBeInstanceOf(EncryptionCodec);
+    expect(createEncryptionCodec([])).toBeUndefined();
+    expect(createEncryptionCodec(parseEncryptionKeys(keyEntry('k1')))).toBeInstanceOf(EncryptionCodec);
+    // Parsed once, in src/config.ts: unset or blank is off, a bad value stops start-up naming the variable.
+    expect(loadConfig({ INTAKE_ENCRYPTION_KEYS: ' ' }).encryptionKeys).toBeUndefined();
+    expect(loadConfig({ INTAKE_ENCRYPTION_KEYS: keyEntry('k1') }).encryptionKeys?.map((k) => k.id)).toEqual([
+      'k1',
+    ]);
+    expect(() => loadConfig({ INTAKE_ENCRYPTION_KEYS: 'k1:short' })).toThrow(/INTAKE_ENCRYPTION_KEYS/);
   });
 
   it('generates keys it accepts', () => {
