@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
+import { processEvent } from '../../workflows/process-event';
 import type { ProcessEventInput } from '../../workflows/types';
 import { signedBodies, type SignedBody } from '../lib/mailgun-bodies';
 import { summarize } from '../lib/stats';
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
       retry: { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 },
       activityTimeoutMs: 60_000,
     };
-    await client.workflow.start('processEvent', {
+    await client.workflow.start(processEvent, {
       taskQueue,
       workflowId: b.id,
       args: [input],
