@@ -1,6 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The API's Prometheus series. One registry per app, so several apps can share a process. */
 export class ApiMetrics {
@@ -34,6 +34,27 @@ export class ApiMetrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  /** Events written to the start spool instead of started, by source and reason. */
+  readonly spooled = new Counter({
+    name: 'intake_spooled_total',
+    help: 'Events acknowledged from the start spool (Temporal down or slow, start bound full, backlog)',
+    labelNames: ['source', 'reason'] as const,
+    registers: [this.registry],
+  });
+  /** Spooled events relayed into Temporal, by source and outcome (started, duplicate). */
+  readonly relayed = new Counter({
+    name: 'intake_spool_relayed_total',
+    help: 'Spooled events relayed into Temporal, by outcome (duplicate: the start had persisted)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Signed requests kept in quarantine because the body failed the schema. */
+  readonly quarantined = new Counter({
+    name: 'intake_quarantined_total',
+    help: 'Signed requests kept in quarantine (status rejected) because the body failed the schema',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   /** Refused requests by reason (the error code). */
   readonly refusals = new Counter({
     name: 'intake_refusals_total',
@@ -45,6 +66,35 @@ export class ApiMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'intake_api_' });
+  }
+
+  /**
+   * `intake_spool_depth` and `intake_spool_oldest_age_seconds`, read from the store at scrape time
+   * (the spool is shared, so every replica reports the same values). When the store does not
+   * answer, the last values are kept.
+   */
+  watchSpool(stats: () => Promise<{ depth: number; oldestAgeS: number }>): void {
+    let last = { depth: 0, oldestAgeS: 0 };
+    const read = async () => {
+      last = await stats().catch(() => last);
+      return last;
+    };
+    new Gauge({
+      name: 'intake_spool_depth',
+      help: 'Events in the start spool, waiting to be relayed into Temporal',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).depth);
+      },
+    });
+    new Gauge({
+      name: 'intake_spool_oldest_age_seconds',
+      help: 'Age of the oldest event in the start spool (0 when empty)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).oldestAgeS);
+      },
+    });
   }
 }
 

@@ -87,10 +87,10 @@ export const mailgunSource: Source<MailgunWebhook> = {
     eventType: event['event-data'].event,
     entity: event['event-data'].message.headers['message-id'],
   }),
-  async bind(event, identity, { store, config }) {
+  async bind(event, identity, { store, config, tx }) {
     // Mailgun's signature does not cover event-data: bind each token to the first event id it signed.
     const ttlS = config.signatureToleranceS * 2 + 60;
-    const bound = await store.bindMailgunToken(event.signature.token, identity.eventId, ttlS);
+    const bound = await store.bindMailgunToken(event.signature.token, identity.eventId, ttlS, tx);
     if (bound !== identity.eventId) throw new InvalidSignatureError('token already used for another event');
   },
 };
