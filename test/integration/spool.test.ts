@@ -293,3 +293,52 @@ describe('Temporal and the store both down', () => {
     }
   });
 });
+
+describe('bursts and the spool depth limit', () => {
+  let burst: Intake;
+  let down: Intake;
+  beforeAll(async () => {
+    // One start in flight at a time: a burst overflows the bound at once.
+    burst = await startIntake({ store: 'postgres', env: { INTAKE_MAX_INFLIGHT_STARTS: '1' } });
+    down = await startIntake({
+      store: 'postgres',
+      worker: false,
+      temporalAddress: `127.0.0.1:${await freePort()}`,
+      env: { INTAKE_SPOOL_MAX_DEPTH: '3' },
+    });
+  });
+  afterAll(async () => {
+    await burst?.stop();
+    await down?.stop();
+  });
+
+  it('spools what the start bound cannot take at once, instead of 503, and processes each once', async () => {
+    const events = Array.from({ length: 30 }, () => mailgunRequest());
+    const answers = await Promise.all(events.map((e) => send(burst.url, e)));
+    expect(answers.map((a) => a.status)).toEqual(events.map(() => 200));
+    const metrics = await (await fetch(`${burst.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^intake_spooled_total\{source="mailgun",reason="(overloaded|backlog)"\} [1-9]\d*$/m,
+    );
+    await waitFor(
+      async () => (await count(burst, 'SELECT count(*)::int AS n FROM processed_events')) === 30,
+      60_000,
+      'the burst to be processed',
+    );
+    const ids = events.map((e) => e.eventId);
+    expect(
+      await count(burst, 'SELECT count(*)::int AS n FROM mailgun_events WHERE event_id = ANY($1)', [ids]),
+    ).toBe(30);
+  });
+
+  it('answers 503 + Retry-After once the spool holds INTAKE_SPOOL_MAX_DEPTH events', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await send(down.url, mailgunRequest());
+      statuses.push(res.status);
+      if (res.status === 503) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect(statuses).toEqual([200, 200, 200, 503, 503]);
+    expect(await count(down, 'SELECT count(*)::int AS n FROM start_spool')).toBe(3);
+  });
+});
