@@ -288,13 +288,14 @@ export function createApp(deps: ApiDeps): express.Express {
       const r = await readiness(client, store);
       const ok = r.temporal && r.store;
       const stats = r.store ? await spool.stats().catch(() => undefined) : undefined;
+      // Spooling: new events are acknowledged from the store's start spool and relayed into
+      // Temporal later (Temporal down or slow, or a backlog). Reported only then, with the depth.
+      const spooling = r.store && (relay.spooling || !r.temporal || (stats?.depth ?? 0) > 0);
       res.status(ok ? 200 : 503).json({
         status: ok ? 'ready' : 'unavailable',
         temporal: r.temporal ? 'up' : 'down',
         store: r.store ? 'up' : 'down',
-        // Spooling: new events are acknowledged from the store's start spool and relayed later.
-        spooling: relay.spooling || (r.store && !r.temporal),
-        spool: stats ?? null,
+        ...(spooling ? { spooling: true, spool: stats ?? null } : {}),
       });
     }),
   );
