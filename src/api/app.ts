@@ -295,7 +295,9 @@ export function createApp(deps: ApiDeps): express.Express {
         status: ok ? 'ready' : 'unavailable',
         temporal: r.temporal ? 'up' : 'down',
         store: r.store ? 'up' : 'down',
-        ...(spooling ? { spooling: true, spool: stats ?? null } : {}),
+        ...(spooling
+          ? { spooling: true, spool: stats ? { depth: stats.depth, oldestAgeS: stats.oldestAgeS } : null }
+          : {}),
       });
     }),
   );

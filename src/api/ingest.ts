@@ -76,6 +76,7 @@ export async function ingest(
     return refuse(
       source,
       req,
+      json,
       deps,
       opts,
       parsed.error.issues.map((i) => ({
@@ -87,7 +88,7 @@ export async function ingest(
   const event = parsed.data as never;
   const identity = source.identify(event, req);
   if (!EVENT_ID.test(identity.eventId)) {
-    return refuse(source, req, deps, opts, [
+    return refuse(source, req, json, deps, opts, [
       { path: 'id', message: 'event id must be 1-200 printable ASCII characters' },
     ]);
   }
@@ -199,6 +200,7 @@ async function storeCall<T>(what: string, fn: () => Promise<T> | T): Promise<T> 
 async function refuse(
   source: Source<never>,
   req: SourceRequest,
+  json: unknown,
   deps: IngestDeps,
   opts: IngestOptions,
   issues: ValidationIssue[],
@@ -213,7 +215,14 @@ async function refuse(
   }
   // If the store cannot keep it, the provider must retry: 503, never a 422 that loses it.
   const rejectedId = await storeCall('the store did not keep the rejected event', () =>
-    quarantine.keep({ source: source.name, params: req.params, headers, rawBody: req.rawBody, issues }),
+    quarantine.keep({
+      source: source.name,
+      params: req.params,
+      headers,
+      rawBody: req.rawBody,
+      content: source.contentOf ? JSON.stringify(source.contentOf(json) ?? null) : req.rawBody,
+      issues,
+    }),
   );
   deps.onQuarantined?.(rejectedId);
   throw new QuarantinedValidationError(issues, rejectedId);

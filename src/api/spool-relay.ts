@@ -30,7 +30,7 @@ export interface SpoolRelayOptions {
 export class SpoolRelay {
   private temporalDown = false;
   private backlog = false;
-  private stats: SpoolStats = { depth: 0, oldestAgeS: 0 };
+  private stats: SpoolStats = { depth: 0, waiting: 0, oldestAgeS: 0 };
   private addedSinceStats = 0;
   private stopped = true;
   private loop?: Promise<void>;
@@ -127,12 +127,12 @@ export class SpoolRelay {
     const { spool, client, config, logger, metrics } = this.opts;
     this.stats = await spool.stats();
     this.addedSinceStats = 0;
+    // Rows Temporal refused do not hold new events back; they are retried when their lease ends.
+    this.backlog = this.stats.waiting > 0;
     if (this.stats.depth === 0) {
-      this.backlog = false;
       if (this.temporalDown) this.temporalDown = !(await this.probe());
       return 0;
     }
-    this.backlog = true;
     if (this.temporalDown) {
       if (!(await this.probe())) return 0;
       this.temporalDown = false;
@@ -161,6 +161,7 @@ export class SpoolRelay {
     await spool.release(
       refused.map((c) => c.seq),
       60_000,
+      true,
     );
     for (const c of refused) logger.error({ id: c.start.workflowId }, 'Temporal refused a spooled start');
     if (retry.length > 0) this.temporalDown = true;

@@ -81,6 +81,9 @@ export const mailgunSource: Source<MailgunWebhook> = {
       typeof json === 'object' && json !== null ? (json as Record<string, unknown>).signature : undefined;
     verifyMailgunSignature(config.mailgun.signingKey ?? '', block, config.signatureToleranceS);
   },
+  // Each delivery carries its own signature block; the event is what event-data says.
+  contentOf: (json) =>
+    typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['event-data'] : json,
   schema: mailgunWebhookSchema,
   identify: (event) => ({
     eventId: event['event-data'].id,

@@ -59,6 +59,12 @@ export interface Source<T = unknown> {
    * be re-ingested later. Never a signature header: a re-ingest does not verify again.
    */
   replayHeaders?: readonly string[];
+  /**
+   * The part of a parsed body that identifies its content, when the raw bytes differ between
+   * redeliveries of one event (Mailgun signs each delivery anew inside the body). A quarantined
+   * request is kept once per content; default: the raw bytes.
+   */
+  contentOf?(json: unknown): unknown;
   /** Schema of the body; unknown keys are kept. */
   schema: z.ZodType<T>;
   /** Derives the event id, type and entity. */

@@ -56,9 +56,13 @@ export class Quarantine {
     params: Record<string, string>;
     headers: Record<string, string>;
     rawBody: Buffer;
+    /** What makes two requests the same event (default the raw body); kept once per content. */
+    content?: Buffer | string;
     issues: ValidationIssue[];
   }): Promise<string> {
-    const sha = createHash('sha256').update(r.rawBody).digest('hex');
+    const sha = createHash('sha256')
+      .update(r.content ?? r.rawBody)
+      .digest('hex');
     const body = await seal(new Uint8Array(r.rawBody), this.codec);
     const { rows } = await this.store.query<{ id: string }>(
       `WITH ins AS (

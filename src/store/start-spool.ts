@@ -24,6 +24,8 @@ export interface ClaimedStart {
 /** Depth and age of the spool, for /metrics, /readyz and the depth limit. */
 export interface SpoolStats {
   depth: number;
+  /** Rows waiting to be relayed, not counting those Temporal refused as malformed. */
+  waiting: number;
   /** Seconds since the oldest row was spooled; 0 when empty. */
   oldestAgeS: number;
 }
@@ -75,12 +77,18 @@ export class StartSpool {
     if (seqs.length) await this.store.query('DELETE FROM start_spool WHERE seq = ANY($1::bigint[])', [seqs]);
   }
 
-  /** Gives rows back before their lease ends, to be tried again after `delayMs`. */
-  async release(seqs: string[], delayMs = 0): Promise<void> {
+  /**
+   * Gives rows back before their lease ends, to be tried again after `delayMs`. `refused` marks
+   * rows Temporal refused as malformed: they stay (nothing acknowledged is dropped) but no longer
+   * count as a backlog that new events must queue behind.
+   */
+  async release(seqs: string[], delayMs = 0, refused = false): Promise<void> {
     if (!seqs.length) return;
     await this.store.query(
-      `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2) WHERE seq = ANY($1::bigint[])`,
-      [seqs, delayMs / 1000],
+      `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2),
+         reason = CASE WHEN $3 THEN 'refused' ELSE reason END
+       WHERE seq = ANY($1::bigint[])`,
+      [seqs, delayMs / 1000, refused],
     );
   }
 
@@ -97,10 +105,12 @@ export class StartSpool {
 
   /** How many rows wait and how old the oldest is. */
   async stats(): Promise<SpoolStats> {
-    const { rows } = await this.store.query<{ depth: number; age: number | null }>(
-      `SELECT count(*)::int AS depth, extract(epoch FROM now() - min(spooled_at))::float8 AS age
+    const { rows } = await this.store.query<{ depth: number; waiting: number; age: number | null }>(
+      `SELECT count(*)::int AS depth, (count(*) FILTER (WHERE reason <> 'refused'))::int AS waiting,
+         extract(epoch FROM now() - min(spooled_at))::float8 AS age
        FROM start_spool`,
     );
-    return { depth: rows[0]?.depth ?? 0, oldestAgeS: Math.max(0, rows[0]?.age ?? 0) };
+    const r = rows[0];
+    return { depth: r?.depth ?? 0, waiting: r?.waiting ?? 0, oldestAgeS: Math.max(0, r?.age ?? 0) };
   }
 }

@@ -30,15 +30,18 @@ describe('quarantine of signed events the schema refuses', () => {
   });
 
   it('keeps it (422), lists it, re-ingests it once the schema accepts it, and processes it once', async () => {
-    const broken = mailgunRequest({ mutate: softSeverity });
+    const same = { timestamp: Math.floor(Date.now() / 1000), messageId: `q-${Date.now()}@mg.example.com` };
+    const broken = mailgunRequest({ ...same, mutate: softSeverity });
     const refused = await send(intake.url, broken);
     expect(refused.status).toBe(422);
     expect(refused.json).toMatchObject({
       error: 'validation_failed',
       issues: [{ path: 'event-data.severity' }],
     });
-    // Mailgun retries a 422: the same bytes are kept once.
-    expect((await send(intake.url, broken)).status).toBe(422);
+    // Mailgun retries a 422, signed anew (another token): the same event is kept once.
+    const resigned = mailgunRequest({ ...same, eventId: broken.eventId, mutate: softSeverity });
+    expect(resigned.token).not.toBe(broken.token);
+    expect((await send(intake.url, resigned)).status).toBe(422);
     expect(await rejectedCount()).toBe(1);
 
     const listed = await adminGet(intake.url, '/admin/events?status=rejected&source=mailgun');

@@ -9,7 +9,7 @@ CREATE TABLE start_spool (
   seq            bigserial PRIMARY KEY,       -- arrival order; the relay takes the lowest first
   workflow_id    text NOT NULL UNIQUE,        -- <source>:<eventId>; a redelivery finds its row
   source         text NOT NULL,
-  reason         text NOT NULL,               -- unavailable | timeout | overloaded | backlog
+  reason         text NOT NULL,               -- unavailable | timeout | overloaded | backlog | refused
   data           bytea NOT NULL,
   encrypted      boolean NOT NULL,
   spooled_at     timestamptz NOT NULL DEFAULT now(),
@@ -26,7 +26,7 @@ CREATE TABLE rejected_events (
   params       jsonb NOT NULL,                 -- route parameters (partner)
   headers      jsonb NOT NULL,                 -- the source's id headers (webhook-id, …), no signature
   body         bytea NOT NULL,
-  body_sha256  text NOT NULL,                  -- of the raw body: a redelivery is kept once
+  body_sha256  text NOT NULL,                  -- of the content (raw body, or Mailgun's event-data): kept once
   encrypted    boolean NOT NULL,
   issues       jsonb NOT NULL,                 -- the schema issues (paths and messages, no values)
   received_at  timestamptz NOT NULL DEFAULT now(),
