@@ -3,11 +3,15 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config';
 import { EventService, type EventSummary } from '../events/event-service';
 import { createClient } from '../temporal/connection';
+import type { Client } from '@temporalio/client';
 
-async function withService<T>(config: Config, fn: (svc: EventService) => Promise<T>): Promise<T> {
+async function withService<T>(
+  config: Config,
+  fn: (svc: EventService, client: Client) => Promise<T>,
+): Promise<T> {
   const client = createClient(config);
   try {
-    return await fn(new EventService(client));
+    return await fn(new EventService(client), client);
   } finally {
     await client.connection.close();
   }
@@ -84,10 +88,25 @@ export function eventsCommand(getConfig: () => Config): Command {
       const config = getConfig();
       // Spooled and quarantined events are known to the API only (its store); so is every event
       // while Temporal is down. Temporal first, then the API.
-      const view = id.startsWith('rejected:')
-        ? undefined
-        : await withService(config, (s) => s.get(id)).catch(() => undefined);
-      print(view ?? (await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`)));
+      let temporalError: unknown;
+      if (!id.startsWith('rejected:')) {
+        try {
+          // Bounded, so a Temporal outage (when spooled events exist) does not stall the command.
+          return print(
+            await withService(config, (s, client) =>
+              client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
+            ),
+          );
+        } catch (err) {
+          temporalError = err;
+        }
+      }
+      try {
+        print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
+      } catch (apiError) {
+        // Temporal's answer (e.g. "unknown event") says more than an unreachable or 404 API.
+        throw temporalError ?? apiError;
+      }
     });
 
   events

@@ -53,6 +53,8 @@ describe('quarantine of signed events the schema refuses', () => {
     expect(out.code).toBe(0);
     expect((JSON.parse(out.stdout) as { id: string }[]).map((e) => e.id)).toEqual([id]);
     expect((await adminGet(intake.url, `/events/${id}`)).json).toMatchObject({ status: 'rejected' });
+    const shown = await cli(['events', 'show', id]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id, status: 'rejected', source: 'mailgun' });
 
     // Before the fix a re-ingest is refused again and the event stays in quarantine.
     expect((await adminPost(`/admin/rejected/${id}/reingest`)).status).toBe(422);

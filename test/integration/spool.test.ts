@@ -11,12 +11,14 @@ import { createClient } from '../../src/temporal/connection';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { generateEncryptionKey } from '../../src/temporal/encryption-codec';
 import { spawnIntake, type IntakeChild } from '../support/child-process';
-import { adminGet, startIntake, testEnv, waitFor, type Intake } from '../support/harness';
+import { cliEnv, run } from '../support/cli';
+import { adminGet, startIntake, TEST_ADMIN_TOKEN, testEnv, waitFor, type Intake } from '../support/harness';
 import { createTestDatabase } from '../support/postgres';
 import { freePort } from '../support/ports';
 import { mailgunRequest, partnerRequest, send } from '../support/requests';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
+const ROOT = path.resolve(__dirname, '../..');
 const binary = () => process.env.INTAKE_TEST_TEMPORAL_CLI ?? process.env.TEMPORAL_CLI_PATH ?? 'temporal';
 
 /** A Temporal dev server of this file's own, on a fixed address, that a test may kill and restart. */
@@ -333,12 +335,24 @@ describe('bursts and the spool depth limit', () => {
 
   it('answers 503 + Retry-After once the spool holds INTAKE_SPOOL_MAX_DEPTH events', async () => {
     const statuses: number[] = [];
+    const first = mailgunRequest();
     for (let i = 0; i < 5; i++) {
-      const res = await send(down.url, mailgunRequest());
+      const res = await send(down.url, i === 0 ? first : mailgunRequest());
       statuses.push(res.status);
       if (res.status === 503) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     }
     expect(statuses).toEqual([200, 200, 200, 503, 503]);
     expect(await count(down, 'SELECT count(*)::int AS n FROM start_spool')).toBe(3);
+    // `intake events show` finds a spooled event through the API while Temporal is unreachable.
+    const shown = await run(
+      path.join(ROOT, 'node_modules', '.bin', 'tsx'),
+      ['src/cli/main.ts', 'events', 'show', `mailgun:${first.eventId}`],
+      {
+        ...cliEnv(down.config),
+        INTAKE_API_URL: down.url,
+        INTAKE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      },
+    );
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: `mailgun:${first.eventId}`, status: 'queued' });
   });
 });
