@@ -121,6 +121,10 @@ const envSchema = z.object({
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
   INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 25, 0),
+  INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS: intString('INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 1000),
+  INTAKE_HTTP_HEADERS_TIMEOUT_MS: intString('INTAKE_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100),
+  INTAKE_HTTP_BODY_TIMEOUT_MS: intString('INTAKE_HTTP_BODY_TIMEOUT_MS', 5_000, 100),
+  INTAKE_HTTP_REQUEST_TIMEOUT_MS: intString('INTAKE_HTTP_REQUEST_TIMEOUT_MS', 30_000, 100),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -215,6 +219,21 @@ export interface Config {
    * (worker, shutdownGraceTime). Default 25, inside the usual 30 s stop timeout of orchestrators.
    */
   shutdownGraceS: number;
+  /** Timeouts of the API's HTTP server (see the README, "HTTP timeouts"). */
+  http: {
+    /**
+     * How long an idle keep-alive connection stays open (INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS). Default
+     * 65 s: longer than the idle timeout of the clients and load balancers in front (60 s on the
+     * common ones), so the server is never the side that closes a connection a client is reusing.
+     */
+    keepAliveTimeoutMs: number;
+    /** Time for the whole header section of a request (INTAKE_HTTP_HEADERS_TIMEOUT_MS). Default 10 s. */
+    headersTimeoutMs: number;
+    /** Longest silence while a body is read, then 408 (INTAKE_HTTP_BODY_TIMEOUT_MS). Default 5 s. */
+    bodyTimeoutMs: number;
+    /** Time for the whole request, headers and body (INTAKE_HTTP_REQUEST_TIMEOUT_MS). Default 30 s. */
+    requestTimeoutMs: number;
+  };
   /** Raw INTAKE_FAILPOINTS value; parsed by src/failpoints.ts. Off by default. */
   failpoints?: string;
   /** Raw INTAKE_ENCRYPTION_KEYS value; parsed by the payload codec. */
@@ -235,6 +254,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(variable, issue?.message ?? 'invalid');
   }
   const e = parsed.data;
+  // Node refuses a header timeout longer than the request timeout (the headers are part of it).
+  if (e.INTAKE_HTTP_HEADERS_TIMEOUT_MS > e.INTAKE_HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      'INTAKE_HTTP_HEADERS_TIMEOUT_MS',
+      'must not exceed INTAKE_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+    );
+  }
   let enabledSources: SourceName[] | undefined;
   if (e.INTAKE_SOURCES) {
     enabledSources = [];
@@ -292,6 +318,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),
     workflowBundle: e.INTAKE_WORKFLOW_BUNDLE ? path.resolve(e.INTAKE_WORKFLOW_BUNDLE) : undefined,
     shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,
+    http: {
+      keepAliveTimeoutMs: e.INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS,
+      headersTimeoutMs: e.INTAKE_HTTP_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: e.INTAKE_HTTP_BODY_TIMEOUT_MS,
+      requestTimeoutMs: e.INTAKE_HTTP_REQUEST_TIMEOUT_MS,
+    },
     failpoints: e.INTAKE_FAILPOINTS,
     encryptionKeys: e.INTAKE_ENCRYPTION_KEYS,
     codecCorsOrigins: (e.INTAKE_CODEC_CORS_ORIGINS ?? '')

@@ -82,6 +82,15 @@ export class PayloadTooLargeError extends IntakeHttpError {
   }
 }
 
+/** The body stalled: no byte for the body timeout (a body shorter than its Content-Length, a slow loris). */
+export class RequestTimeoutError extends IntakeHttpError {
+  readonly status = 408;
+  readonly code = 'request_timeout';
+  constructor() {
+    super('request body stalled');
+  }
+}
+
 /** Temporal (or the store) could not persist the start in time; the provider must retry. */
 export class UnavailableError extends IntakeHttpError {
   readonly status = 503;
@@ -162,4 +171,9 @@ export class ConfigError extends Error {
   ) {
     super(`${variable}: ${reason}`);
   }
+}
+
+/** The Temporal dev server could not start (its port is taken, it exited, it never answered). */
+export class DevServerError extends Error {
+  override readonly name = 'DevServerError';
 }

@@ -5,13 +5,13 @@ import { BENCH_MAILGUN_KEY } from './mailgun-bodies';
 
 /** What happened to every delivery the load loop sent. */
 export interface LoadStats {
-  /** Event ids answered 202 (accepted) or 200 (duplicate: an earlier attempt was accepted). */
+  /** Event ids answered accepted (200/202) or duplicate (200: an earlier attempt was accepted). */
   acked: Map<string, { firstSentAt: number; ackedAt: number; attempts: number }>;
   /** Every event id the loop created (acked or not). */
   sent: Set<string>;
   /** Event ids the loop gave up on (never acknowledged). */
   givenUp: Set<string>;
-  /** Answers by status, plus `conn` for connection errors and timeouts. */
+  /** Answers by status, `dup` for a 200 duplicate, `conn` for connection errors and timeouts. */
   answers: Record<string, number>;
   /** Every 202/200: [time sent, time answered], for recovery times. */
   acks: { sentAt: number; at: number }[];
@@ -73,16 +73,18 @@ export function startLoad(o: LoadOptions): { stats: LoadStats; stop: () => Promi
           body,
           signal: AbortSignal.timeout(15_000),
         });
-        await res.arrayBuffer();
+        const text = await res.text();
         status = String(res.status);
+        // Mailgun's success answer is 200 for a new event too: the body tells a duplicate.
+        if (status === '200' && text.includes('"duplicate"')) status = 'dup';
         retryAfterS = Number(res.headers.get('retry-after') ?? 0);
       } catch {
         status = 'conn';
       }
       count(status);
       const at = Date.now();
-      if (status === '202' || status === '200') {
-        if (status === '200') stats.duplicates++;
+      if (status === '202' || status === '200' || status === 'dup') {
+        if (status === 'dup') stats.duplicates++;
         stats.acked.set(`mailgun:${eventId}`, { firstSentAt, ackedAt: at, attempts: attempt });
         stats.acks.push({ sentAt, at });
         return;

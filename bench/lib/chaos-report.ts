@@ -37,6 +37,8 @@ export interface ChaosRun {
   check: ExactlyOnceCheck;
   peakRssApiBytes?: number;
   verdict?: 'pass' | 'fail';
+  /** Why the run failed (lost, doubled, counter mismatch, stalled backlog); empty when it passed. */
+  failures?: string[];
 }
 
 /** Markers around the generated part of RELIABILITY.md. */
@@ -57,12 +59,14 @@ export function renderReliability(run: ChaosRun, jsonPath: string): string {
   const c = run.check;
   const answers = Object.entries(run.load.answers)
     .sort()
-    .map(([k, v]) => `${k === 'conn' ? 'connection error' : k}: ${v}`)
+    .map(([k, v]) => `${k === 'conn' ? 'connection error' : k === 'dup' ? '200 duplicate' : k}: ${v}`)
     .join(', ');
   const lines = [
     BEGIN,
     '',
-    `### Latest run: ${run.startedAt} — **${run.verdict === 'pass' ? 'PASS' : 'FAIL'}**`,
+    `### Latest run: ${run.startedAt} — **${run.verdict === 'pass' ? 'PASS' : 'FAIL'}**${
+      run.failures?.length ? ` (${run.failures.join('; ')})` : ''
+    }`,
     '',
     `\`npm run chaos${run.options.short ? ' -- --short' : ` -- --duration ${run.options.durationS}`}\`: ${s1(
       run.load.durationS,
@@ -70,17 +74,26 @@ export function renderReliability(run: ChaosRun, jsonPath: string): string {
       run.options.failpoints
     }\`; wall time ${s1(run.wallS)} s on ${sh('nproc')} cores, Node ${process.version}. Raw: \`${jsonPath}\`.`,
     '',
-    '| events sent | acknowledged (202/200) | of which 200 duplicate | given up | processed rows | mailgun rows | processed without ack | lost | doubled | counter mismatches | parked |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    `| ${run.load.sent} | ${run.load.acked} | ${run.load.duplicates} | ${run.load.givenUp} | ${c.processedRows} | ${c.mailgunRows} | ${
+    'Every acknowledged event, classified:',
+    '',
+    '| acknowledged (accepted or duplicate) | processed exactly once | pending (still running in Temporal) | lost | doubled | counter mismatches |',
+    '|---:|---:|---:|---:|---:|---:|',
+    `| ${run.load.acked} | ${c.exactlyOnce} | ${c.pending.length} | **${c.lost.length}** | **${c.doubled.length}** | ${c.counterMismatches} |`,
+    '',
+    '| events sent | of which duplicate | given up | processed rows | mailgun rows | processed without ack | parked |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${run.load.sent} | ${run.load.duplicates} | ${run.load.givenUp} | ${c.processedRows} | ${c.mailgunRows} | ${
       c.processedWithoutAck
-    } | **${c.lost.length}** | **${c.doubled.length}** | ${c.counterMismatches} | ${c.parked ?? '?'} |`,
+    } | ${c.parked ?? '?'} |`,
     '',
-    `HTTP answers (every delivery attempt): ${answers}. Backlog drained ${s1(run.drain.drainS)} s after the load stopped${
-      run.drain.complete ? '' : ' (**incomplete at the deadline**)'
-    }.`,
+    `HTTP answers (every delivery attempt): ${answers}. Drain: ${run.drain.backlogAtStop} acknowledged events were` +
+      ` still unprocessed when the load stopped; ${
+        run.drain.complete
+          ? `all were processed ${s1(run.drain.drainS)} s later`
+          : `${run.drain.backlogAtEnd} were left after ${s1(run.drain.drainS)} s${run.drain.stalled ? ' (**stalled**)' : ''}`
+      }, a drain rate of ${s1(run.drain.drainPerS)} events/s.`,
     '',
-    '| fault | at s | back after s | next 202 after s | processing resumed after s | refusals (fault → back + 5 s) |',
+    '| fault | at s | back after s | next ack after s | processing resumed after s | refusals (fault → back + 5 s) |',
     '|---|---:|---:|---:|---:|---:|',
     ...run.faults.map((f) =>
       f.skipped
@@ -99,7 +112,7 @@ function faultLabel(kind: FaultRecord['kind']): string {
   return {
     worker: 'kill -9 worker, start a new one',
     temporal: 'kill -9 Temporal dev server, restart on the same SQLite file',
-    postgres: 'pg_ctlcluster restart (PostgreSQL)',
+    postgres: 'pg_ctl restart -m fast (the run’s own PostgreSQL cluster)',
   }[kind];
 }
 

@@ -103,7 +103,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(accessLog(logger));
 
   // Webhooks: one route per source; refusals are counted by reason, never logged with payloads.
-  const rawBody = readRawBody(config.maxBodyBytes);
+  const rawBody = readRawBody({ limit: config.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs });
   for (const source of sources) {
     app.post(
       `/webhooks/${source.route}`,

@@ -43,10 +43,24 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 /** Starts the API on config.host:config.port (port 0 picks a free one). */
 export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   const app = createApp(deps);
-  const server = http.createServer(app);
-  // Slow-loris and header-flood limits; bodies have their own limit.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  const t = deps.config.http;
+  const server = http.createServer(
+    {
+      headersTimeout: t.headersTimeoutMs,
+      requestTimeout: t.requestTimeoutMs,
+      // Node enforces the two timeouts above only when it sweeps its connections, every 30 s by
+      // default: a stalled request then waited up to a minute for its 408. Sweep often enough that
+      // the answer comes within a second of the timeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.headersTimeoutMs / 4))),
+    },
+    app,
+  );
+  // Longer than the idle timeout of the clients and load balancers in front of the API (Node's
+  // default of 5 s was shorter than some, and on a busy host undici's 4 s pool timeout fired late):
+  // the side that closes an idle keep-alive connection must be the client, or a request it sends
+  // on that connection at the same moment meets "other side closed". Node announces it in the
+  // `Keep-Alive: timeout=…` header, so clients that honour it (undici) close first.
+  server.keepAliveTimeout = t.keepAliveTimeoutMs;
   server.maxHeadersCount = 100;
   // While draining, every answer closes its connection: keep-alive clients must reconnect (and are
   // refused), instead of sending more requests over connections that server.close() leaves open.

@@ -35,10 +35,13 @@ export async function runDev(baseConfig: Config): Promise<void> {
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
-  onShutdown(async () => {
-    say('Stopping…');
-    await stopAll();
-  });
+  onShutdown(
+    async () => {
+      say('Stopping…');
+      await stopAll();
+    },
+    { whenOrphaned: true },
+  );
   try {
     const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     stops.push(() => store.close());

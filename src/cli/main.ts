@@ -35,6 +35,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A DevServerError's message names the port or the log to read: shown as it is, like others.
   const message = err instanceof ConfigError ? `configuration error: ${err.message}` : (err as Error).message;
   process.stderr.write(`intake: ${message}\n`);
   process.exit(1);

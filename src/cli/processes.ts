@@ -24,6 +24,7 @@ export async function startConfiguredDevServer(
     progress: opts.progress,
   });
   return startDevServer({
+    log: opts.progress,
     binary,
     address: config.temporal.address,
     dataDir: config.dataDir,
@@ -116,10 +117,9 @@ export async function runWorker(config: Config): Promise<void> {
 
 /** `intake server`: the Temporal dev server alone, with its data under INTAKE_DATA_DIR. */
 export async function runServer(config: Config): Promise<void> {
-  const server = await startConfiguredDevServer(config);
-  process.stdout.write(
-    `Temporal dev server on ${server.address}, Web UI ${server.uiUrl}\nData: ${server.dbFile}\n`,
-  );
-  onShutdown(() => server.stop());
-  await new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+  const say = (line: string) => process.stdout.write(line + '\n');
+  const server = await startConfiguredDevServer(config, { progress: say });
+  say(`Temporal dev server on ${server.address}, Web UI ${server.uiUrl}\nData: ${server.dbFile}`);
+  onShutdown(() => server.stop(), { whenOrphaned: true });
+  await server.exited;
 }

@@ -71,16 +71,30 @@ export interface MessageView {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** The message with its events in provider-time order, or undefined. */
+/**
+ * The message with its events in provider-time order, or undefined. One statement, so the counters
+ * and the event list come from one snapshot: with two statements a worker committing between them
+ * showed a state that never existed (an "opened" event listed, `openedCount` still 0).
+ */
 export async function getMessage(q: Queryable, messageId: string): Promise<MessageView | undefined> {
-  const { rows } = await q.query(`SELECT * FROM mailgun_messages WHERE message_id = $1`, [messageId]);
-  const m = rows[0];
-  if (!m) return undefined;
-  const events = await q.query(
-    `SELECT event_id, event, severity, reason, occurred_at FROM mailgun_events
-     WHERE message_id = $1 ORDER BY occurred_at, recorded_at`,
+  const { rows } = await q.query(
+    `SELECT m.*,
+       COALESCE((SELECT json_agg(json_build_object(
+                   'id', e.event_id, 'event', e.event, 'severity', e.severity, 'reason', e.reason,
+                   'occurredAt', e.occurred_at) ORDER BY e.occurred_at, e.recorded_at)
+                 FROM mailgun_events e WHERE e.message_id = m.message_id), '[]'::json) AS events
+     FROM mailgun_messages m WHERE m.message_id = $1`,
     [messageId],
   );
+  const m = rows[0];
+  if (!m) return undefined;
+  const events = m.events as {
+    id: string;
+    event: string;
+    severity: string | null;
+    reason: string | null;
+    occurredAt: string;
+  }[];
   return {
     messageId: m.message_id,
     recipient: m.recipient,
@@ -92,13 +106,8 @@ export async function getMessage(q: Queryable, messageId: string): Promise<Messa
     clickedCount: m.clicked_count,
     unsubscribed: m.unsubscribed,
     complained: m.complained,
-    events: events.rows.map((r) => ({
-      id: r.event_id,
-      event: r.event,
-      severity: r.severity,
-      reason: r.reason,
-      occurredAt: iso(r.occurred_at)!,
-    })),
+    // json_build_object renders timestamptz as ISO 8601 with an offset; normalise to the API's form.
+    events: events.map((e) => ({ ...e, occurredAt: new Date(e.occurredAt).toISOString() })),
   };
 }
 

@@ -110,8 +110,12 @@ describe('intake dev (npm start): the embedded default end to end', () => {
 /** PIDs of `temporal server start-dev` processes using this data dir. */
 async function temporalPids(dir: string): Promise<number[]> {
   const { stdout } = await run('ps', ['-eo', 'pid,args']).catch(() => ({ stdout: '' }));
-  return stdout
-    .split('\n')
-    .filter((l) => l.includes('start-dev') && l.includes(dir))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
+  return (
+    stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      // The server itself, not its supervisor (node -e … start-dev …).
+      .filter((f) => /temporal$/.test(f[1] ?? '') && f.includes('start-dev') && f.join(' ').includes(dir))
+      .map((f) => Number(f[0]))
+  );
 }

@@ -48,8 +48,8 @@ describe('intake server: the dev server keeps every workflow across kill -9', ()
     // WAL journal: the -wal file exists next to the database while the server runs.
     expect(fs.existsSync(path.join(dir, 'temporal.sqlite-wal'))).toBe(true);
 
-    server.child.kill('SIGKILL');
-    await new Promise((r) => server!.child.once('exit', r));
+    server.kill('SIGKILL');
+    await server.exited;
     server = await start();
 
     connection = await Connection.connect({ address });

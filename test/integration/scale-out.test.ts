@@ -72,15 +72,18 @@ describe('scale-out: two API processes and two worker processes on one Temporal 
       mailgunExample({ signingKey: TEST_MAILGUN_KEY, event: i % 2 ? 'opened' : 'delivered' }),
     );
     const ids = events.map((e) => `mailgun:${JSON.parse(e.body)['event-data'].id as string}`);
-    const statuses: number[] = [];
+    const answers: string[] = [];
     let next = 0;
     const sender = async () => {
       for (let i = next++; i < EVENTS; i = next++) {
-        statuses[i] = (await post(apiUrls[i % 2]!, events[i]!)).status;
+        const r = await post(apiUrls[i % 2]!, events[i]!);
+        // A delivery retried after a connection reset may find its first attempt accepted.
+        const accepted = r.json.status === 'accepted' || (r.json.status === 'duplicate' && r.attempts > 1);
+        answers[i] = `${r.status} ${accepted ? 'accepted' : String(r.json.status)}`;
       }
     };
     await Promise.all(Array.from({ length: 16 }, sender));
-    expect(statuses.filter((s) => s === 200)).toHaveLength(EVENTS);
+    expect(answers.filter((a) => a === '200 accepted')).toHaveLength(EVENTS);
 
     // A redelivery to the other API replica is a duplicate: dedup is Temporal's, not per process.
     for (const i of [0, 1, 2, 3]) {

@@ -71,7 +71,8 @@ export function spawnIntake(
     logs,
     stderr: () => stderr,
     exited,
-    waitForLog(msg, timeoutMs = 60_000, match = () => true) {
+    waitForLog(msg, wantedMs = 60_000, match = () => true) {
+      const timeoutMs = Math.max(wantedMs, 60_000); // never less on a busy machine
       const seen = logs.find((l) => l.msg === msg && match(l));
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {

@@ -157,13 +157,20 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
   return intake;
 }
 
-/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs`. */
+/**
+ * How long any wait in the tests lasts at least before it fails. A deadline is never a timing
+ * assertion, only when to give up; on a 2-core machine shared with other work, processing an event
+ * or starting a process can take tens of seconds, and deadlines of 10-30 s made tests flaky.
+ */
+export const MIN_WAIT_MS = 60_000;
+
+/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs` (at least MIN_WAIT_MS). */
 export async function waitFor<T>(
   fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
+  timeoutMs = MIN_WAIT_MS,
   what = 'condition',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + Math.max(timeoutMs, MIN_WAIT_MS);
   let last: unknown;
   while (Date.now() < deadline) {
     try {
@@ -177,19 +184,46 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** POSTs a prepared request to the API. */
+/**
+ * True for a failure of the connection itself, before any answer: the request may be sent again,
+ * as a provider does. (undici reports a keep-alive connection the server closed as "other side
+ * closed", UND_ERR_SOCKET.)
+ */
+export function isConnectionReset(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } })?.cause;
+  return (
+    err instanceof TypeError &&
+    ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'].includes(cause?.code ?? '')
+  );
+}
+
+/**
+ * POSTs a prepared webhook request to the API as a provider delivers it: a connection reset before
+ * any answer is retried (up to 3 attempts). Webhook deliveries are idempotent by event id, so a
+ * retried delivery whose first attempt did reach Temporal answers `200 duplicate`; `attempts` says
+ * how many were needed.
+ */
 export async function post(
   base: string,
   req: { path: string; headers: Record<string, string>; body: string | Buffer },
 ) {
-  const res = await fetch(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
-  const text = await res.text();
-  return {
-    status: res.status,
-    json: tryParseJson(text) as Record<string, unknown>,
-    headers: res.headers,
-    text,
-  };
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
+    } catch (err) {
+      if (attempt < 3 && isConnectionReset(err)) continue;
+      throw err;
+    }
+    const text = await res.text();
+    return {
+      status: res.status,
+      json: tryParseJson(text) as Record<string, unknown>,
+      headers: res.headers,
+      text,
+      attempts: attempt,
+    };
+  }
 }
 
 /** The parsed JSON of a response body, or undefined when it is not JSON. */

@@ -110,6 +110,23 @@ describe('loadConfig', () => {
       'INTAKE_PARTNER_SECRETS',
     );
   });
+
+  it('has sane HTTP timeouts (keep-alive above the usual 60 s load balancer idle) and checks their order', () => {
+    expect(loadConfig({}).http).toEqual({
+      keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 5_000,
+      requestTimeoutMs: 30_000,
+    });
+    expect(loadConfig({ INTAKE_HTTP_BODY_TIMEOUT_MS: '2000' }).http.bodyTimeoutMs).toBe(2000);
+    const err = configError(() =>
+      loadConfig({ INTAKE_HTTP_HEADERS_TIMEOUT_MS: '20000', INTAKE_HTTP_REQUEST_TIMEOUT_MS: '10000' }),
+    );
+    expect(err.variable).toBe('INTAKE_HTTP_HEADERS_TIMEOUT_MS');
+    expect(configError(() => loadConfig({ INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS: '10' })).variable).toBe(
+      'INTAKE_HTTP_KEEPALIVE_TIMEOUT_MS',
+    );
+  });
 });
 
 describe('parsePartnerSecrets', () => {
