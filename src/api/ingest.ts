@@ -138,7 +138,7 @@ export async function ingest(
   let outcome;
   try {
     if (!deps.startLimiter) outcome = await attempt();
-    else if (deps.spool) {
+    else if (deps.spool && config.spoolMaxDepth > 0) {
       const ran = deps.startLimiter.tryRun(attempt);
       if (!ran) return toSpool('overloaded');
       outcome = await ran;
