@@ -20,7 +20,7 @@ export class ApiMetrics {
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
     registers: [this.registry],
   });
-  /** Workflows started. */
+  /** Workflows started, by ingest directly or by the spool relay. */
   readonly starts = new Counter({
     name: 'intake_workflow_starts_total',
     help: 'Workflows started (events accepted)',

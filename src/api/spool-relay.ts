@@ -167,8 +167,11 @@ export class SpoolRelay {
     if (retry.length > 0) this.temporalDown = true;
     for (const [i, c] of claimed.entries()) {
       const outcome = outcomes[i];
-      if (outcome === 'started' || outcome === 'duplicate')
-        metrics?.relayed.inc({ source: c.start.searchAttributes.source, outcome });
+      if (outcome !== 'started' && outcome !== 'duplicate') continue;
+      const source = c.start.searchAttributes.source;
+      metrics?.relayed.inc({ source, outcome });
+      // A relayed start is a workflow started like a direct one (dashboards and alerts count both).
+      if (outcome === 'started') metrics?.starts.inc({ source });
     }
     if (done.length) logger.debug({ relayed: done.length }, 'spooled starts relayed');
     return done.length;

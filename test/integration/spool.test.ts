@@ -104,6 +104,10 @@ describe.each(['postgres', 'pglite'] as const)('Temporal killed, %s store up', (
     ).toBe(50);
     const processed = await adminGet(intake.url, `/events/${encodeURIComponent(`mailgun:${ids[1]}`)}`);
     expect(processed.json).toMatchObject({ status: 'processed', attempts: 1 });
+    const relayed = await (await fetch(`${intake.url}/metrics`)).text();
+    expect(relayed).toMatch(/^intake_spool_relayed_total\{source="mailgun",outcome="started"\} 50$/m);
+    expect(relayed).toMatch(/^intake_workflow_starts_total\{source="mailgun"\} 50$/m);
+    expect(relayed).toMatch(/^intake_spool_depth 0$/m);
     const after = await (await fetch(`${intake.url}/readyz`)).json();
     expect(after).toEqual({ status: 'ready', temporal: 'up', store: 'up' });
   });
