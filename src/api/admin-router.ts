@@ -1,11 +1,15 @@
 import express, { type Router } from 'express';
-import type { Client } from '@temporalio/client';
-import type { Config } from '../config';
-import { BadRequestError } from '../errors';
+import { BadRequestError, NotFoundError, UnknownSourceError } from '../errors';
 import { EventService } from '../events/event-service';
 import { ParkedEvents } from '../events/parked-events';
 import { RedriveService } from '../events/redrive-service';
+import type { Logger } from '../logger';
+import type { ApiMetrics } from '../metrics';
+import { findSource } from '../sources/registry';
+import type { Quarantine } from '../store/quarantine';
+import type { StartSpool } from '../store/start-spool';
 import { requireAdmin } from './admin-auth';
+import { ingest, type IngestDeps } from './ingest';
 import { redriveRequest } from './redrive-request';
 import { methodNotAllowed, route } from './route';
 
@@ -107,17 +111,75 @@ function listRoutes(router: Router, events: EventService, parked: ParkedEvents):
     .all(GET);
 }
 
+/** What the admin routes are built from. */
+export interface AdminRouterDeps {
+  /** The ingest pipeline's dependencies (a re-ingested request goes through it again). */
+  ingest: IngestDeps;
+  spool: StartSpool;
+  quarantine: Quarantine;
+  logger: Logger;
+  metrics: ApiMetrics;
+}
+
+/**
+ * The quarantine: re-ingest a rejected request once the schema accepts it (it keeps its row while
+ * it still fails, answering 422 again), or drop it.
+ */
+function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
+  const { quarantine, logger, metrics } = deps;
+  router
+    .route('/admin/rejected/:id/reingest')
+    .post(
+      route(async (req, res) => {
+        const id = String(req.params.id);
+        const rejected = await quarantine.get(id);
+        if (!rejected) throw new NotFoundError('unknown rejected event');
+        const source = findSource(rejected.source);
+        if (!source || !source.isConfigured(deps.ingest.config, rejected.params))
+          throw new UnknownSourceError();
+        const result = await ingest(
+          source,
+          { params: rejected.params, headers: rejected.headers, rawBody: rejected.rawBody },
+          deps.ingest,
+          { alreadyVerified: true },
+        );
+        await quarantine.remove(id);
+        if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
+        else if (result.body.status === 'accepted') metrics.starts.inc({ source: source.name });
+        logger.info(
+          { id: result.body.id, rejectedId: id, outcome: result.body.status },
+          'rejected event re-ingested',
+        );
+        res.status(result.status).json({ ...result.body, rejectedId: id });
+      }),
+    )
+    .all(POST);
+  router
+    .route('/admin/rejected/:id/drop')
+    .post(
+      route(async (req, res) => {
+        const id = String(req.params.id);
+        if (!(await quarantine.remove(id))) throw new NotFoundError('unknown rejected event');
+        logger.info({ rejectedId: id }, 'rejected event dropped');
+        res.json({ id, action: 'drop' });
+      }),
+    )
+    .all(POST);
+}
+
 /**
  * The admin API: event inspection and operations under `/events` and `/admin`. Everything there
  * needs the admin token, including the 404 and 405 answers, so unauthenticated callers learn
  * nothing about routes.
  */
-export function adminRouter(config: Config, client: Client): Router {
+export function adminRouter(deps: AdminRouterDeps): Router {
+  const { config, client } = deps.ingest;
   const router = express.Router();
   router.use(['/events', '/admin'], requireAdmin(config.adminToken));
-  const events = new EventService(client);
+  const events = new EventService(client, undefined, { spool: deps.spool, quarantine: deps.quarantine });
   eventRoutes(router, events);
   redriveRoutes(router, new RedriveService(client, config.temporal.taskQueue));
   listRoutes(router, events, new ParkedEvents(client));
+  rejectedRoutes(router, deps);
   return router;
 }

@@ -12,12 +12,17 @@ import type { Config } from '../config';
 import { NotFoundError } from '../errors';
 import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
+import { Quarantine } from '../store/quarantine';
+import { StartSpool } from '../store/start-spool';
 import type { Store } from '../store/store';
+import { createEncryptionCodec } from '../temporal/encryption-codec';
 import { accessLog } from './access-log';
 import { adminRouter } from './admin-router';
 import { errorHandler, toHttpError } from './error-handler';
 import { healthRouter } from './health-router';
+import type { IngestDeps } from './ingest';
 import { readRouter } from './read-router';
+import { SpoolRelay } from './spool-relay';
 import { StartLimiter } from './start-limiter';
 import { webhooksRouter } from './webhooks-router';
 
@@ -52,19 +57,34 @@ const requestId: RequestHandler = (req, res, next) => {
 export function createApp(deps: ApiDeps): express.Express {
   const { config, client, store, logger } = deps;
   const metrics = deps.metrics ?? new ApiMetrics();
-  const startLimiter = new StartLimiter(config.maxInflightStarts);
+  // Spooled starts and quarantined bodies are sealed with the same codec as the histories.
+  const codec = createEncryptionCodec(config.encryptionKeys);
+  const spool = new StartSpool(store, codec);
+  const quarantine = new Quarantine(store, codec);
+  const relay = new SpoolRelay({ client, config, spool, logger, metrics });
+  metrics.watchSpool(() => spool.stats());
+  const ingestDeps: IngestDeps = {
+    config,
+    client,
+    store,
+    startLimiter: new StartLimiter(config.maxInflightStarts),
+    spool: { store: spool, relay },
+    quarantine,
+  };
   const app = express();
+  // startApi runs the relay for as long as the server listens.
+  app.locals.relay = relay;
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
 
   app.use(requestId);
   app.use(accessLog(logger));
-  app.use(webhooksRouter({ config, client, store, logger, metrics, startLimiter, tracer: deps.tracer }));
-  app.use(adminRouter(config, client));
+  app.use(webhooksRouter({ ingest: ingestDeps, logger, metrics, tracer: deps.tracer }));
+  app.use(adminRouter({ ingest: ingestDeps, spool, quarantine, logger, metrics }));
   app.use(readRouter(config, store));
   for (const r of deps.extraRouters ?? []) app.use(r);
-  app.use(healthRouter({ client, store, metrics }));
+  app.use(healthRouter({ client, store, metrics, spool, relay }));
 
   app.use((_req, _res, next) => next(new NotFoundError()));
   app.use(refusalCounter(metrics, config.maxBodyBytes));

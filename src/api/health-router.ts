@@ -1,7 +1,9 @@
 import express, { type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { ApiMetrics } from '../metrics';
+import type { StartSpool } from '../store/start-spool';
 import type { Store } from '../store/store';
+import type { SpoolRelay } from './spool-relay';
 import { methodNotAllowed, route } from './route';
 
 /** What the health and metrics routes read. */
@@ -9,6 +11,9 @@ export interface HealthRouterDeps {
   client: Client;
   store: Store;
   metrics: ApiMetrics;
+  /** The start spool and its relay: readiness reports when new events are being spooled. */
+  spool: StartSpool;
+  relay: SpoolRelay;
 }
 
 /** The readiness of Temporal and the store, reported separately. */
@@ -21,7 +26,7 @@ async function readiness(client: Client, store: Store): Promise<{ temporal: bool
 }
 
 /** `GET /healthz` (liveness), `GET /readyz` (Temporal and the store, each reported), `GET /metrics`. */
-export function healthRouter({ client, store, metrics }: HealthRouterDeps): Router {
+export function healthRouter({ client, store, metrics, spool, relay }: HealthRouterDeps): Router {
   const router = express.Router();
   router
     .route('/healthz')
@@ -35,10 +40,17 @@ export function healthRouter({ client, store, metrics }: HealthRouterDeps): Rout
       route(async (_req, res) => {
         const r = await readiness(client, store);
         const ok = r.temporal && r.store;
+        const stats = r.store ? await spool.stats().catch(() => undefined) : undefined;
+        // Spooling: new events are acknowledged from the store's start spool and relayed into
+        // Temporal later (Temporal down or slow, or a backlog). Reported only then, with the depth.
+        const spooling = r.store && (relay.spooling || !r.temporal || (stats?.depth ?? 0) > 0);
         res.status(ok ? 200 : 503).json({
           status: ok ? 'ready' : 'unavailable',
           temporal: r.temporal ? 'up' : 'down',
           store: r.store ? 'up' : 'down',
+          ...(spooling
+            ? { spooling: true, spool: stats ? { depth: stats.depth, oldestAgeS: stats.oldestAgeS } : null }
+            : {}),
         });
       }),
     )

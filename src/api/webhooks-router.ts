@@ -1,27 +1,22 @@
 import type { Tracer } from '@opentelemetry/api';
 import express, { type RequestHandler, type Router } from 'express';
-import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
 import type { Logger } from '../logger';
 import type { ApiMetrics } from '../metrics';
 import { sources } from '../sources/registry';
 import type { Source } from '../sources/types';
-import type { Store } from '../store/store';
-import { ingest } from './ingest';
+import { ingest, type IngestDeps } from './ingest';
 import { readRawBody } from './raw-body';
 import { requestSpan } from './request-span';
 import { methodNotAllowed, route, type AsyncHandler } from './route';
-import type { StartLimiter } from './start-limiter';
 
 /** What the webhook routes are built from. */
 export interface WebhooksRouterDeps {
-  config: Config;
-  client: Client;
-  store: Store;
+  /** The ingest pipeline's dependencies (config, client, store, start limiter, spool, quarantine). */
+  ingest: IngestDeps;
   logger: Logger;
   metrics: ApiMetrics;
-  startLimiter: StartLimiter;
   /** Traces webhook requests when set. */
   tracer?: Tracer;
 }
@@ -60,7 +55,11 @@ function precheck(source: Source<never>, config: Config): RequestHandler {
 
 /** Ingests the read body and answers; counted and logged by ids only, never with payloads. */
 function acknowledge(source: Source<never>, deps: WebhooksRouterDeps): AsyncHandler {
-  const { config, client, store, startLimiter, metrics, logger } = deps;
+  const { metrics, logger } = deps;
+  const ingestDeps: IngestDeps = {
+    ...deps.ingest,
+    onQuarantined: () => metrics.quarantined.inc({ source: source.name }),
+  };
   return async (req, res) => {
     const result = await ingest(
       source,
@@ -69,12 +68,14 @@ function acknowledge(source: Source<never>, deps: WebhooksRouterDeps): AsyncHand
         headers: req.headers,
         rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       },
-      { config, client, store, startLimiter },
+      ingestDeps,
     );
     res.locals.eventId = result.body.id;
     const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
     metrics.ackLatency.observe({ source: source.name }, seconds);
-    (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({ source: source.name });
+    if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
+    else
+      (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({ source: source.name });
     metrics.requests.inc({ source: source.name, status: String(result.status) });
     logger.info(
       {
@@ -83,6 +84,7 @@ function acknowledge(source: Source<never>, deps: WebhooksRouterDeps): AsyncHand
         id: result.body.id,
         eventType: result.eventType,
         outcome: result.body.status,
+        ...(result.spooled ? { spooled: result.spooled } : {}),
         ms: Math.round(seconds * 1000),
       },
       'webhook acknowledged',
@@ -97,7 +99,7 @@ function acknowledge(source: Source<never>, deps: WebhooksRouterDeps): AsyncHand
  * (see refusalCounter in src/api/app.ts), never logged with payloads.
  */
 export function webhooksRouter(deps: WebhooksRouterDeps): Router {
-  const { config } = deps;
+  const { config } = deps.ingest;
   const router = express.Router();
   const rawBody = readRawBody({ limit: config.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs });
   for (const source of sources) {

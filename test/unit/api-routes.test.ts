@@ -26,6 +26,8 @@ describe('each router answers its own 405s', () => {
     ['GET', '/admin/redrives/redrive:x/cancel', 'POST'],
     ['POST', '/admin/issues', 'GET'],
     ['POST', '/admin/events', 'GET'],
+    ['GET', '/admin/rejected/rejected:x/reingest', 'POST'],
+    ['GET', '/admin/rejected/rejected:x/drop', 'POST'],
     ['POST', '/messages/m1', 'GET'],
     ['DELETE', '/customers/acme/c1', 'GET'],
     ['PUT', '/healthz', 'GET'],
