@@ -95,12 +95,31 @@ export async function ingest(
   await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
 
   const id = `${source.name}:${identity.eventId}`;
-  const { config, client } = deps;
+  const { config } = deps;
   // Large bodies go to the store before the start, so the history only holds a reference.
   const body = await storeCall('the store did not keep the payload', () =>
     payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
   );
   const start = spooledStart(source, req, deps.config, id, identity, body);
+  return startOrSpool({ source, event, identity, id, start }, deps);
+}
+
+/** One verified, identified event on its way into Temporal. */
+interface ReadyEvent {
+  source: Source<never>;
+  event: never;
+  identity: EventIdentity;
+  id: string;
+  start: SpooledStart;
+}
+
+/**
+ * Starts the event's workflow, or keeps it in the start spool when Temporal cannot persist the
+ * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
+ */
+async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
+  const { source, event, identity, id, start } = ready;
+  const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
     body: { id, status: 'accepted' },

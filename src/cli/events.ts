@@ -50,6 +50,63 @@ interface RetryOptions {
   rate?: string;
 }
 
+/** `intake events list`: Temporal's visibility, or the API for quarantined (`rejected`) events. */
+function listEvents(getConfig: () => Config) {
+  return async (o: { status?: string; source?: string; limit: string; json?: boolean }): Promise<void> => {
+    const config = getConfig();
+    const rows =
+      o.status === 'rejected'
+        ? (
+            (await adminApi(
+              config,
+              'GET',
+              `/admin/events?${new URLSearchParams({ status: 'rejected', limit: o.limit, ...(o.source ? { source: o.source } : {}) })}`,
+            )) as { events: EventSummary[] }
+          ).events
+        : await withService(config, (s) =>
+            s.list({ status: o.status, source: o.source, limit: Number(o.limit) }),
+          );
+    if (o.json) return print(rows);
+    if (rows.length === 0) {
+      process.stdout.write('no events\n');
+      return;
+    }
+    for (const r of rows) {
+      process.stdout.write(
+        `${r.status?.padEnd(10) ?? '?'.padEnd(10)} ${r.startedAt}  ${r.id}  ${r.eventType ?? ''}\n`,
+      );
+    }
+  };
+}
+
+/** `intake events show`: Temporal first, then the API (spooled and quarantined events). */
+function showEvent(getConfig: () => Config) {
+  return async (id: string): Promise<void> => {
+    const config = getConfig();
+    // Spooled and quarantined events are known to the API only (its store); so is every event
+    // while Temporal is down. Temporal first, then the API.
+    let temporalError: unknown;
+    if (!id.startsWith('rejected:')) {
+      try {
+        // Bounded, so a Temporal outage (when spooled events exist) does not stall the command.
+        return print(
+          await withService(config, (s, client) =>
+            client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
+          ),
+        );
+      } catch (err) {
+        temporalError = err;
+      }
+    }
+    try {
+      print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
+    } catch (apiError) {
+      // Temporal's answer (e.g. "unknown event") says more than an unreachable or 404 API.
+      throw temporalError ?? apiError;
+    }
+  };
+}
+
 /** `intake events …`: operations on events, straight against Temporal. */
 export function eventsCommand(getConfig: () => Config): Command {
   const events = new Command('events').description(
@@ -63,60 +120,13 @@ export function eventsCommand(getConfig: () => Config): Command {
     .option('--source <source>', 'only this source')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')
-    .action(async (o: { status?: string; source?: string; limit: string; json?: boolean }) => {
-      const config = getConfig();
-      const rows =
-        o.status === 'rejected'
-          ? (
-              (await adminApi(
-                config,
-                'GET',
-                `/admin/events?${new URLSearchParams({ status: 'rejected', limit: o.limit, ...(o.source ? { source: o.source } : {}) })}`,
-              )) as { events: EventSummary[] }
-            ).events
-          : await withService(config, (s) =>
-              s.list({ status: o.status, source: o.source, limit: Number(o.limit) }),
-            );
-      if (o.json) return print(rows);
-      if (rows.length === 0) {
-        process.stdout.write('no events\n');
-        return;
-      }
-      for (const r of rows) {
-        process.stdout.write(
-          `${r.status?.padEnd(10) ?? '?'.padEnd(10)} ${r.startedAt}  ${r.id}  ${r.eventType ?? ''}\n`,
-        );
-      }
-    });
+    .action(listEvents(getConfig));
 
   events
     .command('show')
     .argument('<id>', 'event id, <source>:<eventId>')
     .description('show one event (a spooled one is queued, a quarantined one rejected)')
-    .action(async (id: string) => {
-      const config = getConfig();
-      // Spooled and quarantined events are known to the API only (its store); so is every event
-      // while Temporal is down. Temporal first, then the API.
-      let temporalError: unknown;
-      if (!id.startsWith('rejected:')) {
-        try {
-          // Bounded, so a Temporal outage (when spooled events exist) does not stall the command.
-          return print(
-            await withService(config, (s, client) =>
-              client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
-            ),
-          );
-        } catch (err) {
-          temporalError = err;
-        }
-      }
-      try {
-        print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
-      } catch (apiError) {
-        // Temporal's answer (e.g. "unknown event") says more than an unreachable or 404 API.
-        throw temporalError ?? apiError;
-      }
-    });
+    .action(showEvent(getConfig));
 
   events
     .command('reingest')

@@ -87,36 +87,8 @@ export class EventService {
    */
   async get(id: string): Promise<EventView> {
     if (!NAME.test(id)) throw new NotFoundError('unknown event');
-    if (id.startsWith('rejected:')) {
-      const r = await this.local.quarantine?.get(id);
-      if (!r) throw new NotFoundError('unknown event');
-      return {
-        id,
-        source: r.source,
-        eventType: null,
-        entity: null,
-        status: 'rejected',
-        attempts: 0,
-        lastError: 'validation_failed',
-        receivedAt: r.receivedAt,
-        processedAt: null,
-        issues: r.issues,
-      };
-    }
-    const spooled = await this.local.spool?.find(id);
-    if (spooled) {
-      return {
-        id,
-        source: spooled.start.searchAttributes.source,
-        eventType: spooled.start.searchAttributes.eventType,
-        entity: spooled.start.searchAttributes.entity,
-        status: 'queued',
-        attempts: 0,
-        lastError: null,
-        receivedAt: spooled.start.input.receivedAt,
-        processedAt: null,
-      };
-    }
+    const local = await this.localView(id);
+    if (local) return local;
     const handle = this.client.workflow.getHandle(id);
     let desc: WorkflowExecutionDescription;
     try {
@@ -168,6 +140,41 @@ export class EventService {
         processedAt: null,
       };
     }
+  }
+
+  /** A quarantined (`rejected`) or spooled (`queued`) event, known to this API's store only. */
+  private async localView(id: string): Promise<EventView | undefined> {
+    if (id.startsWith('rejected:')) {
+      const r = await this.local.quarantine?.get(id);
+      if (!r) throw new NotFoundError('unknown event');
+      return {
+        id,
+        source: r.source,
+        eventType: null,
+        entity: null,
+        status: 'rejected',
+        attempts: 0,
+        lastError: 'validation_failed',
+        receivedAt: r.receivedAt,
+        processedAt: null,
+        issues: r.issues,
+      };
+    }
+    const spooled = await this.local.spool?.find(id);
+    if (spooled) {
+      return {
+        id,
+        source: spooled.start.searchAttributes.source,
+        eventType: spooled.start.searchAttributes.eventType,
+        entity: spooled.start.searchAttributes.entity,
+        status: 'queued',
+        attempts: 0,
+        lastError: null,
+        receivedAt: spooled.start.input.receivedAt,
+        processedAt: null,
+      };
+    }
+    return undefined;
   }
 
   /** Resumes a parked event with a fresh retry budget; NotParkedError otherwise. */
