@@ -27,7 +27,7 @@ import { startApi } from '../src/api/server';
 import { loadConfig, type Config } from '../src/config';
 import { EventService } from '../src/events/event-service';
 import { createLogger } from '../src/logger';
-import { mailgunExample } from '../src/samples';
+import { mailgunExample } from '../src/sources/mailgun';
 import { openStore, type Store } from '../src/store/store';
 import { findTemporalCli } from '../src/temporal/cli-binary';
 import { createClient } from '../src/temporal/connection';
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       ...base,
       port: 0,
       host: '127.0.0.1',
-      mailgun: { signingKey: SIGNING_KEY },
+      sources: { ...base.sources, mailgun: { signingKey: SIGNING_KEY } },
       enabledSources: ['mailgun'],
       encryptionKeys: undefined,
       failpoints: 'mailgun.handler=opened,mailgun.once=clicked',

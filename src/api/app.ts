@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Client } from '@temporalio/client';
-import type { Config } from '../config';
+import { isServing, type Config } from '../config';
 import {
   BadRequestError,
   MethodNotAllowedError,
@@ -20,7 +20,7 @@ import { sources } from '../sources/registry';
 import type { Source } from '../sources/types';
 import { isStorableText } from '../sources/validation';
 import { getCustomer } from '../store/customers-repo';
-import { getMessage } from '../store/mailgun-repo';
+import { getMessage } from '../store/messages-repo';
 import type { Store } from '../store/store';
 import { accessLog } from './access-log';
 import { requireAdmin, requireReader } from './admin-auth';
@@ -113,7 +113,7 @@ export function createApp(deps: ApiDeps): express.Express {
       (req, res, next) => {
         res.locals.started = process.hrtime.bigint();
         res.locals.source = source.name;
-        if (!source.isConfigured(config, req.params as Record<string, string>))
+        if (!isServing(config, source, req.params as Record<string, string>))
           return next(new UnknownSourceError());
         if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
           return next(new UnsupportedMediaTypeError('application/json'));

@@ -5,6 +5,7 @@ import { createLogger } from '../logger';
 import { installRuntime } from '../temporal/runtime';
 import { openStore } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
+import { sources } from '../sources/registry';
 import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
 import { createWorker } from '../worker';
@@ -92,7 +93,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
     stops.push(() => api.close(2000));
     say('');
     say(`Intake is running.`);
-    say(`  API        ${api.url}   (POST /webhooks/mailgun, /webhooks/partners/:partner)`);
+    say(`  API        ${api.url}   (POST ${sources.map((s) => `/webhooks/${s.route}`).join(', ')})`);
     say(`  Web UI     ${server.uiUrl}`);
     say(
       `  Temporal   ${server.address}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
@@ -109,8 +110,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
       for (const g of generated) say(`  ${g.variable}=${g.value}`);
     }
     say('');
-    say('Try it:  npx intake send mailgun --example');
-    say('         npx intake send partners --example');
+    sources.forEach((s, i) => say(`${i ? '       ' : 'Try it:'}  npx intake send ${s.name} --example`));
     say('Stop:    Ctrl-C');
   } catch (err) {
     await stopAll();
