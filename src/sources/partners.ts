@@ -213,6 +213,7 @@ export const partnersSource: SourceDefinition<PartnerWebhook, PartnersSettings> 
   activity: 'handlePartners',
   // Standard Webhooks: any 2xx is success; 202 says "accepted for processing".
   successStatus: 202,
+  replayHeaders: ['webhook-id', 'webhook-timestamp'],
   env: { INTAKE_PARTNER_SECRETS: optionalString },
   settings: (env) => ({ secrets: parsePartnerSecrets(env.INTAKE_PARTNER_SECRETS as string | undefined) }),
   secretVariable: 'INTAKE_PARTNER_SECRETS',

@@ -27,6 +27,8 @@ export interface EventIdentity {
 export interface SourceContext {
   config: Config;
   store: Store;
+  /** The transaction a binding belongs to (the start spool's), when there is one. */
+  tx?: Queryable;
 }
 
 /** A ready-to-send webhook request. */
@@ -88,6 +90,17 @@ export interface Source<T = unknown, S = unknown> {
   verifyRaw?(req: SourceRequest, ctx: SourceContext): void;
   /** Checks authenticity after JSON parsing, when the signature lives in the body. */
   verifyParsed?(json: unknown, req: SourceRequest, ctx: SourceContext): void;
+  /**
+   * Request headers `identify` reads (besides the body), kept with a quarantined request so it can
+   * be re-ingested later. Never a signature header: a re-ingest does not verify again.
+   */
+  replayHeaders?: readonly string[];
+  /**
+   * The part of a parsed body that identifies its content, when the raw bytes differ between
+   * redeliveries of one event (a provider that signs each delivery anew inside the body). A quarantined
+   * request is kept once per content; default: the raw bytes.
+   */
+  contentOf?(json: unknown): unknown;
   /** Schema of the body; unknown keys are kept. */
   schema: z.ZodType<T>;
   /** Derives the event id, type and entity. */
