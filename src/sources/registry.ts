@@ -4,9 +4,13 @@ import { mailgunSource } from './mailgun';
 import { partnersSource } from './partners';
 import type { AnySource, Source, SourceDefinition } from './types';
 
-/** A source definition joined to its activity's processing. */
+/**
+ * Joins a source definition to its activity's processing. The definition object itself becomes the
+ * registered source (not a copy), so the source file's export and the registry are one object:
+ * what the API checks and what the activity reads (e.g. `schema`) can never diverge.
+ */
 function withActivity<T, S>(definition: SourceDefinition<T, S>, process: Source<T, S>['process']): AnySource {
-  return { ...definition, process } as unknown as AnySource;
+  return Object.assign(definition, { process }) as unknown as AnySource;
 }
 
 const registered: AnySource[] = [
