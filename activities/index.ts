@@ -1,8 +1,7 @@
 import type { Failpoint } from '../src/failpoints';
 import { PayloadOffload, withPayloadRefs } from '../src/payload-offload';
 import type { Store } from '../src/store/store';
-import { processMailgun } from './mailgun';
-import { processPartners } from './partners';
+import { sources } from '../src/sources/registry';
 import { runHandler, type HandlerObserver } from './run-handler';
 
 /** What the activities need from the worker process. */
@@ -17,13 +16,19 @@ export interface ActivityDeps {
   payloads?: PayloadOffload;
 }
 
-/** Every activity, by the name the workflow calls (`handle<Source>`). */
-export function createActivities(deps: ActivityDeps) {
+/** A handler activity: one event in, its attempt number and whether it changed anything out. */
+export type HandlerActivity = ReturnType<typeof runHandler>;
+
+/**
+ * Every source's activity (src/sources/registry.ts), by the name the workflow calls
+ * (`Source.activity`, `handle<Source>`): the source's processing wrapped by runHandler.
+ */
+export function createActivities(deps: ActivityDeps): Record<string, HandlerActivity> {
+  const handlers = Object.fromEntries(
+    sources.map((s) => [s.activity, runHandler(s.process(deps.store), deps.failpoints, deps.observer)]),
+  );
   // Every activity gets its offloaded payload put back before it runs (claim check).
-  return withPayloadRefs(deps.store, deps.payloads ?? new PayloadOffload(Infinity), {
-    handleMailgun: runHandler(processMailgun(deps.store), deps.failpoints, deps.observer),
-    handlePartners: runHandler(processPartners(deps.store), deps.failpoints, deps.observer),
-  });
+  return withPayloadRefs(deps.store, deps.payloads ?? new PayloadOffload(Infinity), handlers);
 }
 
 /** The activity interface, for `proxyActivities` typing. */

@@ -1,5 +1,6 @@
 import { mailgunSource } from '../src/sources/mailgun';
-import { markProcessed, recordMailgunEvent } from '../src/store/mailgun-repo';
+import { markProcessed } from '../src/store/ledger';
+import { recordMailgunEvent } from '../src/store/messages-repo';
 import type { Store } from '../src/store/store';
 import { PermanentProcessingError } from '../src/errors';
 import type { HandlerInput } from '../workflows/types';

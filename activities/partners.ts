@@ -1,7 +1,7 @@
 import { PermanentProcessingError } from '../src/errors';
 import { partnerWebhookSchema } from '../src/sources/partners';
 import { applyCustomerWrite } from '../src/store/customers-repo';
-import { markProcessed } from '../src/store/mailgun-repo';
+import { markProcessed } from '../src/store/ledger';
 import type { Store } from '../src/store/store';
 import type { HandlerInput } from '../workflows/types';
 

@@ -28,7 +28,7 @@ import { loadConfig, type Config } from '../src/config';
 import { EventService } from '../src/events/event-service';
 import { parseFailpoints } from '../src/failpoints';
 import { createLogger } from '../src/logger';
-import { mailgunExample } from '../src/samples';
+import { mailgunExample } from '../src/sources/mailgun';
 import { openStore, type Store } from '../src/store/store';
 import { findTemporalCli } from '../src/temporal/cli-binary';
 import { createClient } from '../src/temporal/connection';
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       ...base,
       port: 0,
       host: '127.0.0.1',
-      mailgun: { signingKey: SIGNING_KEY },
+      sources: { ...base.sources, mailgun: { signingKey: SIGNING_KEY } },
       enabledSources: ['mailgun'],
       encryptionKeys: undefined,
       failpoints: parseFailpoints('mailgun.handler=opened,mailgun.once=clicked'),

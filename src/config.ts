@@ -1,23 +1,16 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { emptyToUndefined, intString, optionalString } from './env-values';
 import { ConfigError } from './errors';
 import { parseFailpoints, type Failpoint } from './failpoints';
+import { sources } from './sources/registry';
+import type { AnySource } from './sources/types';
 import { parseEncryptionKeys, type EncryptionKey } from './temporal/encryption-codec';
 
 /**
  * The one place that reads the environment. Every setting is parsed with zod once, at start-up,
  * and an invalid or missing value stops the process with a message naming the variable.
  */
-
-const intString = (name: string, def: number, min = 0) =>
-  z.coerce
-    .number({ message: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be at least ${min}`)
-    .default(def);
-
-const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
 /** OTLP over HTTP only: gRPC would pull in a second transport for no gain (collectors take both). */
 const otlpProtocol = (name: string) =>
@@ -30,43 +23,14 @@ const otlpProtocol = (name: string) =>
       .optional(),
   );
 
-/** `acme=whsec_…,globex=whsec_…`; a partner may appear several times during a secret rotation. */
-export function parsePartnerSecrets(raw: string | undefined): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (!raw) return out;
-  for (const entry of raw.split(',')) {
-    const trimmed = entry.trim();
-    if (!trimmed) continue;
-    const eq = trimmed.indexOf('=');
-    const partner = trimmed.slice(0, eq).trim();
-    const secret = trimmed.slice(eq + 1).trim();
-    if (eq <= 0 || !secret) {
-      throw new ConfigError('INTAKE_PARTNER_SECRETS', 'expected partner=whsec_… pairs separated by commas');
-    }
-    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(partner)) {
-      throw new ConfigError('INTAKE_PARTNER_SECRETS', `partner name "${partner}" must be [A-Za-z0-9_-]`);
-    }
-    if (!secret.startsWith('whsec_')) {
-      throw new ConfigError('INTAKE_PARTNER_SECRETS', `the secret for "${partner}" must start with whsec_`);
-    }
-    const key = secret.slice('whsec_'.length);
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length < 16) {
-      throw new ConfigError(
-        'INTAKE_PARTNER_SECRETS',
-        `the secret for "${partner}" must be whsec_ + base64 of at least 16 bytes`,
-      );
-    }
-    out.set(partner, [...(out.get(partner) ?? []), secret]);
-  }
-  return out;
-}
+/** A source's name (see src/sources/registry.ts). */
+export type SourceName = string;
 
-/** The names of the built-in sources. */
-export const SOURCE_NAMES = ['mailgun', 'partners'] as const;
-export type SourceName = (typeof SOURCE_NAMES)[number];
+const knownSources = () => sources.map((s) => s.name).join(', ');
+const isSourceName = (name: string) => sources.some((s) => s.name === name);
 
 /**
- * `mailgun=50,partners=10`: handler activities per second, per source, across all workers.
+ * `<source>=50,<other>=10`: handler activities per second, per source, across all workers.
  * A source may appear once; rates are positive numbers (0.5 = one every two seconds).
  */
 export function parseRateLimits(raw: string | undefined): Map<SourceName, number> {
@@ -79,11 +43,8 @@ export function parseRateLimits(raw: string | undefined): Map<SourceName, number
     const source = trimmed.slice(0, eq).trim();
     const rate = Number(trimmed.slice(eq + 1).trim());
     if (eq <= 0) throw new ConfigError('INTAKE_RATE_LIMITS', 'expected source=activities-per-second pairs');
-    if (!(SOURCE_NAMES as readonly string[]).includes(source)) {
-      throw new ConfigError(
-        'INTAKE_RATE_LIMITS',
-        `unknown source "${source}" (known: ${SOURCE_NAMES.join(', ')})`,
-      );
+    if (!isSourceName(source)) {
+      throw new ConfigError('INTAKE_RATE_LIMITS', `unknown source "${source}" (known: ${knownSources()})`);
     }
     if (out.has(source as SourceName))
       throw new ConfigError('INTAKE_RATE_LIMITS', `"${source}" is listed twice`);
@@ -109,8 +70,6 @@ const envSchema = z.object({
   INTAKE_ADMIN_TOKEN: optionalString,
   INTAKE_READ_TOKEN: optionalString,
   INTAKE_API_URL: optionalString,
-  MAILGUN_SIGNING_KEY: optionalString,
-  INTAKE_PARTNER_SECRETS: optionalString,
   INTAKE_SOURCES: optionalString,
   INTAKE_SIGNATURE_TOLERANCE_S: intString('INTAKE_SIGNATURE_TOLERANCE_S', 300, 1),
   INTAKE_MAX_BODY_BYTES: intString('INTAKE_MAX_BODY_BYTES', 1024 * 1024, 1),
@@ -199,9 +158,11 @@ export interface Config {
   readToken?: string;
   /** Base URL of the API for the CLI (`intake send`). Default http://127.0.0.1:$PORT. */
   apiUrl: string;
-  mailgun: { signingKey?: string };
-  /** Per-partner Standard Webhooks secrets (several during a rotation). */
-  partners: Map<string, string[]>;
+  /**
+   * Each source's settings (its secrets), keyed by source name, parsed from the variables the
+   * source declares (Source.env); read them with `settingsOf(config, source)`.
+   */
+  sources: Record<SourceName, unknown>;
   /** Sources explicitly enabled with INTAKE_SOURCES; undefined = those with secrets. */
   enabledSources?: SourceName[];
   /** Allowed clock skew for signed timestamps, seconds. Default 300. */
@@ -353,26 +314,30 @@ function tracingConfig(e: Env): Config['tracing'] {
   };
 }
 
-/** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+/** The environment parsed with `schema`, or a ConfigError naming the first invalid variable. */
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     throw new ConfigError(variable, issue?.message ?? 'invalid');
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = parseEnv(envSchema, env);
+  // Each source's own variables (Source.env), parsed the same way and named the same way on error.
+  const sourceEnv = parseEnv(z.object(Object.assign({}, ...sources.map((s) => s.env))), env);
   let enabledSources: SourceName[] | undefined;
   if (e.INTAKE_SOURCES) {
     enabledSources = [];
     for (const name of e.INTAKE_SOURCES.split(',')
       .map((s) => s.trim())
       .filter(Boolean)) {
-      if (!(SOURCE_NAMES as readonly string[]).includes(name)) {
-        throw new ConfigError(
-          'INTAKE_SOURCES',
-          `unknown source "${name}" (known: ${SOURCE_NAMES.join(', ')})`,
-        );
+      if (!isSourceName(name)) {
+        throw new ConfigError('INTAKE_SOURCES', `unknown source "${name}" (known: ${knownSources()})`);
       }
       enabledSources.push(name as SourceName);
     }
@@ -388,8 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.INTAKE_ADMIN_TOKEN,
     readToken: e.INTAKE_READ_TOKEN,
     apiUrl: e.INTAKE_API_URL ?? `http://127.0.0.1:${e.PORT || 3000}`,
-    mailgun: { signingKey: e.MAILGUN_SIGNING_KEY },
-    partners: parsePartnerSecrets(e.INTAKE_PARTNER_SECRETS),
+    sources: Object.fromEntries(sources.map((s) => [s.name, s.settings(sourceEnv)])),
     enabledSources,
     signatureToleranceS: e.INTAKE_SIGNATURE_TOLERANCE_S,
     maxBodyBytes: e.INTAKE_MAX_BODY_BYTES,
@@ -422,12 +386,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** Sources that are on: those listed in INTAKE_SOURCES, else those whose secrets are set. */
-export function activeSources(config: Config): SourceName[] {
+export function activeSources(config: Pick<Config, 'enabledSources' | 'sources'>): SourceName[] {
   if (config.enabledSources) return config.enabledSources;
-  const on: SourceName[] = [];
-  if (config.mailgun.signingKey) on.push('mailgun');
-  if (config.partners.size > 0) on.push('partners');
-  return on;
+  return sources.filter((s) => hasSecrets(config, s)).map((s) => s.name);
+}
+
+const hasSecrets = (config: Pick<Config, 'sources'>, source: AnySource) =>
+  config.sources[source.name] !== undefined && source.hasSecrets(config.sources[source.name] as never);
+
+/**
+ * Whether `source` serves a request with these route parameters: it is on (activeSources), has its
+ * secrets and accepts the parameters (e.g. a partner with a secret). Otherwise: 404 unknown_source.
+ */
+export function isServing(config: Config, source: AnySource, params: Record<string, string>): boolean {
+  return (
+    activeSources(config).includes(source.name) &&
+    hasSecrets(config, source) &&
+    (source.accepts?.(config.sources[source.name] as never, params) ?? true)
+  );
 }
 
 /**
@@ -459,16 +435,19 @@ export const MIN_PRODUCTION_TOKEN_LENGTH = 32;
  */
 export function assertServeable(config: Config, opts: ServeableOptions = {}): void {
   const on = activeSources(config);
-  if (on.includes('mailgun') && !config.mailgun.signingKey) {
-    throw new ConfigError('MAILGUN_SIGNING_KEY', 'is required because the mailgun source is enabled');
-  }
-  if (on.includes('partners') && config.partners.size === 0) {
-    throw new ConfigError('INTAKE_PARTNER_SECRETS', 'is required because the partners source is enabled');
+  for (const source of sources) {
+    if (on.includes(source.name) && !hasSecrets(config, source)) {
+      throw new ConfigError(
+        source.secretVariable,
+        `is required because the ${source.name} source is enabled`,
+      );
+    }
   }
   if (on.length === 0) {
+    const variables = sources.map((s) => s.secretVariable);
     throw new ConfigError(
-      'MAILGUN_SIGNING_KEY',
-      'no source is configured: set MAILGUN_SIGNING_KEY and/or INTAKE_PARTNER_SECRETS',
+      variables[0] ?? 'INTAKE_SOURCES',
+      `no source is configured: set ${variables.join(' and/or ')}`,
     );
   }
   if (config.production && opts.requireAdminToken !== false && !config.adminToken) {

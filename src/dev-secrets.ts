@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from './errors';
 import type { Config } from './config';
+import { sources } from './sources/registry';
 
 const devSecretsSchema = z.object({
-  mailgunSigningKey: z.string(),
-  partnerSecrets: z.record(z.string(), z.string()),
   adminToken: z.string(),
+  /** Each source's generated variables (Source.devSecrets), e.g. its signing key. */
+  env: z.record(z.string(), z.string()).default({}),
 });
 
 /** Secrets `intake dev` generated because none were given; kept in INTAKE_DATA_DIR. */
@@ -32,37 +34,42 @@ export function readDevSecrets(dataDir: string): DevSecrets | undefined {
   }
 }
 
-/** Reads or creates (mode 0600) the dev secrets for this data dir. */
+/**
+ * Reads or creates (mode 0600) the dev secrets for this data dir. A source registered after the
+ * file was written gets its secrets generated and added.
+ */
 export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   const existing = readDevSecrets(dataDir);
-  if (existing) return existing;
-  const secrets: DevSecrets = {
-    mailgunSigningKey: randomBytes(24).toString('hex'),
-    partnerSecrets: { acme: 'whsec_' + randomBytes(24).toString('base64') },
-    adminToken: randomBytes(24).toString('base64url'),
-  };
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file(dataDir), JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  const secrets: DevSecrets = existing ?? { adminToken: randomBytes(24).toString('base64url'), env: {} };
+  let changed = !existing;
+  for (const source of sources) {
+    if (Object.keys(source.env).some((v) => secrets.env[v] !== undefined)) continue;
+    Object.assign(secrets.env, source.devSecrets());
+    changed = true;
+  }
+  if (changed) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file(dataDir), JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  }
   return secrets;
 }
 
-/** Fills every secret the environment did not give from `secrets` (development only). */
+/**
+ * Fills every secret the environment did not give from `secrets` (development only): a source
+ * without its secrets gets the settings parsed from its generated variables.
+ */
 export function applyDevSecrets(config: Config, secrets: DevSecrets): DevSecretsApplied {
   const generated: DevSecretsApplied['generated'] = [];
-  const next: Config = { ...config, mailgun: { ...config.mailgun }, partners: new Map(config.partners) };
-  if (!next.mailgun.signingKey) {
-    next.mailgun.signingKey = secrets.mailgunSigningKey;
-    generated.push({ variable: 'MAILGUN_SIGNING_KEY', value: secrets.mailgunSigningKey });
-  }
-  if (next.partners.size === 0) {
-    for (const [partner, secret] of Object.entries(secrets.partnerSecrets))
-      next.partners.set(partner, [secret]);
-    generated.push({
-      variable: 'INTAKE_PARTNER_SECRETS',
-      value: Object.entries(secrets.partnerSecrets)
-        .map(([p, s]) => `${p}=${s}`)
-        .join(','),
-    });
+  const next: Config = { ...config, sources: { ...config.sources } };
+  for (const source of sources) {
+    if (source.hasSecrets(config.sources[source.name] as never)) continue;
+    const env = Object.fromEntries(Object.keys(source.env).map((v) => [v, secrets.env[v]]));
+    if (Object.values(env).every((v) => v === undefined)) continue;
+    const parsed = z.object(source.env).safeParse(env);
+    if (!parsed.success) throw new ConfigError(source.secretVariable, 'the generated dev secret is invalid');
+    next.sources[source.name] = source.settings(parsed.data);
+    for (const [variable, value] of Object.entries(env))
+      if (value !== undefined) generated.push({ variable, value });
   }
   if (!next.adminToken) {
     next.adminToken = secrets.adminToken;

@@ -1,3 +1,8 @@
+import { CUSTOMERS_UNIQUE_KEYS } from './store/customers-repo';
+import { LEDGER_UNIQUE_KEYS } from './store/ledger';
+import { MESSAGES_UNIQUE_KEYS } from './store/messages-repo';
+import { PAYLOAD_UNIQUE_KEYS } from './store/payload-repo';
+import { TOKEN_BINDING_UNIQUE_KEYS } from './store/token-bindings-repo';
 /**
  * Every error Intake raises on purpose. Each class carries the one HTTP answer it maps to; the
  * mapping happens in exactly one place (src/api/error-handler.ts). Messages never contain payload
@@ -65,7 +70,7 @@ export class ValidationError extends IntakeHttpError {
   }
 }
 
-/** The signature is missing, wrong or outside the timestamp tolerance; or a Mailgun token is reused. */
+/** The signature is missing, wrong or outside the timestamp tolerance; or a signed token is reused. */
 export class InvalidSignatureError extends IntakeHttpError {
   readonly status = 401;
   readonly code = 'invalid_signature';
@@ -240,13 +245,12 @@ export function isDatabaseError(err: unknown): err is DatabaseErrorLike {
  * rare and the next attempt sees the row): retried, not parked. Any other unique key is a data
  * error.
  */
-const EXPECTED_UNIQUE_KEYS = new Set([
-  'processed_events_pkey',
-  'mailgun_events_pkey',
-  'mailgun_messages_pkey',
-  'customers_pkey',
-  'offloaded_payloads_pkey',
-  'mailgun_tokens_pkey',
+const EXPECTED_UNIQUE_KEYS = new Set<string>([
+  ...LEDGER_UNIQUE_KEYS,
+  ...MESSAGES_UNIQUE_KEYS,
+  ...CUSTOMERS_UNIQUE_KEYS,
+  ...PAYLOAD_UNIQUE_KEYS,
+  ...TOKEN_BINDING_UNIQUE_KEYS,
 ]);
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);

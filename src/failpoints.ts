@@ -9,8 +9,9 @@ import { ConfigError } from './errors';
  *  - point `once`: the first attempt of each event in this worker process fails (retryable), the
  *    next succeeds: a transient glitch, e.g. to watch the fallback from the quick local attempt;
  *  - types: `|`-separated event types, or `*` for all;
- *  - percent: fail only that share of attempts (e.g. `mailgun.handler=*@10` for chaos runs).
- * Example: `mailgun.handler=opened` makes every `opened` Mailgun event fail.
+ *  - percent: fail only that share of attempts (e.g. `<source>.handler=*@10` for chaos runs).
+ * Example: `<source>.handler=opened` makes every `opened` event of that source fail (the README
+ * names the built-in sources' types).
  */
 export interface Failpoint {
   /** The entry as written in INTAKE_FAILPOINTS (for the start banner). */
@@ -32,7 +33,7 @@ export function parseFailpoints(raw: string | undefined): Failpoint[] {
     .map((entry) => {
       const m = /^([a-z0-9_-]+)\.(handler|permanent|once)=([^@]+)(?:@(\d{1,3}(?:\.\d+)?))?$/i.exec(entry);
       if (!m)
-        throw new ConfigError('INTAKE_FAILPOINTS', `cannot parse "${entry}" (e.g. mailgun.handler=opened)`);
+        throw new ConfigError('INTAKE_FAILPOINTS', `cannot parse "${entry}" (e.g. <source>.handler=opened)`);
       const [, source, point, types, pct] = m as unknown as [
         string,
         string,

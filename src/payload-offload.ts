@@ -3,6 +3,7 @@ import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
 // The protobuf form of a Payload, as the encryption codec uses it (same package version as the SDK).
 import { temporal } from '@temporalio/proto';
 import type { Config } from './config';
+import { insertPayload, payloadData, payloadInfo } from './store/payload-repo';
 import type { Queryable } from './store/store';
 import { createEncryptionCodec } from './temporal/encryption-codec';
 import type { HandlerInput, PayloadRef } from '../workflows/types';
@@ -24,7 +25,7 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
  * Store-backed claim check for large webhook bodies. Temporal refuses payloads over 2 MiB and every
  * byte of a workflow input is kept in its history, so a body whose serialized form exceeds the
  * threshold is written to `offloaded_payloads` (keyed by the workflow id) before the workflow
- * starts, and the input carries a {@link PayloadRef} instead. The row holds the payload exactly as
+ * starts (src/store/payload-repo.ts), and the input carries a {@link PayloadRef} instead. The row holds the payload exactly as
  * Temporal would (a Payload in protobuf form), passed through the encryption codec when one is
  * configured, so it is encrypted with the same keys and survives the same key rotations.
  */
@@ -50,30 +51,18 @@ export class PayloadOffload {
     if ((plain.data?.length ?? 0) <= this.thresholdBytes) return { payload };
     const [stored = plain] = this.codec ? await this.codec.encode([plain]) : [plain];
     const data = Buffer.from(temporal.api.common.v1.Payload.encode(stored).finish());
-    const inserted = await q.query(
-      `INSERT INTO offloaded_payloads (id, data, bytes, sha256, encrypted) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (id) DO NOTHING`,
-      [key, data, data.length, sha256(data), !!this.codec],
-    );
-    if (inserted.rowCount === 1) {
-      return { payload: null, payloadRef: { key, bytes: data.length, sha256: sha256(data) } };
-    }
+    const info = { bytes: data.length, sha256: sha256(data) };
+    if (await insertPayload(q, key, data, info, !!this.codec))
+      return { payload: null, payloadRef: { key, ...info } };
     // A redelivery (or a retry after a 503): the first row may already be referenced by a workflow.
-    const { rows } = await q.query<{ bytes: number; sha256: string }>(
-      'SELECT bytes, sha256 FROM offloaded_payloads WHERE id = $1',
-      [key],
-    );
-    const row = rows[0];
+    const row = await payloadInfo(q, key);
     if (!row) throw new OffloadedPayloadError(`offloaded payload ${key} vanished while being written`);
     return { payload: null, payloadRef: { key, bytes: row.bytes, sha256: row.sha256 } };
   }
 
   /** Reads an offloaded payload back, checks it against its reference, and decrypts it. */
   async load(q: Queryable, ref: PayloadRef): Promise<unknown> {
-    const { rows } = await q.query<{ data: Buffer }>('SELECT data FROM offloaded_payloads WHERE id = $1', [
-      ref.key,
-    ]);
-    const data = rows[0]?.data;
+    const data = await payloadData(q, ref.key);
     if (!data) throw new OffloadedPayloadError(`offloaded payload ${ref.key} is not in the store`);
     if (sha256(data) !== ref.sha256) {
       throw new OffloadedPayloadError(`offloaded payload ${ref.key} does not match its reference`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import { sleep } from './children';
 import { BENCH_MAILGUN_KEY } from './mailgun-bodies';
 

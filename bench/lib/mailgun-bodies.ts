@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 
 /** The signing key every bench and chaos process shares. */
 export const BENCH_MAILGUN_KEY = 'key-bench-0123456789abcdef';

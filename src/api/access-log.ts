@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 
 /**
- * The route pattern that answered (`/webhooks/partners/:partner`, `/events/:id`), never the path
+ * The route pattern that answered (`/webhooks/<source route>`, `/events/:id`), never the path
  * itself: paths and query strings can carry identifiers of people. Unmatched requests log null.
  */
 function routePattern(req: Request): string | null {

@@ -1,4 +1,5 @@
 import express, { type Router } from 'express';
+import { isServing } from '../config';
 import { BadRequestError, NotFoundError, UnknownSourceError } from '../errors';
 import { EventService } from '../events/event-service';
 import { ParkedEvents } from '../events/parked-events';
@@ -135,7 +136,7 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
         const rejected = await quarantine.get(id);
         if (!rejected) throw new NotFoundError('unknown rejected event');
         const source = findSource(rejected.source);
-        if (!source || !source.isConfigured(deps.ingest.config, rejected.params))
+        if (!source || !isServing(deps.ingest.config, source, rejected.params))
           throw new UnknownSourceError();
         const result = await ingest(
           source,

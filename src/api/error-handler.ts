@@ -51,6 +51,9 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequest
     if (res.headersSent) return next(err);
     const mapped = toHttpError(err, maxBodyBytes);
     if (mapped) {
+      // A 503 is the one refusal that is ours, not the client's: say why (messages are value-free).
+      if (mapped instanceof UnavailableError)
+        logger.warn({ reqId: res.locals.reqId, path: req.path, reason: mapped.message }, 'unavailable');
       sendError(res, mapped);
       return;
     }

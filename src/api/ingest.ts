@@ -1,6 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { activityTaskQueueFor, type Config } from '../config';
-import { IntakeHttpError, UnavailableError, ValidationError, type ValidationIssue } from '../errors';
+import {
+  IntakeHttpError,
+  StoreError,
+  UnavailableError,
+  ValidationError,
+  withoutValues,
+  type ValidationIssue,
+} from '../errors';
 import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import type { Quarantine } from '../store/quarantine';
@@ -211,7 +218,9 @@ async function storeCall<T>(what: string, fn: () => Promise<T> | T): Promise<T> 
     return await fn();
   } catch (err) {
     if (err instanceof IntakeHttpError) throw err;
-    throw new UnavailableError(`${what}: ${(err as Error)?.name}`);
+    // Reduced before it travels: a PostgreSQL message can quote a value from the request.
+    const safe = withoutValues(err);
+    throw new UnavailableError(`${what}: ${safe instanceof StoreError ? safe.message : safe.name}`);
   }
 }
 

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { NotFoundError } from '../errors';
 import { isStorableText } from '../sources/validation';
 import { getCustomer } from '../store/customers-repo';
-import { getMessage } from '../store/mailgun-repo';
+import { getMessage } from '../store/messages-repo';
 import type { Store } from '../store/store';
 import { requireReader } from './admin-auth';
 import { methodNotAllowed, route } from './route';

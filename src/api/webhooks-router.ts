@@ -1,11 +1,11 @@
 import type { Tracer } from '@opentelemetry/api';
 import express, { type RequestHandler, type Router } from 'express';
-import type { Config } from '../config';
+import { isServing, type Config } from '../config';
 import { UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
 import type { Logger } from '../logger';
 import type { ApiMetrics } from '../metrics';
 import { sources } from '../sources/registry';
-import type { Source } from '../sources/types';
+import type { AnySource } from '../sources/types';
 import { ingest, type IngestDeps } from './ingest';
 import { readRawBody } from './raw-body';
 import { requestSpan } from './request-span';
@@ -41,11 +41,11 @@ function contentTypeLines(rawHeaders: string[]): number {
 }
 
 /** Checks before the body is read: the source is configured, and the body is declared JSON. */
-function precheck(source: Source<never>, config: Config): RequestHandler {
+function precheck(source: AnySource, config: Config): RequestHandler {
   return (req, res, next) => {
     res.locals.started = process.hrtime.bigint();
     res.locals.source = source.name;
-    if (!source.isConfigured(config, req.params as Record<string, string>))
+    if (!isServing(config, source, req.params as Record<string, string>))
       return next(new UnknownSourceError());
     if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
       return next(new UnsupportedMediaTypeError('application/json'));
@@ -54,7 +54,7 @@ function precheck(source: Source<never>, config: Config): RequestHandler {
 }
 
 /** Ingests the read body and answers; counted and logged by ids only, never with payloads. */
-function acknowledge(source: Source<never>, deps: WebhooksRouterDeps): AsyncHandler {
+function acknowledge(source: AnySource, deps: WebhooksRouterDeps): AsyncHandler {
   const { metrics, logger } = deps;
   const ingestDeps: IngestDeps = {
     ...deps.ingest,

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../logger';
 import { installRuntime } from '../temporal/runtime';
 import { openStore, type Store } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
+import { sources } from '../sources/registry';
 import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
 import { createWorker } from '../worker';
@@ -119,7 +120,7 @@ function banner(
   const lines = [
     '',
     `Intake is running.`,
-    `  API        ${urls.api}   (POST /webhooks/mailgun, /webhooks/partners/:partner)`,
+    `  API        ${urls.api}   (POST ${sources.map((s) => `/webhooks/${s.route}`).join(', ')})`,
     `  Web UI     ${urls.ui}`,
     `  Temporal   ${urls.temporal}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
     `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
@@ -134,8 +135,7 @@ function banner(
   }
   lines.push(
     '',
-    'Try it:  npx intake send mailgun --example',
-    '         npx intake send partners --example',
+    ...sources.map((s, i) => `${i ? '       ' : 'Try it:'}  npx intake send ${s.name} --example`),
     'Stop:    Ctrl-C',
   );
   return lines;

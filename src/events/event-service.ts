@@ -10,7 +10,7 @@ export interface EventView {
   id: string;
   source: string | null;
   eventType: string | null;
-  /** The business entity: Mailgun message id, `<partner>:<customer id>` (read routes). */
+  /** The business entity the source names (Source.identify), e.g. a message or customer id. */
   entity: string | null;
   status: EventStatus;
   attempts: number;
@@ -42,8 +42,8 @@ export interface EventSummary {
 }
 
 const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded', 'rejected'];
-// What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (partners add
-// `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
+// What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (a source may
+// prefix its own scope, e.g. `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
 const NAME = /^[\x21-\x7e]{1,300}$/;
 
 function keyword(desc: WorkflowExecutionDescription, key: string): string | null {

@@ -1,8 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { activeSources, type Config } from '../config';
+import { optionalString } from '../env-values';
 import { InvalidSignatureError } from '../errors';
-import type { Source } from './types';
+import { bindMailgunToken, sweepMailgunTokens } from '../store/token-bindings-repo';
+import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableJson, unixSeconds } from './validation';
 
 /** Mailgun's `signature` block (https://documentation.mailgun.com: securing webhooks). */
@@ -74,18 +75,94 @@ export function verifyMailgunSignature(
   return { token };
 }
 
+/** Options of {@link mailgunExample}. */
+export interface MailgunExampleOptions {
+  signingKey: string;
+  eventId?: string;
+  event?: string;
+  messageId?: string;
+  recipient?: string;
+  /** Unix seconds for the signature; default now. */
+  timestamp?: number;
+  token?: string;
+}
+
+/** A correctly signed Mailgun webhook in the documented shape (used by `intake send` and tests). */
+export function mailgunExample(o: MailgunExampleOptions): SignedRequest {
+  const timestamp = String(o.timestamp ?? Math.floor(Date.now() / 1000));
+  const token = o.token ?? randomBytes(25).toString('hex');
+  const body = {
+    signature: { timestamp, token, signature: mailgunSignature(o.signingKey, timestamp, token) },
+    'event-data': {
+      id: o.eventId ?? randomBytes(11).toString('base64url'),
+      event: o.event ?? 'delivered',
+      timestamp: Number(timestamp) + 0.123456,
+      recipient: o.recipient ?? 'alice@example.com',
+      'log-level': 'info',
+      tags: ['welcome'],
+      'user-variables': {},
+      flags: { 'is-routed': false, 'is-authenticated': true, 'is-test-mode': false },
+      envelope: {
+        sender: 'bob@mg.example.com',
+        transport: 'smtp',
+        targets: o.recipient ?? 'alice@example.com',
+      },
+      message: {
+        headers: {
+          'message-id': o.messageId ?? `${randomUUID()}@mg.example.com`,
+          from: 'Example <bob@mg.example.com>',
+          to: o.recipient ?? 'alice@example.com',
+          subject: 'Welcome',
+        },
+        attachments: [],
+        size: 1234,
+      },
+      'delivery-status': { code: 250, message: 'OK', 'attempt-no': 1, tls: true },
+    },
+  };
+  return {
+    path: '/webhooks/mailgun',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The Mailgun source's settings (from MAILGUN_SIGNING_KEY). */
+export interface MailgunSettings {
+  signingKey?: string;
+}
+
 /** Mailgun source: signature inside the body, token bound to the first event id presenting it. */
-export const mailgunSource: Source<MailgunWebhook> = {
+export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = {
   name: 'mailgun',
   route: 'mailgun',
   activity: 'handleMailgun',
   // Mailgun's only documented success; a 202 would be retried, and `delivered` never is.
   successStatus: 200,
-  isConfigured: (config: Config) => activeSources(config).includes('mailgun') && !!config.mailgun.signingKey,
+  env: { MAILGUN_SIGNING_KEY: optionalString },
+  settings: (env) => ({ signingKey: env.MAILGUN_SIGNING_KEY as string | undefined }),
+  secretVariable: 'MAILGUN_SIGNING_KEY',
+  hasSecrets: (settings) => !!settings.signingKey,
+  devSecrets: () => ({ MAILGUN_SIGNING_KEY: randomBytes(24).toString('hex') }),
+  example({ signingKey }, { event }) {
+    if (!signingKey)
+      throw new Error(
+        'MAILGUN_SIGNING_KEY is not set and no dev secrets were generated (run npm start first)',
+      );
+    const request = mailgunExample({ signingKey, event });
+    const messageId = (JSON.parse(request.body) as MailgunWebhook)['event-data'].message.headers[
+      'message-id'
+    ];
+    return {
+      request,
+      read: { label: 'Message id', id: messageId, path: `/messages/${encodeURIComponent(messageId)}` },
+    };
+  },
   verifyParsed(json, _req, { config }) {
     const block =
       typeof json === 'object' && json !== null ? (json as Record<string, unknown>).signature : undefined;
-    verifyMailgunSignature(config.mailgun.signingKey ?? '', block, config.signatureToleranceS);
+    const { signingKey } = settingsOf(config, mailgunSource);
+    verifyMailgunSignature(signingKey ?? '', block, config.signatureToleranceS);
   },
   // Each delivery carries its own signature block; the event is what event-data says.
   contentOf: (json) =>
@@ -99,7 +176,8 @@ export const mailgunSource: Source<MailgunWebhook> = {
   async bind(event, identity, { store, config, tx }) {
     // Mailgun's signature does not cover event-data: bind each token to the first event id it signed.
     const ttlS = config.signatureToleranceS * 2 + 60;
-    const bound = await store.bindMailgunToken(event.signature.token, identity.eventId, ttlS, tx);
+    const bound = await bindMailgunToken(tx ?? store, event.signature.token, identity.eventId, ttlS);
     if (bound !== identity.eventId) throw new InvalidSignatureError('token already used for another event');
   },
+  sweep: sweepMailgunTokens,
 };

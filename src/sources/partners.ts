@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import { activeSources, type Config } from '../config';
-import { InvalidJsonError, InvalidSignatureError } from '../errors';
-import type { Source } from './types';
+import { optionalString } from '../env-values';
+import { ConfigError, InvalidJsonError, InvalidSignatureError } from '../errors';
+import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableJson } from './validation';
 
 /**
@@ -113,17 +114,134 @@ export function verifyPartnerSignature(
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a BOM: it is signed too
 
+/** `acme=whsec_…,globex=whsec_…`; a partner may appear several times during a secret rotation. */
+export function parsePartnerSecrets(raw: string | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!raw) return out;
+  for (const entry of raw.split(',')) {
+    const trimmed = entry.trim();
+    if (!trimmed) continue;
+    const eq = trimmed.indexOf('=');
+    const partner = trimmed.slice(0, eq).trim();
+    const secret = trimmed.slice(eq + 1).trim();
+    if (eq <= 0 || !secret) {
+      throw new ConfigError('INTAKE_PARTNER_SECRETS', 'expected partner=whsec_… pairs separated by commas');
+    }
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(partner)) {
+      throw new ConfigError('INTAKE_PARTNER_SECRETS', `partner name "${partner}" must be [A-Za-z0-9_-]`);
+    }
+    if (!secret.startsWith('whsec_')) {
+      throw new ConfigError('INTAKE_PARTNER_SECRETS', `the secret for "${partner}" must start with whsec_`);
+    }
+    const key = secret.slice('whsec_'.length);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length < 16) {
+      throw new ConfigError(
+        'INTAKE_PARTNER_SECRETS',
+        `the secret for "${partner}" must be whsec_ + base64 of at least 16 bytes`,
+      );
+    }
+    out.set(partner, [...(out.get(partner) ?? []), secret]);
+  }
+  return out;
+}
+
+/** Options of {@link partnerExample}. */
+export interface PartnerExampleOptions {
+  /** Partner name, the last path segment (`acme`). */
+  partner: string;
+  /** The partner's `whsec_…` secret to sign with. */
+  secret: string;
+  /** Default `customer.upserted`. */
+  type?: 'customer.upserted' | 'customer.deleted';
+  /** Default a random `cus_…` id. */
+  customerId?: string;
+  /** The customer's `updatedAt` (the last-write-wins clock); default now. */
+  updatedAt?: string;
+  /** `webhook-id` header; default a random `msg_…` id. */
+  webhookId?: string;
+  /** `webhook-timestamp`, Unix seconds; default now. */
+  timestamp?: number;
+  /** Customer fields for an upsert, merged over the sample ones. */
+  fields?: Record<string, unknown>;
+}
+
+/**
+ * A partner customer event signed per Standard Webhooks with the `standardwebhooks` library (used by
+ * `intake send partners` and tests). A delete carries only the customer id and updatedAt.
+ */
+export function partnerExample(o: PartnerExampleOptions): SignedRequest {
+  const type = o.type ?? 'customer.upserted';
+  const webhookId = o.webhookId ?? `msg_${randomBytes(12).toString('base64url')}`;
+  const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000);
+  const updatedAt = o.updatedAt ?? new Date().toISOString();
+  const id = o.customerId ?? `cus_${randomBytes(8).toString('hex')}`;
+  const data =
+    type === 'customer.deleted'
+      ? { id, updatedAt }
+      : {
+          id,
+          updatedAt,
+          name: 'Jane Doe',
+          email: 'jane.doe@example.com',
+          policyNumber: 'POL-000123',
+          ...o.fields,
+        };
+  const body = JSON.stringify({ type, timestamp: new Date(timestamp * 1000).toISOString(), data });
+  const signature = new Webhook(o.secret).sign(webhookId, new Date(timestamp * 1000), body);
+  return {
+    path: `/webhooks/partners/${encodeURIComponent(o.partner)}`,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': webhookId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signature,
+    },
+    body,
+  };
+}
+
+/** The partners source's settings: per-partner secrets (INTAKE_PARTNER_SECRETS). */
+export interface PartnersSettings {
+  /** Secrets by partner, several during a rotation (the newest last). */
+  secrets: Map<string, string[]>;
+}
+
 /** Standard Webhooks customer data from partner systems, one secret list per partner. */
-export const partnersSource: Source<PartnerWebhook> = {
+export const partnersSource: SourceDefinition<PartnerWebhook, PartnersSettings> = {
   name: 'partners',
   route: 'partners/:partner',
   activity: 'handlePartners',
   // Standard Webhooks: any 2xx is success; 202 says "accepted for processing".
   successStatus: 202,
   replayHeaders: ['webhook-id', 'webhook-timestamp'],
-  isConfigured: (config: Config, params) =>
-    activeSources(config).includes('partners') &&
-    (config.partners.get(params.partner ?? '')?.length ?? 0) > 0,
+  env: { INTAKE_PARTNER_SECRETS: optionalString },
+  settings: (env) => ({ secrets: parsePartnerSecrets(env.INTAKE_PARTNER_SECRETS as string | undefined) }),
+  secretVariable: 'INTAKE_PARTNER_SECRETS',
+  hasSecrets: (settings) => settings.secrets.size > 0,
+  accepts: (settings, params) => (settings.secrets.get(params.partner ?? '')?.length ?? 0) > 0,
+  devSecrets: () => ({ INTAKE_PARTNER_SECRETS: `acme=whsec_${randomBytes(24).toString('base64')}` }),
+  example({ secrets }, { event }) {
+    // The first configured partner, signed with its newest (last listed) secret.
+    const [partner, list] = [...secrets.entries()][0] ?? [];
+    const secret = list?.[list.length - 1];
+    if (!partner || !secret)
+      throw new Error(
+        'INTAKE_PARTNER_SECRETS is not set and no dev secrets were generated (run npm start first)',
+      );
+    const type = event ?? 'customer.upserted';
+    if (type !== 'customer.upserted' && type !== 'customer.deleted')
+      throw new Error('--event for partners is customer.upserted or customer.deleted');
+    const request = partnerExample({ partner, secret, type });
+    const customer = (JSON.parse(request.body) as PartnerWebhook).data.id;
+    return {
+      request,
+      read: {
+        label: 'Customer id',
+        id: customer,
+        path: `/customers/${encodeURIComponent(partner)}/${encodeURIComponent(customer)}`,
+      },
+    };
+  },
   verifyRaw(req, { config }) {
     const headers = standardWebhookHeaders(req.headers);
     let body: string;
@@ -133,7 +251,7 @@ export const partnersSource: Source<PartnerWebhook> = {
     } catch {
       throw new InvalidJsonError('body is not valid UTF-8');
     }
-    const secrets = config.partners.get(req.params.partner ?? '') ?? [];
+    const secrets = settingsOf(config, partnersSource).secrets.get(req.params.partner ?? '') ?? [];
     verifyPartnerSignature(secrets, body, headers, Math.min(config.signatureToleranceS, LIBRARY_TOLERANCE_S));
   },
   schema: partnerWebhookSchema,

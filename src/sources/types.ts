@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
+import type { ProcessFn } from '../../activities/run-handler';
 import type { Config } from '../config';
 import type { Queryable, Store } from '../store/store';
 
@@ -30,29 +31,64 @@ export interface SourceContext {
   tx?: Queryable;
 }
 
+/** A ready-to-send webhook request. */
+export interface SignedRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The example `intake send <source> --example` posts, and where its processed data can be read. */
+export interface SourceExample {
+  request: SignedRequest;
+  /** The read route of the processed data: a label (`Message id`), the entity id and the path. */
+  read: { label: string; id: string; path: string };
+}
+
 /**
- * A webhook source: one file in src/sources/ plus one activity named `activity`.
+ * A webhook source: one file in src/sources/ plus one activity, joined by one line in
+ * src/sources/registry.ts. It carries everything about its provider: its environment variables and
+ * when it is on, the secrets it needs and how to generate development ones, the example
+ * `intake send` posts, the request pipeline and the processing activity.
+ *
  * The pipeline (src/api/ingest.ts) runs: content type → verifySignature (raw bytes) → JSON parse →
  * schema → identify → bind (optional, e.g. replay protection needing the event id) → start.
+ *
+ * `T` is the validated body, `S` the source's settings (parsed from its environment variables).
  */
-export interface Source<T = unknown> {
-  /** Name used in workflow ids and the IntakeSource search attribute. */
+export interface Source<T = unknown, S = unknown> {
+  /** Name used in workflow ids, INTAKE_SOURCES, INTAKE_RATE_LIMITS and the IntakeSource search attribute. */
   name: string;
-  /** Express route below /webhooks, e.g. `mailgun` or `partners/:partner`. */
+  /** Express route below /webhooks, e.g. `<name>` or `<name>/:param`. */
   route: string;
   /** Name of the activity that processes this source's events (`handle<Source>`). */
   activity: string;
   /**
-   * The status a new, persisted event is answered with: the provider's documented success. Mailgun
-   * treats only `200` as success; Standard Webhooks senders accept any 2xx (`202`). A duplicate is
-   * always `200`.
+   * The status a new, persisted event is answered with: the provider's documented success (some
+   * providers treat only `200` as success; Standard Webhooks senders accept any 2xx, `202`). A
+   * duplicate is always `200`.
    */
   successStatus: 200 | 202;
-  /** Whether this source can run with the given config (has its secrets, is enabled). */
-  isConfigured(config: Config, params: Record<string, string>): boolean;
+  /**
+   * The environment variables this source reads, merged into the one env schema of src/config.ts
+   * (parsed once, at start-up). Unset secrets are allowed there: they turn the source off.
+   */
+  env: Record<string, z.ZodType>;
+  /** The source's settings from its parsed variables (`env`); throws ConfigError naming the variable. */
+  settings(env: Record<string, unknown>): S;
+  /** The variable holding the source's secret(s), named when an enabled source lacks them. */
+  secretVariable: string;
+  /** True when `settings` hold the secrets the source needs (it is on when INTAKE_SOURCES is unset). */
+  hasSecrets(settings: S): boolean;
+  /** Whether a request with these route parameters can be served (e.g. a secret for this partner). Default yes. */
+  accepts?(settings: S, params: Record<string, string>): boolean;
+  /** Development secrets, as values of the source's variables (`intake dev` when none are set). */
+  devSecrets(): Record<string, string>;
+  /** A correctly signed example for `intake send <source> --example`; throws if `settings` lack secrets. */
+  example(settings: S, opts: { event?: string }): SourceExample;
   /** Checks authenticity before parsing, when the signature covers the raw bytes. */
   verifyRaw?(req: SourceRequest, ctx: SourceContext): void;
-  /** Checks authenticity after JSON parsing, when the signature lives in the body (Mailgun). */
+  /** Checks authenticity after JSON parsing, when the signature lives in the body. */
   verifyParsed?(json: unknown, req: SourceRequest, ctx: SourceContext): void;
   /**
    * Request headers `identify` reads (besides the body), kept with a quarantined request so it can
@@ -61,7 +97,7 @@ export interface Source<T = unknown> {
   replayHeaders?: readonly string[];
   /**
    * The part of a parsed body that identifies its content, when the raw bytes differ between
-   * redeliveries of one event (Mailgun signs each delivery anew inside the body). A quarantined
+   * redeliveries of one event (a provider that signs each delivery anew inside the body). A quarantined
    * request is kept once per content; default: the raw bytes.
    */
   contentOf?(json: unknown): unknown;
@@ -71,4 +107,25 @@ export interface Source<T = unknown> {
   identify(event: T, req: SourceRequest): EventIdentity;
   /** Last check needing the event id and shared state (token binding). Throws to refuse. */
   bind?(event: T, identity: EventIdentity, ctx: SourceContext): Promise<void>;
+  /** Deletes the source's expired bindings (see `bind`); returns how many. Run by the token sweeper. */
+  sweep?(q: Queryable): Promise<number>;
+  /**
+   * Its activity: the processing of one event (activities/<source>.ts), wrapped by runHandler and
+   * registered under `activity`. Set by the registry line that joins the source and its activity.
+   */
+  process(store: Store): ProcessFn;
+}
+
+/** A source as its file defines it: everything but its activity, which the registry joins to it. */
+export type SourceDefinition<T = unknown, S = unknown> = Omit<Source<T, S>, 'process'>;
+
+/** A registered source of any body and settings type. */
+export type AnySource = Source<never, never>;
+
+/** The parsed settings of `source` in `config` (Config.sources, keyed by name). */
+export function settingsOf<S>(
+  config: Pick<Config, 'sources'>,
+  source: { name: string; settings(env: Record<string, unknown>): S },
+): S {
+  return config.sources[source.name] as S;
 }

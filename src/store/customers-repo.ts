@@ -1,5 +1,8 @@
 import type { Queryable } from './store';
 
+/** Unique keys of the customer table that two racing attempts may hit (retried, not parked). */
+export const CUSTOMERS_UNIQUE_KEYS = ['customers_pkey'] as const;
+
 /** One customer write from a partner event: an upsert or a tombstone. */
 export interface CustomerWrite {
   partner: string;

@@ -75,37 +75,6 @@ export class Store implements Queryable {
     }
   }
 
-  /**
-   * Binds a Mailgun token to the first event id that presents it and returns the bound id.
-   * Atomic across API replicas (primary key); expired bindings are replaced and swept. `q` is the
-   * transaction the binding belongs to, if any (the start spool's).
-   */
-  async bindMailgunToken(
-    token: string,
-    eventId: string,
-    ttlS: number,
-    q: Queryable = this.pool,
-  ): Promise<string> {
-    const { rows } = await q.query<{ event_id: string }>(
-      `INSERT INTO mailgun_tokens (token, event_id, expires_at)
-       VALUES ($1, $2, now() + make_interval(secs => $3))
-       ON CONFLICT (token) DO UPDATE
-         SET event_id = CASE WHEN mailgun_tokens.expires_at < now() THEN EXCLUDED.event_id
-                             ELSE mailgun_tokens.event_id END,
-             expires_at = CASE WHEN mailgun_tokens.expires_at < now() THEN EXCLUDED.expires_at
-                               ELSE mailgun_tokens.expires_at END
-       RETURNING event_id`,
-      [token, eventId, ttlS],
-    );
-    return rows[0]?.event_id ?? '';
-  }
-
-  /** Deletes expired Mailgun token bindings; returns how many. */
-  async sweepMailgunTokens(): Promise<number> {
-    const res = await this.pool.query('DELETE FROM mailgun_tokens WHERE expires_at < now()');
-    return res.rowCount ?? 0;
-  }
-
   async close(): Promise<void> {
     await this.pool.end();
     await this.onClose();

@@ -1,31 +1,39 @@
 import type { Logger } from '../logger';
+import { sources as registeredSources } from '../sources/registry';
+import type { Source } from '../sources/types';
 import type { Store } from './store';
 
-/** How often `intake api` and `intake dev` delete expired Mailgun token bindings. */
+/** How often `intake api` and `intake dev` delete expired request bindings (e.g. signature tokens). */
 export const TOKEN_SWEEP_INTERVAL_MS = 60_000;
 
 /**
- * Deletes expired Mailgun token bindings every `intervalMs` (expired ones are already ignored by
- * Store.bindMailgunToken; this only keeps the table small). Every API replica may run one: the
- * DELETE is idempotent. The timer is unref'd, so it never keeps the process alive. Returns the
- * function that stops it.
+ * Runs every source's `sweep` (deleting its expired bindings, such as signature tokens bound to an
+ * event id; expired ones are already ignored when binding, this only keeps the tables small) every
+ * `intervalMs`. Every API replica may run one: the DELETEs are idempotent. The timer is unref'd, so
+ * it never keeps the process alive. Returns the function that stops it.
  */
-export function startTokenSweeper(store: Store, intervalMs: number, logger: Logger): () => void {
+export function startTokenSweeper(
+  store: Store,
+  intervalMs: number,
+  logger: Logger,
+  sources: readonly Pick<Source<never>, 'name' | 'sweep'>[] = registeredSources,
+): () => void {
+  const sweepers = sources.filter((s) => s.sweep);
   let running = false;
+  const sweepOne = async (source: (typeof sweepers)[number]) => {
+    try {
+      const swept = (await source.sweep?.(store)) ?? 0;
+      if (swept > 0) logger.debug({ source: source.name, swept }, 'expired token bindings removed');
+    } catch (err) {
+      logger.warn({ source: source.name, err: { name: (err as Error)?.name } }, 'token sweep failed');
+    }
+  };
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    store
-      .sweepMailgunTokens()
-      .then((swept) => {
-        if (swept > 0) logger.debug({ swept }, 'expired mailgun token bindings removed');
-      })
-      .catch((err: unknown) => {
-        logger.warn({ err: { name: (err as Error)?.name } }, 'mailgun token sweep failed');
-      })
-      .finally(() => {
-        running = false;
-      });
+    void Promise.all(sweepers.map(sweepOne)).finally(() => {
+      running = false;
+    });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { RedriveService } from '../../src/events/redrive-service';
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 import { freePort } from '../support/ports';

@@ -1,4 +1,4 @@
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 
 const EVENTS = 150;

@@ -3,7 +3,8 @@ import { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { apiExtraRouters } from '../../src/cli/processes';
 import { generateEncryptionKey } from '../../src/temporal/encryption-codec';
-import { mailgunExample, type SignedRequest } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
+import type { SignedRequest } from '../../src/sources/types';
 import {
   adminGet,
   post,

@@ -1,4 +1,4 @@
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import type { EventView } from '../../src/events/event-service';
 import { intakeCli } from '../support/cli';
 import {

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { ID_MESSAGE } from '../../src/sources/validation';
+import { bindMailgunToken } from '../../src/store/token-bindings-repo';
 import { startIntake, TEST_ADMIN_TOKEN, waitFor, type Intake } from '../support/harness';
 import {
   mailgunRequest,
@@ -337,7 +338,7 @@ const rows: Row[] = [
     name: 'mailgun: token already bound to another event id',
     run: async (intake) => {
       const req = mailgunRequest();
-      await intake.store.bindMailgunToken(req.token, 'another-event-id', 600);
+      await bindMailgunToken(intake.store, req.token, 'another-event-id', 600);
       return toRow(await send(intake.url, req));
     },
     status: 401,

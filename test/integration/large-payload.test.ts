@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
-import { mailgunExample, type SignedRequest } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
+import type { SignedRequest } from '../../src/sources/types';
 import { adminGet, post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 
 const MiB = 1024 * 1024;

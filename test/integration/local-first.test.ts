@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import type { EventView } from '../../src/events/event-service';
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import { adminGet, post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 
 const { EventType } = temporal.api.enums.v1;

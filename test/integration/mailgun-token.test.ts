@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import { startTokenSweeper } from '../../src/store/token-sweeper';
 import { adminGet, post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 

@@ -1,4 +1,4 @@
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import {
   adminGet,
   post,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { partnerExample, type PartnerExampleOptions } from '../../src/samples';
+import { partnerExample, type PartnerExampleOptions } from '../../src/sources/partners';
 import {
   capturedLogs,
   post,

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { recordMailgunEvent } from '../../src/store/mailgun-repo';
+import { recordMailgunEvent } from '../../src/store/messages-repo';
 import { startIntake, TEST_ADMIN_TOKEN, waitFor, type Intake } from '../support/harness';
 
 /**

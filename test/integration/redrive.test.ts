@@ -1,4 +1,4 @@
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import type { Issue, ParkedEvent } from '../../src/events/parked-events';
 import type { RedriveView } from '../../src/events/redrive-service';
 import { intakeCli } from '../support/cli';

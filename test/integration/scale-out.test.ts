@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mailgunExample } from '../../src/samples';
+import { mailgunExample } from '../../src/sources/mailgun';
 import { openStore, type Store } from '../../src/store/store';
 import { spawnIntake, type IntakeChild } from '../support/child-process';
 import { post, TEST_ADMIN_TOKEN, TEST_MAILGUN_KEY, waitFor } from '../support/harness';

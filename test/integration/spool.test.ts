@@ -6,6 +6,8 @@ import pg from 'pg';
 import { startApi, type RunningApi } from '../../src/api/server';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
+import { mailgunSource } from '../../src/sources/mailgun';
+import { settingsOf } from '../../src/sources/types';
 import { openStore, type Store } from '../../src/store/store';
 import { createClient } from '../../src/temporal/connection';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
@@ -137,7 +139,7 @@ describe('two API processes relay one spool', () => {
           TEMPORAL_ADDRESS: temporal.address,
           INTAKE_TASK_QUEUE: a.config.temporal.taskQueue,
           DATABASE_URL: a.config.databaseUrl!,
-          MAILGUN_SIGNING_KEY: a.config.mailgun.signingKey!,
+          MAILGUN_SIGNING_KEY: settingsOf(a.config, mailgunSource).signingKey!,
           INTAKE_ADMIN_TOKEN: a.config.adminToken!,
           INTAKE_START_TIMEOUT_MS: '3000',
           INTAKE_MAX_INFLIGHT_STARTS: '2',

@@ -9,6 +9,8 @@ import { startApi, type RunningApi } from '../../src/api/server';
 import { loadConfig, type Config } from '../../src/config';
 import { EventService } from '../../src/events/event-service';
 import { createLogger, type Logger } from '../../src/logger';
+import { registerSource } from '../../src/sources/registry';
+import type { Source, SourceDefinition } from '../../src/sources/types';
 import { openStore, type Store } from '../../src/store/store';
 import { startTracing, type Tracing } from '../../src/telemetry';
 import { createClient } from '../../src/temporal/connection';
@@ -46,6 +48,11 @@ export interface HarnessOptions {
   shareWith?: Intake;
   /** Extra routers for the API, built from the harness's config (e.g. `apiExtraRouters`). */
   extraRouters?: (config: Config) => Router[];
+  /**
+   * Sources to register (src/sources/registry.ts) before config, API and worker are built, and to
+   * remove on stop: a source and its activity's processing, exactly as a registry line joins them.
+   */
+  sources?: { definition: SourceDefinition<never, never>; process: Source<never, never>['process'] }[];
 }
 
 /** The worker(s) of one harness process (see src/worker-group.ts). */
@@ -94,6 +101,10 @@ export function testEnv(over: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Starts Intake against the run's Temporal dev server and a fresh store. */
 export async function startIntake(opts: HarnessOptions): Promise<Intake> {
   const cleanups: (() => Promise<void>)[] = [];
+  for (const { definition, process } of opts.sources ?? []) {
+    const unregister = registerSource(definition, process);
+    cleanups.push(async () => unregister());
+  }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-test-'));
   cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
   let store: Store;

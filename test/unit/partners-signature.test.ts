@@ -1,7 +1,8 @@
 import { Webhook } from 'standardwebhooks';
-import { loadConfig } from '../../src/config';
+import { isServing, loadConfig } from '../../src/config';
 import { InvalidJsonError, InvalidSignatureError } from '../../src/errors';
 import { partnersSource, partnerWebhookSchema } from '../../src/sources/partners';
+import { findSource } from '../../src/sources/registry';
 import type { SourceRequest } from '../../src/sources/types';
 import type { Store } from '../../src/store/store';
 
@@ -169,11 +170,12 @@ describe('partners source: Standard Webhooks verification', () => {
 });
 
 describe('partners source: configuration, schema and identity', () => {
+  const partners = findSource('partners')!;
   it('is configured only for listed partners while the partners source is on', () => {
-    expect(partnersSource.isConfigured(configWith(`acme=${NEW_SECRET}`), { partner: 'acme' })).toBe(true);
-    expect(partnersSource.isConfigured(configWith(`acme=${NEW_SECRET}`), { partner: 'globex' })).toBe(false);
+    expect(isServing(configWith(`acme=${NEW_SECRET}`), partners, { partner: 'acme' })).toBe(true);
+    expect(isServing(configWith(`acme=${NEW_SECRET}`), partners, { partner: 'globex' })).toBe(false);
     const off = loadConfig({ INTAKE_PARTNER_SECRETS: `acme=${NEW_SECRET}`, INTAKE_SOURCES: 'mailgun' });
-    expect(partnersSource.isConfigured(off, { partner: 'acme' })).toBe(false);
+    expect(isServing(off, partners, { partner: 'acme' })).toBe(false);
   });
 
   it('accepts both event types, keeps unknown keys, and refuses what breaks the schema', () => {

@@ -1,5 +1,8 @@
 import type { Queryable } from './store';
 
+/** Unique keys of the Mailgun tables that two racing attempts may hit (retried, not parked). */
+export const MESSAGES_UNIQUE_KEYS = ['mailgun_events_pkey', 'mailgun_messages_pkey'] as const;
+
 /** One Mailgun event as the store records it. */
 export interface MailgunEventRow {
   eventId: string;
@@ -109,18 +112,4 @@ export async function getMessage(q: Queryable, messageId: string): Promise<Messa
     // json_build_object renders timestamptz as ISO 8601 with an offset; normalise to the API's form.
     events: events.map((e) => ({ ...e, occurredAt: new Date(e.occurredAt).toISOString() })),
   };
-}
-
-/** Marks `id` processed in the exactly-once ledger; false if it already was. */
-export async function markProcessed(
-  q: Queryable,
-  id: string,
-  source: string,
-  eventType: string,
-): Promise<boolean> {
-  const res = await q.query(
-    `INSERT INTO processed_events (id, source, event_type) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-    [id, source, eventType],
-  );
-  return (res.rowCount ?? 0) > 0;
 }
