@@ -17,12 +17,19 @@ export interface HandlerObserver {
  * number so the workflow can keep an honest count.
  */
 export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer: HandlerObserver = {}) {
+  // Events a `once` failpoint already failed in this process (rehearsal only; off by default).
+  const failedOnce = new Set<string>();
   return async (input: HandlerInput): Promise<HandlerResult> => {
     const attempt = Context.current().info.attempt;
     try {
       const fp = firingFailpoint(failpoints, input.source, input.eventType);
       if (fp?.point === 'permanent') throw new PermanentProcessingError(`failpoint ${fp.source}.permanent`);
-      if (fp) throw new Error(`failpoint ${fp.source}.handler`);
+      if (fp?.point === 'once') {
+        if (!failedOnce.has(input.id)) {
+          failedOnce.add(input.id);
+          throw new Error(`failpoint ${fp.source}.once`);
+        }
+      } else if (fp) throw new Error(`failpoint ${fp.source}.handler`);
       const { applied } = await process(input);
       observer.onAttempt?.(input, 'ok', attempt);
       return { attempt, applied };

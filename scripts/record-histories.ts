@@ -4,9 +4,11 @@
  *   npx tsx scripts/record-histories.ts                      # throwaway dev server
  *   npx tsx scripts/record-histories.ts --address 127.0.0.1:7233   # a running dev server
  *
- * It runs the real API and a worker with the failpoint `mailgun.handler=opened`, drives one event
- * through each path the workflow has, and writes each history to test/fixtures/histories/<name>.json:
- *  - processed-first-try:       the handler succeeds at once;
+ * It runs the real API and a worker with the failpoints `mailgun.handler=opened` and
+ * `mailgun.once=clicked`, drives one event through each path the workflow has, and writes each
+ * history to test/fixtures/histories/<name>.json:
+ *  - processed-first-try:       the handler succeeds at once (the quick local attempt);
+ *  - processed-after-fallback:  the quick attempt fails, the regular activity succeeds;
  *  - parked-retried-processed:  the budget is spent, the event parks, the fix ships, `retry` resumes it;
  *  - parked-discarded:          the event parks and an operator discards it with a reason.
  * Payloads are recorded unencrypted (the codec is off here) so the fixtures replay without keys.
@@ -89,9 +91,11 @@ async function record(config: Config, store: Store, client: Client): Promise<Rec
 
     let worker = await startWorker(config, store);
     const processed = await send('delivered');
+    const fallback = await send('clicked');
     const retried = await send('opened');
     const discarded = await send('opened');
     await waitStatus(events, processed, 'processed');
+    await waitStatus(events, fallback, 'processed');
     await waitStatus(events, retried, 'parked');
     await waitStatus(events, discarded, 'parked');
 
@@ -106,6 +110,7 @@ async function record(config: Config, store: Store, client: Client): Promise<Rec
 
     return {
       'processed-first-try': processed,
+      'processed-after-fallback': fallback,
       'parked-retried-processed': retried,
       'parked-discarded': discarded,
     };
@@ -139,7 +144,7 @@ async function main(): Promise<void> {
       mailgun: { signingKey: SIGNING_KEY },
       enabledSources: ['mailgun'],
       encryptionKeys: undefined,
-      failpoints: 'mailgun.handler=opened',
+      failpoints: 'mailgun.handler=opened,mailgun.once=clicked',
       retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200 },
       temporal: {
         ...base.temporal,

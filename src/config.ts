@@ -17,6 +17,17 @@ const intString = (name: string, def: number, min = 0) =>
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
+/** OTLP over HTTP only: gRPC would pull in a second transport for no gain (collectors take both). */
+const otlpProtocol = (name: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['http/protobuf', 'http/json'], {
+        message: `${name} must be http/protobuf or http/json (Intake exports OTLP over HTTP)`,
+      })
+      .optional(),
+  );
+
 /** `acme=whsec_…,globex=whsec_…`; a partner may appear several times during a secret rotation. */
 export function parsePartnerSecrets(raw: string | undefined): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -125,6 +136,20 @@ const envSchema = z.object({
   INTAKE_HTTP_BODY_TIMEOUT_MS: intString('INTAKE_HTTP_BODY_TIMEOUT_MS', 5_000, 100),
   INTAKE_HTTP_REQUEST_TIMEOUT_MS: intString('INTAKE_HTTP_REQUEST_TIMEOUT_MS', 30_000, 100),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // The standard OpenTelemetry variables that decide whether Intake traces and where to; the SDK
+  // reads the rest of OTEL_* (headers, sampler, batching, resource) itself.
+  OTEL_SDK_DISABLED: optionalString,
+  OTEL_TRACES_EXPORTER: optionalString,
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(
+    emptyToUndefined,
+    z.url({ message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be a URL' }).optional(),
+  ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(
+    emptyToUndefined,
+    z.url({ message: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be a URL' }).optional(),
+  ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol('OTEL_EXPORTER_OTLP_PROTOCOL'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'),
 });
 
 /** The parsed, validated configuration. */
@@ -233,6 +258,17 @@ export interface Config {
   /** Browser origins (the Temporal Web UI) allowed to call /codec (INTAKE_CODEC_CORS_ORIGINS). */
   codecCorsOrigins: string[];
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** OpenTelemetry tracing, from the standard OTEL_* variables (see src/telemetry.ts). */
+  tracing: {
+    /**
+     * Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else OTEL_EXPORTER_OTLP_ENDPOINT
+     * + `/v1/traces` (the OTLP/HTTP rule). Undefined = tracing off: no endpoint set,
+     * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
+     */
+    endpoint?: string;
+    /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf. */
+    protocol: 'http/protobuf' | 'http/json';
+  };
   /** The environment handed to child processes (the Temporal CLI, go install): PATH, HOME, … */
   childEnv: NodeJS.ProcessEnv;
 }
@@ -322,6 +358,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((o) => o.trim().replace(/\/$/, ''))
       .filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    tracing: {
+      endpoint:
+        e.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || e.OTEL_TRACES_EXPORTER?.trim() === 'none'
+          ? undefined
+          : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+            (e.OTEL_EXPORTER_OTLP_ENDPOINT
+              ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
+              : undefined)),
+      protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    },
     childEnv: { ...env },
   };
 }

@@ -6,13 +6,15 @@ import { ConfigError } from './errors';
  * Syntax: comma-separated `<source>.<point>=<types>[@<percent>]`
  *  - point `handler`: the handler throws a retryable error (the event parks once the budget is spent);
  *  - point `permanent`: the handler throws PermanentProcessingError (parks at once);
+ *  - point `once`: the first attempt of each event in this worker process fails (retryable), the
+ *    next succeeds: a transient glitch, e.g. to watch the fallback from the quick local attempt;
  *  - types: `|`-separated event types, or `*` for all;
  *  - percent: fail only that share of attempts (e.g. `mailgun.handler=*@10` for chaos runs).
  * Example: `mailgun.handler=opened` makes every `opened` Mailgun event fail.
  */
 export interface Failpoint {
   source: string;
-  point: 'handler' | 'permanent';
+  point: 'handler' | 'permanent' | 'once';
   types: Set<string> | '*';
   /** Probability in [0, 1] that one attempt fails. */
   probability: number;
@@ -26,7 +28,7 @@ export function parseFailpoints(raw: string | undefined): Failpoint[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry) => {
-      const m = /^([a-z0-9_-]+)\.(handler|permanent)=([^@]+)(?:@(\d{1,3}(?:\.\d+)?))?$/i.exec(entry);
+      const m = /^([a-z0-9_-]+)\.(handler|permanent|once)=([^@]+)(?:@(\d{1,3}(?:\.\d+)?))?$/i.exec(entry);
       if (!m)
         throw new ConfigError('INTAKE_FAILPOINTS', `cannot parse "${entry}" (e.g. mailgun.handler=opened)`);
       const [, source, point, types, pct] = m as unknown as [

@@ -7,11 +7,12 @@ import { activityTaskQueueFor, type Config } from './config';
 import { parseFailpoints } from './failpoints';
 import type { Logger } from './logger';
 import { WorkerMetrics } from './metrics';
-import { packageRoot } from './paths';
 import { payloadOffloadFor } from './payload-offload';
 import type { Store } from './store/store';
+import { tracingOff, type Tracing } from './telemetry';
 import { dataConverter, temporalConnectConfig } from './temporal/connection';
 import { installRuntime } from './temporal/runtime';
+import { workerTracingOptions } from './temporal/tracing';
 import { WorkerGroup } from './worker-group';
 
 /** Options of {@link createWorker}. */
@@ -22,20 +23,27 @@ export interface WorkerOptions {
   metrics?: WorkerMetrics;
   /** Seconds in-flight activities get to finish on shutdown. Default config.shutdownGraceS (25). */
   shutdownGraceS?: number;
+  /** Traces workflows and activities (src/telemetry.ts). Default off; the caller shuts it down. */
+  tracing?: Tracing;
 }
 
 /**
  * The workflow code: INTAKE_WORKFLOW_BUNDLE when set; else, for the compiled build (this file under
- * dist/), the bundle `npm run build` wrote to dist/workflow-bundle.js; else (running from source:
- * tests, `npm start`) workflows/ bundled at start, so a stale bundle from an old build never runs.
+ * dist/), the bundle `npm run build` wrote to dist/ (workflow-bundle-traced.js, with the
+ * OpenTelemetry workflow interceptors, when tracing is on; workflow-bundle.js otherwise); else
+ * (running from source: tests, `npm start`) workflows/ bundled at start, so a stale bundle from an
+ * old build never runs. Two bundles because the interceptors cost workflow-task CPU even when
+ * their spans go nowhere.
  */
 export function workflowSource(
-  config: Pick<Config, 'workflowBundle'>,
+  config: Pick<Config, 'workflowBundle'> & { tracing?: Pick<Config['tracing'], 'endpoint'> },
   moduleDir: string = __dirname,
 ): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   if (config.workflowBundle) return { workflowBundle: { codePath: config.workflowBundle } };
   const compiled = moduleDir.split(path.sep).includes('dist');
-  const bundle = path.join(packageRoot(), 'dist', 'workflow-bundle.js');
+  const name = config.tracing?.endpoint ? 'workflow-bundle-traced.js' : 'workflow-bundle.js';
+  // The compiled build is dist/src/worker.js: its bundles sit one folder up.
+  const bundle = path.join(moduleDir, '..', name);
   if (compiled && fs.existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: require.resolve('../workflows') };
 }
@@ -49,6 +57,7 @@ export async function createWorker(
   opts: WorkerOptions,
 ): Promise<{ worker: WorkerGroup; connection: NativeConnection }> {
   const { config, store, logger } = opts;
+  const tracing = opts.tracing ?? tracingOff();
   const metrics = opts.metrics ?? new WorkerMetrics({ defaultMetrics: false });
   // SDK logs through pino; a no-op when the process (e.g. `intake worker`, with metrics) did it first.
   installRuntime({ logger, logLevel: config.logLevel });
@@ -63,7 +72,9 @@ export async function createWorker(
         onAttempt(input, outcome, attempt) {
           metrics.attempts.inc({ source: input.source, outcome });
           // Runs inside the activity, so its retry policy tells whether this was the last attempt.
-          const budget = Context.current().info.retryPolicy?.maximumAttempts ?? 0;
+          // A failed quick (local) round falls back to the regular activity instead of parking.
+          const info = Context.current().info;
+          const budget = info.isLocal ? 0 : (info.retryPolicy?.maximumAttempts ?? 0);
           if (outcome === 'ok') metrics.processed.inc({ source: input.source });
           else if (outcome === 'permanent' || (budget > 0 && attempt >= budget))
             metrics.parked.inc({ source: input.source });
@@ -81,22 +92,27 @@ export async function createWorker(
       activities,
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
+      // The quick (local) handler attempts take the same store connections as the regular ones.
+      maxConcurrentLocalActivityExecutions: config.workerMaxActivities,
       // Under load every RPC to the server is slower; a fixed 10 pollers (the SDK default) then caps
       // processing far below ingest. Autoscaling pollers follow the server's backlog hints.
       workflowTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
       activityTaskPollerBehavior: { type: 'autoscaling' as const, maximum: config.workerMaxPollers },
       shutdownGraceTime: `${opts.shutdownGraceS ?? config.shutdownGraceS}s`,
     };
+    const source = workflowSource(config);
     const main = await Worker.create({
       ...common,
+      ...workerTracingOptions(tracing, 'workflowsPath' in source),
       taskQueue: config.temporal.taskQueue,
-      ...workflowSource(config),
+      ...source,
     });
     const rateLimited: Worker[] = [];
     for (const [source, perSecond] of config.rateLimits) {
       rateLimited.push(
         await Worker.create({
           ...common,
+          ...workerTracingOptions(tracing, false),
           taskQueue: activityTaskQueueFor(config, source) ?? '',
           maxTaskQueueActivitiesPerSecond: perSecond,
         }),

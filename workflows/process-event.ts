@@ -4,8 +4,11 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  TimeoutFailure,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
@@ -29,27 +32,74 @@ export const statusQuery = defineQuery<EventState>('status');
 /** Error types the handler raises that must not be retried (see activities/run-handler.ts). */
 export const PERMANENT_ERROR_TYPE = 'PermanentProcessingError';
 
+/**
+ * Patch id of the local-first happy path. Executions that started before it (recorded histories,
+ * events parked or in flight at the deploy) keep the old shape: `processing` upsert, regular activity.
+ */
+export const LOCAL_FIRST_PATCH = 'local-activity-first';
+
+/** Quick attempts of the local activity, at most; the rest of the round's budget is the regular activity's. */
+export const LOCAL_ATTEMPTS = 3;
+/** Start-to-close timeout of one local attempt (capped by the configured activity timeout). */
+export const LOCAL_TIMEOUT_MS = 10_000;
+
 type Handler = (input: HandlerInput) => Promise<HandlerResult>;
 
-function failureAttempts(err: ActivityFailure, budget: number): number {
-  const cause = err.cause;
+/**
+ * How one round's attempt budget splits between the quick local attempts and the regular activity:
+ * the local activity gets at most half of it (at least one attempt), so a failing handler still
+ * shows up as a pending activity with its attempts and last failure before it parks. The total
+ * stays the configured budget, so `attempts` of a parked event is the same as before.
+ */
+export function splitBudget(maxAttempts: number): { local: number; regular: number } {
+  const local = Math.max(1, Math.min(LOCAL_ATTEMPTS, Math.floor(maxAttempts / 2)));
+  return { local, regular: Math.max(0, maxAttempts - local) };
+}
+
+/**
+ * The failure of one handler call: a regular activity's comes wrapped in an ActivityFailure; a
+ * local activity's arrives as its cause itself (the ApplicationFailure, or a TimeoutFailure).
+ */
+type HandlerFailure = ActivityFailure | ApplicationFailure | TimeoutFailure;
+
+function isHandlerFailure(err: unknown): err is HandlerFailure {
+  return err instanceof ActivityFailure || err instanceof ApplicationFailure || err instanceof TimeoutFailure;
+}
+
+function failureCause(err: HandlerFailure): Error | undefined {
+  return err instanceof ActivityFailure ? err.cause : err;
+}
+
+function failureAttempts(err: HandlerFailure, budget: number): number {
+  const cause = failureCause(err);
   if (cause instanceof ApplicationFailure) {
     const detail = cause.details?.[0] as { attempt?: unknown } | undefined;
     if (typeof detail?.attempt === 'number') return detail.attempt;
   }
+  // A local activity that timed out on every quick attempt spent them all.
+  if (!(err instanceof ActivityFailure)) return budget;
   return err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED ? budget : 1;
 }
 
-function failureMessage(err: ActivityFailure): string {
-  const cause = err.cause;
+function isPermanent(err: HandlerFailure): boolean {
+  const cause = failureCause(err);
+  return cause instanceof ApplicationFailure && cause.type === PERMANENT_ERROR_TYPE;
+}
+
+function failureMessage(err: HandlerFailure): string {
+  const cause = failureCause(err);
   const type = cause instanceof ApplicationFailure && cause.type ? cause.type : (cause?.name ?? 'Error');
   return `${type}: ${cause?.message ?? err.message}`.slice(0, 2000);
 }
 
 /**
- * One event, from acceptance to a final state. The handler activity runs under the configured retry
- * policy; when its budget is spent or it fails permanently, the event parks (it does not fail) and
- * waits for a `retry` or `discard` signal. The history is the durable queue.
+ * One event, from acceptance to a final state. The handler first runs as a local activity (a few
+ * quick attempts in the same workflow task, no extra server round trip), and the status search
+ * attribute is written once, when the event settles. When the quick attempts fail, the handler
+ * falls back to a regular activity under the configured retry policy (a pending activity, visible
+ * in the Web UI and `temporal workflow describe`); when that budget is spent too, or the handler
+ * fails permanently, the event parks (it does not fail) and waits for a `retry` or `discard`
+ * signal. The history is the durable queue.
  */
 export async function processEvent(input: ProcessEventInput): Promise<EventState> {
   const { activity, retry, activityTimeoutMs, activityTaskQueue, ...handlerInput } = input;
@@ -65,9 +115,9 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
   };
   let decision: 'retry' | 'discard' | undefined;
 
-  const setStatus = (status: EventStatus) => {
+  const setStatus = (status: EventStatus, searchAttribute = true) => {
     state.status = status;
-    upsertSearchAttributes([{ key: IntakeStatus, value: status }]);
+    if (searchAttribute) upsertSearchAttributes([{ key: IntakeStatus, value: status }]);
   };
 
   setHandler(statusQuery, () => state);
@@ -80,40 +130,75 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     if (req?.reason) state.discardReason = String(req.reason).slice(0, 500);
   });
 
-  const handlers = proxyActivities<Record<string, Handler>>({
+  // A rate-limited source (INTAKE_RATE_LIMITS) must go through its own task queue, whose rate the
+  // server enforces: a local activity would bypass it. Input is in the history, so this is
+  // deterministic; patched() is called once, so a run keeps the shape it started with.
+  const localFirst = !activityTaskQueue && patched(LOCAL_FIRST_PATCH);
+  const budget = localFirst ? splitBudget(retry.maxAttempts) : { local: 0, regular: retry.maxAttempts };
+
+  const retryPolicy = (maximumAttempts: number) => ({
+    maximumAttempts,
+    initialInterval: retry.initialIntervalMs,
+    maximumInterval: retry.maxIntervalMs,
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: [PERMANENT_ERROR_TYPE],
+  });
+  const regular = proxyActivities<Record<string, Handler>>({
     ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
     startToCloseTimeout: activityTimeoutMs,
+    retry: retryPolicy(budget.regular),
+  })[activity];
+  const local = proxyLocalActivities<Record<string, Handler>>({
+    startToCloseTimeout: Math.min(activityTimeoutMs, LOCAL_TIMEOUT_MS),
     retry: {
-      maximumAttempts: retry.maxAttempts,
-      initialInterval: retry.initialIntervalMs,
-      maximumInterval: retry.maxIntervalMs,
-      backoffCoefficient: 2,
-      nonRetryableErrorTypes: [PERMANENT_ERROR_TYPE],
+      ...retryPolicy(budget.local),
+      // Quick: the local attempts hold the workflow task, so they back off briefly.
+      initialInterval: Math.min(retry.initialIntervalMs, 100),
+      maximumInterval: Math.min(retry.maxIntervalMs, 1000),
     },
-  });
-  const handle = handlers[activity];
-  if (!handle) throw ApplicationFailure.nonRetryable(`no activity ${activity}`);
+  })[activity];
+  if (!regular || !local) throw ApplicationFailure.nonRetryable(`no activity ${activity}`);
+
+  /** One call of the handler: its result, or its failure with the attempts and error recorded. */
+  const run = async (handle: Handler, attemptBudget: number): Promise<HandlerResult | HandlerFailure> => {
+    try {
+      return await handle(handlerInput);
+    } catch (err) {
+      if (!isHandlerFailure(err)) throw err;
+      state.attempts += failureAttempts(err, attemptBudget);
+      state.lastError = failureMessage(err);
+      return err;
+    }
+  };
 
   for (;;) {
-    setStatus('processing');
-    try {
-      const result = await handle(handlerInput);
-      state.attempts += result.attempt;
+    let outcome: HandlerResult | HandlerFailure | undefined;
+    if (localFirst) {
+      // The happy path: no search attribute until the event settles (the status query and
+      // GET /events/:id still say `processing`). A resumed round says so at once.
+      setStatus('processing', state.attempts > 0);
+      outcome = await run(local, budget.local);
+    }
+    // The fallback; a permanent error parks without spending the rest of the budget.
+    const fallBack = isHandlerFailure(outcome) && !isPermanent(outcome) && budget.regular > 0;
+    if (outcome === undefined || fallBack) {
+      setStatus('processing');
+      outcome = await run(regular, budget.regular);
+    }
+    if (!isHandlerFailure(outcome)) {
+      // Attempts of a failed quick round are already counted; add the ones of this call.
+      state.attempts += outcome.attempt;
       state.lastError = null;
       state.processedAt = new Date().toISOString();
       setStatus('processed');
       return state;
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      state.attempts += failureAttempts(err, retry.maxAttempts);
-      state.lastError = failureMessage(err);
-      setStatus('parked');
-      await condition(() => decision !== undefined);
-      if (decision === 'discard') {
-        setStatus('discarded');
-        return state;
-      }
-      decision = undefined;
     }
+    setStatus('parked');
+    await condition(() => decision !== undefined);
+    if (decision === 'discard') {
+      setStatus('discarded');
+      return state;
+    }
+    decision = undefined;
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
@@ -23,6 +24,7 @@ import { errorHandler, toHttpError } from './error-handler';
 import { ingest } from './ingest';
 import { StartLimiter } from './start-limiter';
 import { readRawBody } from './raw-body';
+import { requestSpan } from './request-span';
 
 /** What the API is built from. */
 export interface ApiDeps {
@@ -33,6 +35,8 @@ export interface ApiDeps {
   metrics?: ApiMetrics;
   /** Extra routers mounted before the fallbacks (e.g. the payload codec endpoint). */
   extraRouters?: Router[];
+  /** Traces webhook requests when set (src/telemetry.ts; the client must carry the interceptor). */
+  tracer?: Tracer;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -87,6 +91,7 @@ export function createApp(deps: ApiDeps): express.Express {
   for (const source of sources) {
     app.post(
       `/webhooks/${source.route}`,
+      requestSpan(deps.tracer, `/webhooks/${source.route}`, source.name),
       (req, res, next) => {
         res.locals.started = process.hrtime.bigint();
         res.locals.source = source.name;
@@ -107,6 +112,7 @@ export function createApp(deps: ApiDeps): express.Express {
           },
           { config, client, store, startLimiter },
         );
+        res.locals.eventId = result.body.id;
         const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
         metrics.ackLatency.observe({ source: source.name }, seconds);
         (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({

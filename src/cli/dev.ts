@@ -5,6 +5,7 @@ import { createLogger } from '../logger';
 import { installRuntime } from '../temporal/runtime';
 import { openStore } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
+import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
 import { createWorker } from '../worker';
 import { onShutdown } from './lifecycle';
@@ -47,14 +48,24 @@ export async function runDev(baseConfig: Config): Promise<void> {
     stops.push(() => store.close());
     const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
     stops.push(async () => stopSweeper());
-    const { worker, connection } = await createWorker({ config, store, logger, shutdownGraceS: 5 });
+    const workerTracing = startTracing(config, 'intake-worker');
+    stops.push(() => workerTracing.shutdown());
+    const { worker, connection } = await createWorker({
+      config,
+      store,
+      logger,
+      shutdownGraceS: 5,
+      tracing: workerTracing,
+    });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();
       await running;
       await connection.close();
     });
-    const client = createClient(config);
+    const apiTracing = startTracing(config, 'intake-api');
+    stops.push(() => apiTracing.shutdown());
+    const client = createClient(config, apiTracing);
     stops.push(() => client.connection.close());
     const uiOrigin = `http://127.0.0.1:${port + 1000}`;
     const api = await startApi({
@@ -62,6 +73,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
       client,
       store,
       logger,
+      tracer: apiTracing.tracer,
       // The dev Web UI has no login and cannot send a bearer token; in development the codec
       // endpoint answers its origin without one (production requires INTAKE_ADMIN_TOKEN).
       extraRouters: apiExtraRouters(config, {

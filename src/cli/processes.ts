@@ -6,6 +6,7 @@ import { loopbackAddress, serveWorkerMetrics, WorkerMetrics } from '../metrics';
 import { openStore } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
 import { findTemporalCli } from '../temporal/cli-binary';
+import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
 import { createEncryptionCodec } from '../temporal/encryption-codec';
 import { startDevServer } from '../temporal/dev-server';
@@ -47,16 +48,21 @@ export async function runApi(config: Config): Promise<void> {
   assertServeable(config);
   const logger = createLogger(config.logLevel);
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const client = createClient(config);
+  const tracing = startTracing(config, 'intake-api');
+  const client = createClient(config, tracing);
   const api = await startApi({
     config,
     client,
     store,
     logger,
+    tracer: tracing.tracer,
     extraRouters: apiExtraRouters(config, { uiOrigins: config.codecCorsOrigins, codecAuth: true }),
   });
   const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
-  logger.info({ url: api.url, taskQueue: config.temporal.taskQueue }, 'intake api listening');
+  logger.info(
+    { url: api.url, taskQueue: config.temporal.taskQueue, tracing: tracing.tracer ? 'on' : 'off' },
+    'intake api listening',
+  );
   onShutdown(async (signal) => {
     // The listener closes at once (new connections are refused); requests in flight are answered
     // once their workflow start is persisted, so nothing acknowledged is lost.
@@ -67,6 +73,7 @@ export async function runApi(config: Config): Promise<void> {
     stopSweeper();
     await client.connection.close();
     await store.close();
+    await tracing.shutdown();
   });
 }
 
@@ -94,9 +101,14 @@ export async function runWorker(config: Config): Promise<void> {
       })
     : undefined;
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const { worker, connection } = await createWorker({ config, store, logger, metrics });
+  const tracing = startTracing(config, 'intake-worker');
+  const { worker, connection } = await createWorker({ config, store, logger, metrics, tracing });
   logger.info(
-    { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url ?? 'off' },
+    {
+      taskQueue: config.temporal.taskQueue,
+      metrics: metricsServer?.url ?? 'off',
+      tracing: tracing.tracer ? 'on' : 'off',
+    },
     'intake worker polling',
   );
   let closed: () => void = () => undefined;
@@ -112,6 +124,7 @@ export async function runWorker(config: Config): Promise<void> {
   await metricsServer?.close();
   await connection.close();
   await store.close();
+  await tracing.shutdown();
   closed();
 }
 

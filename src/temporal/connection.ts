@@ -2,7 +2,9 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import type { Config } from '../config';
+import type { Tracing } from '../telemetry';
 import { createEncryptionCodec } from './encryption-codec';
+import { clientTracingInterceptors } from './tracing';
 
 /**
  * Temporal connection settings from @temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
@@ -30,9 +32,10 @@ export function dataConverter(config: Config): DataConverter {
 
 /**
  * A client whose connection is made lazily, so the API starts (and answers 503) while Temporal is
- * down; the connection recovers by itself when Temporal is back.
+ * down; the connection recovers by itself when Temporal is back. With `tracing` on, starts, signals
+ * and queries are traced and carry the trace context to the workflow.
  */
-export function createClient(config: Config): Client {
+export function createClient(config: Config, tracing?: Tracing): Client {
   const { namespace, connectionOptions } = temporalConnectConfig(config);
   const connection = Connection.lazy({
     address: connectionOptions.address,
@@ -41,5 +44,10 @@ export function createClient(config: Config): Client {
     metadata: connectionOptions.metadata,
     connectTimeout: 5000,
   });
-  return new Client({ connection, namespace, dataConverter: dataConverter(config) });
+  return new Client({
+    connection,
+    namespace,
+    dataConverter: dataConverter(config),
+    interceptors: { workflow: clientTracingInterceptors(tracing) },
+  });
 }

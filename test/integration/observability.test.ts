@@ -142,7 +142,9 @@ describe('observability: metrics, access logs and no payloads in logs', () => {
     // The Temporal SDK's own series, from Core's exporter, merged into the same scrape.
     const queue = { task_queue: intake.config.temporal.taskQueue };
     expect(sample(w, 'temporal_workflow_completed_total', queue)).toBe(2);
-    expect(sample(w, 'temporal_activity_execution_failed_total', queue)).toBe(3);
+    // The parked event's 3 attempts: the quick local one, then two of the regular activity.
+    expect(sample(w, 'temporal_local_activity_execution_failed_total', queue)).toBe(1);
+    expect(sample(w, 'temporal_activity_execution_failed_total', queue)).toBe(2);
     expect(sample(w, 'temporal_worker_start_total', queue)).toBeGreaterThan(0);
 
     // Access log: one line per request with the route pattern, never the path or query values.

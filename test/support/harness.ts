@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { EventService } from '../../src/events/event-service';
 import { createLogger, type Logger } from '../../src/logger';
 import { openStore, type Store } from '../../src/store/store';
+import { startTracing, type Tracing } from '../../src/telemetry';
 import { createClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
 import { createTestDatabase } from './postgres';
@@ -55,6 +56,8 @@ export interface Intake {
   events: EventService;
   logger: Logger;
   api: RunningApi;
+  /** The API's and the worker's tracing: on when the env sets an OTLP endpoint (OTEL_*), else off. */
+  tracing: { api: Tracing; worker: Tracing };
   worker?: { worker: Worker; running: Promise<void> };
   /** Starts a(nother) worker with optional env overrides (e.g. without a failpoint). */
   startWorker(env?: Record<string, string>): Promise<{ worker: Worker; running: Promise<void> }>;
@@ -116,9 +119,19 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
   }
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel, logSink);
-  const client = createClient(config);
+  const tracing = { api: startTracing(config, 'intake-api'), worker: startTracing(config, 'intake-worker') };
+  cleanups.push(() => tracing.api.shutdown());
+  cleanups.push(() => tracing.worker.shutdown());
+  const client = createClient(config, tracing.api);
   cleanups.push(() => client.connection.close());
-  const api = await startApi({ config, client, store, logger, extraRouters: opts.extraRouters?.(config) });
+  const api = await startApi({
+    config,
+    client,
+    store,
+    logger,
+    tracer: tracing.api.tracer,
+    extraRouters: opts.extraRouters?.(config),
+  });
   cleanups.push(() => api.close(1000));
 
   const intake: Intake = {
@@ -129,6 +142,7 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
     events: new EventService(client),
     logger,
     api,
+    tracing,
     async startWorker(over = {}) {
       const wconfig = over && Object.keys(over).length ? loadConfig({ ...env, ...over }) : config;
       const { worker, connection } = await createWorker({
@@ -136,6 +150,7 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
         store,
         logger,
         shutdownGraceS: 2,
+        tracing: tracing.worker,
       });
       const running = worker.run().finally(() => connection.close());
       intake.worker = { worker, running };

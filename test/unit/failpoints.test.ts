@@ -19,6 +19,9 @@ describe('INTAKE_FAILPOINTS', () => {
     expect(firingFailpoint(fps, 'mailgun', 'clicked')?.point).toBe('handler');
     expect(firingFailpoint(fps, 'mailgun', 'delivered')).toBeUndefined();
     expect(firingFailpoint(fps, 'partners', 'customer.upserted')?.point).toBe('permanent');
+    expect(firingFailpoint(parseFailpoints('mailgun.once=delivered'), 'mailgun', 'delivered')?.point).toBe(
+      'once',
+    );
   });
 
   it('fires for a share of attempts with @percent', () => {

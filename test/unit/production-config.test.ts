@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { activityTaskQueueFor, assertServeable, loadConfig, parseRateLimits } from '../../src/config';
 import { ConfigError } from '../../src/errors';
@@ -50,6 +52,25 @@ describe('start-up checks of the production processes', () => {
 describe('workflow code source', () => {
   it('bundles workflows/ at start when running from source, even if a built bundle exists', () => {
     expect(workflowSource({}, path.join('/app', 'src'))).toHaveProperty('workflowsPath');
+  });
+
+  it('picks the prebuilt bundle with the tracing interceptors when tracing is on', () => {
+    const dist = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'intake-bundles-')), 'dist');
+    fs.mkdirSync(path.join(dist, 'src'), { recursive: true });
+    for (const name of ['workflow-bundle.js', 'workflow-bundle-traced.js'])
+      fs.writeFileSync(path.join(dist, name), '');
+    try {
+      const compiledDir = path.join(dist, 'src');
+      expect(workflowSource(loadConfig({}), compiledDir)).toEqual({
+        workflowBundle: { codePath: path.join(dist, 'workflow-bundle.js') },
+      });
+      const traced = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' });
+      expect(workflowSource(traced, compiledDir)).toEqual({
+        workflowBundle: { codePath: path.join(dist, 'workflow-bundle-traced.js') },
+      });
+    } finally {
+      fs.rmSync(path.dirname(dist), { recursive: true, force: true });
+    }
   });
 
   it('uses INTAKE_WORKFLOW_BUNDLE when set', () => {

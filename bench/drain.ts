@@ -1,0 +1,272 @@
+/**
+ * `npm run bench:drain`: can Intake process what it acknowledges? On one Temporal dev server, in one
+ * run (so the ratios hold on a busy machine):
+ *  1. raw starts/s: the raw-start scenario (no HTTP, no worker) at `--connections`;
+ *  2. drain: N signed events acknowledged through `intake api` with no worker running, then one
+ *     `intake worker` starts and processes the backlog: processed/s ÷ raw starts/s, and history
+ *     events per processed event (every event's history length, from Temporal);
+ *  3. end to end at fixed arrival rates (`--rates`): received→processed p50/p99 and backlog slope.
+ * Writes bench/results/drain-<timestamp>.json and prints a markdown summary for BENCHMARKS.md.
+ *
+ *   npm run bench:drain -- --events 600 --rates 30,60,90 --rate-duration 20
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { Command } from 'commander';
+import pg from 'pg';
+import { ROOT, sleep, spawnTs } from './lib/children';
+import { runEndToEnd, type E2eResult } from './lib/e2e';
+import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
+import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
+import { createDatabase } from './lib/postgres';
+import { startDevBackend } from './lib/temporal';
+
+interface DrainOptions {
+  events: number;
+  connections: number;
+  rawDurationS: number;
+  rates: number[];
+  rateDurationS: number;
+  env: Record<string, string>;
+  label: string;
+}
+
+const log = (l: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
+
+function parse(): DrainOptions {
+  const o = new Command('bench:drain')
+    .option('--events <n>', 'events in the drain backlog', '600')
+    .option('--connections <n>', 'concurrency of raw starts and of the acknowledging burst', '64')
+    .option('--raw-duration <s>', 'seconds of raw starts', '10')
+    .option('--rates <list>', 'fixed arrival rates for end to end, events/s (empty: skip)', '30,60,90')
+    .option('--rate-duration <s>', 'seconds of load per arrival rate', '20')
+    .option('--env <KEY=VALUE...>', 'extra environment for intake api/worker (tuning experiments)')
+    .option('--label <text>', 'what this run measures (e.g. the commit)', '')
+    .parse(process.argv)
+    .opts<Record<string, string | string[] | undefined>>();
+  const env: Record<string, string> = {};
+  for (const kv of (o.env as string[] | undefined) ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--env expects KEY=VALUE, got ${kv}`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return {
+    events: Number(o.events),
+    connections: Number(o.connections),
+    rawDurationS: Number(o.rawDuration),
+    rates: String(o.rates ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map(Number),
+    rateDurationS: Number(o.rateDuration),
+    env,
+    label: String(o.label ?? ''),
+  };
+}
+
+async function rawStarts(address: string, o: DrainOptions, logDir: string): Promise<number> {
+  const resultFile = path.join(logDir, `raw-${Date.now()}.json`);
+  const child = spawnTs({
+    name: 'raw-start',
+    script: 'bench/scenarios/raw-start.ts',
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_ADDRESS: address,
+      BENCH_TASK_QUEUE: taskQueue('bench-raw'),
+      BENCH_CONCURRENCY: String(o.connections),
+      BENCH_DURATION_MS: String(o.rawDurationS * 1000),
+      BENCH_WARMUP_MS: '1000',
+      BENCH_BODIES: String((o.rawDurationS + 1) * 2500),
+      BENCH_RESULT_FILE: resultFile,
+    },
+    logDir,
+  });
+  const { code } = await child.exited;
+  if (code !== 0) throw new Error(`raw-start exited ${code}; see ${child.logFile}`);
+  return (JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { rps: number }).rps;
+}
+
+/** POSTs every body with `connections` in flight; returns the ids answered `accepted` (Mailgun: 200). */
+async function ackAll(url: string, bodies: SignedBody[], connections: number): Promise<string[]> {
+  const acked: string[] = [];
+  let next = 0;
+  const lane = async () => {
+    for (let b = bodies[next++]; b; b = bodies[next++]) {
+      const res = await fetch(`${url}/webhooks/mailgun`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: b.body,
+      });
+      const answer = (await res.json().catch(() => ({}))) as { status?: string };
+      if (res.ok && answer.status === 'accepted') acked.push(b.id);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, lane));
+  return acked;
+}
+
+interface DrainResult {
+  acked: number;
+  ackS: number;
+  processed: number;
+  drainS: number;
+  processedPerS: number;
+  historyEventsPerEvent: number;
+  /** Events whose history shows a regular activity (the fallback) or a timed-out attempt. */
+  fallbacks: number;
+  timeouts: number;
+}
+
+async function drain(address: string, o: DrainOptions, logDir: string): Promise<DrainResult> {
+  const db = await createDatabase('intake_bench_drain');
+  const setup = {
+    temporalAddress: address,
+    databaseUrl: db.url,
+    taskQueue: taskQueue('bench-drain'),
+    logDir,
+    env: { ...(await prebuiltBundleEnv(logDir)), INTAKE_WORKER_METRICS_PORT: '0', ...o.env },
+  };
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const api = await startApiProcess(setup, 'drain-api');
+  try {
+    const t0 = Date.now();
+    const ids = await ackAll(api.url, signedBodies(o.events), o.connections);
+    const ackS = (Date.now() - t0) / 1000;
+    log(`  drain: ${ids.length} acked in ${ackS.toFixed(1)} s; starting one intake worker`);
+    const count = async () =>
+      Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM processed_events')).rows[0]?.n ?? 0);
+    const worker = await startWorkerProcess(setup, 'drain-worker');
+    // Measured from the worker's first processed event (its start-up is not processing).
+    while ((await count()) === 0) await sleep(50);
+    const first = Date.now();
+    const deadline = first + 300_000;
+    let n = 0;
+    while ((n = await count()) < ids.length && Date.now() < deadline) await sleep(100);
+    const drainS = (Date.now() - first) / 1000;
+    await worker.stop();
+    let historyEvents = 0;
+    let fallbacks = 0;
+    let timeouts = 0;
+    for (const id of ids) {
+      const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+      historyEvents += events.length;
+      if (events.some((e) => e.activityTaskScheduledEventAttributes)) fallbacks++;
+      if (events.some((e) => e.activityTaskTimedOutEventAttributes)) timeouts++;
+    }
+    return {
+      acked: ids.length,
+      ackS,
+      processed: n,
+      drainS,
+      // The first event is the clock's start, so it is not counted.
+      processedPerS: (n - 1) / Math.max(0.001, drainS),
+      historyEventsPerEvent: historyEvents / Math.max(1, ids.length),
+      fallbacks,
+      timeouts,
+    };
+  } finally {
+    await api.child.stop();
+    await connection.close();
+    await pool.end();
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parse();
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-drain-'));
+  log(`drain bench: logs in ${logDir}`);
+  const backend = await startDevBackend(path.join(logDir, 'temporal'));
+  try {
+    const raw = await rawStarts(backend.address, o, logDir);
+    log(`  raw starts: ${raw.toFixed(1)}/s at ${o.connections}`);
+    const d = await drain(backend.address, o, logDir);
+    log(
+      `  drain: ${d.processed}/${d.acked} in ${d.drainS.toFixed(1)} s = ${d.processedPerS.toFixed(1)}/s ` +
+        `(${(d.processedPerS / raw).toFixed(2)} × raw); ${d.historyEventsPerEvent.toFixed(1)} history events/event; ` +
+        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt`,
+    );
+    const rates: E2eResult[] = [];
+    for (const rate of o.rates) {
+      // A busy dev server can refuse a worker's start (SQLite interrupted): report, go on.
+      const e = await runEndToEnd({
+        temporalAddress: backend.address,
+        logDir,
+        connections: Math.max(8, Math.ceil(rate / 5)),
+        durationS: o.rateDurationS,
+        warmupS: 2,
+        drainTimeoutS: 60,
+        env: { INTAKE_WORKER_METRICS_PORT: '0', ...o.env },
+        rate,
+        log,
+      }).catch((err: unknown) => {
+        log(`  ${rate}/s: failed: ${(err as Error).message}`);
+        return undefined;
+      });
+      if (!e) continue;
+      rates.push(e);
+      log(
+        `  ${rate}/s: processed ${e.processedRpsDuringLoad.toFixed(1)}/s during load, received→processed ` +
+          `p50 ${e.receivedToProcessed.p50.toFixed(0)} ms p99 ${e.receivedToProcessed.p99.toFixed(0)} ms, ` +
+          `backlog slope ${e.backlogSlopePerS.toFixed(2)}/s, unprocessed ${e.unprocessed}`,
+      );
+    }
+    const out = path.join(
+      ROOT,
+      'bench',
+      'results',
+      `drain-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+    );
+    fs.writeFileSync(
+      out,
+      JSON.stringify(
+        {
+          label: o.label,
+          options: o,
+          rawStartsPerS: raw,
+          drain: d,
+          rates: rates.map(({ samples: _s, ...r }) => r),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    const md = [
+      row([
+        'run',
+        'raw starts/s',
+        'drain processed/s',
+        '÷ raw',
+        'history events/event',
+        ...rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`),
+      ]),
+      row(Array.from({ length: 5 + rates.length }, () => '---')),
+      row([
+        o.label,
+        raw.toFixed(0),
+        d.processedPerS.toFixed(1),
+        (d.processedPerS / raw).toFixed(2),
+        d.historyEventsPerEvent.toFixed(1),
+        ...rates.map(
+          (e) =>
+            `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,
+        ),
+      ]),
+    ];
+    process.stdout.write(`\n${md.join('\n')}\n\nresults: ${out}\n`);
+    fs.rmSync(logDir, { recursive: true, force: true });
+  } finally {
+    await backend.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:drain: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
