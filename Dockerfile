@@ -32,6 +32,8 @@ COPY bin ./bin
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+# `npm run build` ends with scripts/build-workflow-bundle.ts (plain and traced workflow bundles).
+COPY scripts ./scripts
 RUN npm run build
 # A prebuilt workflow bundle (dist/workflow-bundle.js) spares every worker a webpack run at
 # start; the worker falls back to bundling workflows/ itself when it is absent, so the step

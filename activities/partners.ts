@@ -5,9 +5,6 @@ import { markProcessed } from '../src/store/mailgun-repo';
 import type { Store } from '../src/store/store';
 import type { HandlerInput } from '../workflows/types';
 
-/** PostgreSQL errors for values it cannot hold (`\u0000` in text/jsonb, dates out of range): final. */
-const UNSTORABLE = new Set(['22P05', '22021', '22008']);
-
 /**
  * Partner customer processing: the customer row is upserted or tombstoned with last-write-wins by
  * `data.updatedAt` (see applyCustomerWrite for ties), in one transaction with the exactly-once ledger.
@@ -21,26 +18,19 @@ export function processPartners(store: Store) {
     if (!partner) throw new PermanentProcessingError('event has no partner');
     const event = parsed.data;
     const deleted = event.type === 'customer.deleted';
-    try {
-      return await store.tx(async (q) => {
-        const first = await markProcessed(q, input.id, input.source, input.eventType);
-        if (!first) return { applied: false };
-        await applyCustomerWrite(q, {
-          partner,
-          customerId: event.data.id,
-          data: deleted ? null : event.data,
-          deleted,
-          updatedAt: event.data.updatedAt,
-          eventId: input.id,
-        });
-        return { applied: true };
+    // Store data errors (a value PostgreSQL cannot hold) become permanent in activities/run-handler.ts.
+    return store.tx(async (q) => {
+      const first = await markProcessed(q, input.id, input.source, input.eventType);
+      if (!first) return { applied: false };
+      await applyCustomerWrite(q, {
+        partner,
+        customerId: event.data.id,
+        data: deleted ? null : event.data,
+        deleted,
+        updatedAt: event.data.updatedAt,
+        eventId: input.id,
       });
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && UNSTORABLE.has(code)) {
-        throw new PermanentProcessingError('customer data holds a value the store cannot hold');
-      }
-      throw err;
-    }
+      return { applied: true };
+    });
   };
 }

@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { PermanentProcessingError } from '../src/errors';
+import { PermanentProcessingError, toProcessingError } from '../src/errors';
 import { firingFailpoint, type Failpoint } from '../src/failpoints';
 import type { HandlerInput, HandlerResult } from '../workflows/types';
 
@@ -12,8 +12,9 @@ export interface HandlerObserver {
 }
 
 /**
- * Wraps a source's processing into an activity: applies failpoints, maps PermanentProcessingError to
- * a non-retryable failure (the one place that retry decision is made), and reports the attempt
+ * Wraps a source's processing into an activity: applies failpoints, reduces store errors to their
+ * code and classifies data errors as permanent (toProcessingError), maps PermanentProcessingError
+ * to a non-retryable failure (the one place that retry decision is made), and reports the attempt
  * number so the workflow can keep an honest count.
  */
 export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer: HandlerObserver = {}) {
@@ -34,9 +35,10 @@ export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer
       observer.onAttempt?.(input, 'ok', attempt);
       return { attempt, applied };
     } catch (err) {
-      const permanent = err instanceof PermanentProcessingError;
+      // Store errors lose their message (it can quote payload values) and data errors turn permanent.
+      const e = toProcessingError(err);
+      const permanent = e instanceof PermanentProcessingError;
       observer.onAttempt?.(input, permanent ? 'permanent' : 'retryable', attempt);
-      const e = err as Error;
       throw ApplicationFailure.create({
         message: e.message,
         type: permanent ? 'PermanentProcessingError' : e.name || 'Error',

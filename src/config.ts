@@ -95,15 +95,17 @@ export function parseRateLimits(raw: string | undefined): Map<SourceName, number
 
 const envSchema = z.object({
   PORT: intString('PORT', 3000, 0),
-  HOST: z.string().default('0.0.0.0'),
+  HOST: optionalString,
   NODE_ENV: optionalString,
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_CLI_PATH: optionalString,
+  TCTL_PATH: optionalString,
   INTAKE_TASK_QUEUE: z.string().min(1).default('intake'),
   DATABASE_URL: optionalString,
   INTAKE_DATA_DIR: z.string().default('./data'),
   INTAKE_ADMIN_TOKEN: optionalString,
+  INTAKE_READ_TOKEN: optionalString,
   INTAKE_API_URL: optionalString,
   MAILGUN_SIGNING_KEY: optionalString,
   INTAKE_PARTNER_SECRETS: optionalString,
@@ -158,6 +160,11 @@ export interface Config {
   port: number;
   /** Interface the API binds to. Default 0.0.0.0. */
   host: string;
+  /**
+   * Interface `intake dev` binds its API to: HOST when set, else 127.0.0.1, so a development
+   * machine does not offer its (token-less) codec endpoint or generated data to the network.
+   */
+  devHost: string;
   /** `production` turns on the strict start-up checks (admin token required). */
   production: boolean;
   temporal: {
@@ -168,6 +175,8 @@ export interface Config {
     taskQueue: string;
     /** Explicit path to the `temporal` CLI, first in the lookup order. */
     cliPath?: string;
+    /** Explicit path to `tctl` (TCTL_PATH), first in its lookup order (scripts/ensure-tctl.ts). */
+    tctlPath?: string;
     /** How long the API waits for Temporal to persist a start before answering 503. */
     startTimeoutMs: number;
     /** The environment handed to @temporalio/envconfig (API key, TLS, profile settings). */
@@ -177,8 +186,14 @@ export interface Config {
   databaseUrl?: string;
   /** Where the embedded server, store and generated dev secrets live. Default ./data. */
   dataDir: string;
-  /** Bearer token for admin routes; required in production. */
+  /** Bearer token for admin routes (and the read routes); required in production, 32+ characters. */
   adminToken?: string;
+  /**
+   * Read-only bearer token (INTAKE_READ_TOKEN) for the read routes `GET /messages/:messageId` and
+   * `GET /customers/:partner/:id`, for business services that show processed data; it opens no
+   * admin route. Optional; at least 32 characters in production.
+   */
+  readToken?: string;
   /** Base URL of the API for the CLI (`intake send`). Default http://127.0.0.1:$PORT. */
   apiUrl: string;
   mailgun: { signingKey?: string };
@@ -312,19 +327,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   temporalEnv.TEMPORAL_NAMESPACE = e.TEMPORAL_NAMESPACE;
   return {
     port: e.PORT,
-    host: e.HOST,
+    host: e.HOST ?? '0.0.0.0',
+    devHost: e.HOST ?? '127.0.0.1',
     production: e.NODE_ENV === 'production',
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.INTAKE_TASK_QUEUE,
       cliPath: e.TEMPORAL_CLI_PATH,
+      tctlPath: e.TCTL_PATH,
       startTimeoutMs: e.INTAKE_START_TIMEOUT_MS,
       env: temporalEnv,
     },
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.INTAKE_DATA_DIR),
     adminToken: e.INTAKE_ADMIN_TOKEN,
+    readToken: e.INTAKE_READ_TOKEN,
     apiUrl: e.INTAKE_API_URL ?? `http://127.0.0.1:${e.PORT || 3000}`,
     mailgun: { signingKey: e.MAILGUN_SIGNING_KEY },
     partners: parsePartnerSecrets(e.INTAKE_PARTNER_SECRETS),
@@ -399,10 +417,14 @@ export interface ServeableOptions {
   requireAdminToken?: boolean;
 }
 
+/** Shortest bearer token production accepts: 32 characters (e.g. `openssl rand -hex 16`). */
+export const MIN_PRODUCTION_TOKEN_LENGTH = 32;
+
 /**
  * Start-up checks for the production processes: every enabled source has its secret, at least one
- * source is on, and (in production, for the API) the admin token is set. Throws ConfigError naming
- * the variable.
+ * source is on, and (in production, for the API) the admin token is set; in production, bearer
+ * tokens that are set must be at least MIN_PRODUCTION_TOKEN_LENGTH characters. Throws ConfigError
+ * naming the variable.
  */
 export function assertServeable(config: Config, opts: ServeableOptions = {}): void {
   const on = activeSources(config);
@@ -420,5 +442,19 @@ export function assertServeable(config: Config, opts: ServeableOptions = {}): vo
   }
   if (config.production && opts.requireAdminToken !== false && !config.adminToken) {
     throw new ConfigError('INTAKE_ADMIN_TOKEN', 'is required in production (NODE_ENV=production)');
+  }
+  if (config.production) {
+    const tokens: [string, string | undefined][] = [
+      ['INTAKE_ADMIN_TOKEN', config.adminToken],
+      ['INTAKE_READ_TOKEN', config.readToken],
+    ];
+    for (const [variable, token] of tokens) {
+      if (token !== undefined && token.length < MIN_PRODUCTION_TOKEN_LENGTH) {
+        throw new ConfigError(
+          variable,
+          `must be at least ${MIN_PRODUCTION_TOKEN_LENGTH} characters in production (NODE_ENV=production)`,
+        );
+      }
+    }
   }
 }

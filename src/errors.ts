@@ -103,12 +103,12 @@ export class UnavailableError extends IntakeHttpError {
   }
 }
 
-/** Missing or wrong admin bearer token. */
+/** Missing or wrong bearer token (admin routes, read routes, a remote client of a token-less codec). */
 export class UnauthorizedError extends IntakeHttpError {
   readonly status = 401;
   readonly code = 'unauthorized';
   constructor() {
-    super('admin token required');
+    super('bearer token required');
   }
 }
 
@@ -127,6 +127,18 @@ export class NotParkedError extends IntakeHttpError {
   readonly code = 'not_parked';
   constructor(readonly currentStatus: string) {
     super(`event is ${currentStatus}, not parked`);
+  }
+  override body() {
+    return { error: this.code, status: this.currentStatus };
+  }
+}
+
+/** The redrive has already finished, so it cannot be cancelled. */
+export class RedriveNotRunningError extends IntakeHttpError {
+  readonly status = 409;
+  readonly code = 'not_running';
+  constructor(readonly currentStatus: string) {
+    super(`redrive is ${currentStatus}, not running`);
   }
   override body() {
     return { error: this.code, status: this.currentStatus };
@@ -171,6 +183,98 @@ export class ConfigError extends Error {
   ) {
     super(`${variable}: ${reason}`);
   }
+}
+
+/**
+ * A PostgreSQL error reduced to what is safe to show: SQLSTATE, constraint, column and table.
+ * PostgreSQL's message and detail can quote the rejected value (`invalid input syntax for type
+ * integer: "…"`, `Failing row contains (…)`), so they never travel further than the catch that
+ * builds this: not into logs, `lastError` nor the workflow history.
+ */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    /** SQLSTATE, e.g. `22P05`. */
+    readonly code: string,
+    readonly constraint?: string,
+    readonly column?: string,
+    readonly table?: string,
+  ) {
+    super(describeStoreFailure(code, constraint, column, table));
+  }
+}
+
+function describeStoreFailure(code: string, constraint?: string, column?: string, table?: string): string {
+  const where = [
+    table && `table ${table}`,
+    column && `column ${column}`,
+    constraint && `constraint ${constraint}`,
+  ].filter(Boolean);
+  return `store error SQLSTATE ${code}${where.length ? ` (${where.join(', ')})` : ''}`;
+}
+
+/** The fields of a `pg` DatabaseError that are safe to keep (none of them holds a value). */
+interface DatabaseErrorLike {
+  code: string;
+  severity: string;
+  constraint?: unknown;
+  column?: unknown;
+  table?: unknown;
+}
+
+/** True for an error PostgreSQL (or PGlite) sent: it has a SQLSTATE and a severity. */
+export function isDatabaseError(err: unknown): err is DatabaseErrorLike {
+  const e = err as Partial<DatabaseErrorLike> | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(e.code) &&
+    typeof e.severity === 'string'
+  );
+}
+
+/**
+ * Unique keys a handler may hit when two attempts race (each inserts with ON CONFLICT, so this is
+ * rare and the next attempt sees the row): retried, not parked. Any other unique key is a data
+ * error.
+ */
+const EXPECTED_UNIQUE_KEYS = new Set([
+  'processed_events_pkey',
+  'mailgun_events_pkey',
+  'mailgun_messages_pkey',
+  'customers_pkey',
+  'offloaded_payloads_pkey',
+  'mailgun_tokens_pkey',
+]);
+
+const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+
+/** A store error as a value-free StoreError; any other Error unchanged (non-errors wrapped). */
+export function withoutValues(err: unknown): Error {
+  if (isDatabaseError(err))
+    return new StoreError(err.code, str(err.constraint), str(err.column), str(err.table));
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * What a handler failure becomes before it leaves the activity: the one place store errors are
+ * reduced and classified. A PostgreSQL error becomes a value-free StoreError; when it is a
+ * deterministic data error (SQLSTATE class 22, data exception, or class 23, integrity constraint
+ * violation, other than the expected unique keys) retrying cannot help, so it becomes a
+ * PermanentProcessingError and the event parks at once. Other errors pass unchanged.
+ */
+export function toProcessingError(err: unknown): Error {
+  const safe = withoutValues(err);
+  if (!(safe instanceof StoreError)) return safe;
+  const klass = safe.code.slice(0, 2);
+  const expectedUnique = safe.code === '23505' && EXPECTED_UNIQUE_KEYS.has(safe.constraint ?? '');
+  if (klass === '22' || (klass === '23' && !expectedUnique)) {
+    return new PermanentProcessingError(`the store refused the event's data: ${safe.message}`, {
+      cause: safe,
+    });
+  }
+  return safe;
 }
 
 /** The Temporal dev server could not start (its port is taken, it exited, it never answered). */

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createRedriveActivities } from '../activities/redrive';
 import { activityTaskQueueFor, type Config } from './config';
 import { parseFailpoints } from './failpoints';
 import type { Logger } from './logger';
@@ -49,9 +51,10 @@ export function workflowSource(
 }
 
 /**
- * The workers of one process: the main Worker polls the task queue (the processEvent workflow and
- * every source's activity); each rate-limited source (INTAKE_RATE_LIMITS) adds an activity-only
- * Worker on `<task queue>-<source>` whose rate the server enforces across all processes.
+ * The workers of one process: the main Worker polls the task queue (the processEvent and
+ * redriveParked workflows, every source's activity and the redrive's); each rate-limited source
+ * (INTAKE_RATE_LIMITS) adds an activity-only Worker on `<task queue>-<source>` whose rate the
+ * server enforces across all processes.
  */
 export async function createWorker(
   opts: WorkerOptions,
@@ -86,10 +89,12 @@ export async function createWorker(
         },
       },
     });
+    // The redrive workflow's activities read events' states through a client on the same connection.
+    const client = new Client({ connection, namespace, dataConverter: dataConverter(config) });
     const common = {
       connection,
       namespace,
-      activities,
+      activities: { ...activities, ...createRedriveActivities(client) },
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
       // The quick (local) handler attempts take the same store connections as the regular ones.

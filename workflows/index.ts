@@ -1,2 +1,3 @@
 /** The workflow bundle's entry: every workflow the worker registers. */
 export { processEvent, retrySignal, discardSignal, statusQuery } from './process-event';
+export { redriveParked, redriveProgressQuery } from './redrive-parked';

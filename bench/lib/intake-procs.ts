@@ -4,8 +4,8 @@ import path from 'node:path';
 import { freePort, ROOT, spawnTs, waitForHttp, type Child } from './children';
 import { BENCH_MAILGUN_KEY } from './mailgun-bodies';
 
-/** The admin token of bench and chaos Intake processes. */
-export const BENCH_ADMIN_TOKEN = 'bench-admin-token';
+/** The admin token of bench and chaos Intake processes (production mode: at least 32 characters). */
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 
 /** What an Intake API/worker pair shares. */
 export interface IntakeSetup {

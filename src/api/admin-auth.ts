@@ -20,3 +20,18 @@ export function requireAdmin(token: string | undefined): RequestHandler {
     next();
   };
 }
+
+/**
+ * Read routes (processed data: names, e-mail addresses) need `Authorization: Bearer` with the admin
+ * token or the read-only INTAKE_READ_TOKEN. With neither configured they are closed (401).
+ */
+export function requireReader(adminToken: string | undefined, readToken: string | undefined): RequestHandler {
+  const tokens = [adminToken, readToken].filter((t): t is string => !!t);
+  return (req, _res, next) => {
+    const header = req.get('authorization');
+    // Every configured token is compared, so the time taken does not tell which one matched.
+    let ok = false;
+    for (const t of tokens) ok = bearerMatches(header, t) || ok;
+    next(ok ? undefined : new UnauthorizedError());
+  };
+}

@@ -11,15 +11,19 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import { EventService } from '../events/event-service';
+import { ParkedEvents } from '../events/parked-events';
+import { RedriveService } from '../events/redrive-service';
+import { redriveRequest } from './redrive-request';
 import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
 import { sources } from '../sources/registry';
 import type { Source } from '../sources/types';
+import { isStorableText } from '../sources/validation';
 import { getCustomer } from '../store/customers-repo';
 import { getMessage } from '../store/mailgun-repo';
 import type { Store } from '../store/store';
 import { accessLog } from './access-log';
-import { requireAdmin } from './admin-auth';
+import { requireAdmin, requireReader } from './admin-auth';
 import { errorHandler, toHttpError } from './error-handler';
 import { ingest } from './ingest';
 import { StartLimiter } from './start-limiter';
@@ -56,6 +60,17 @@ function isJsonContentType(header: string | undefined): boolean {
   return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
 }
 
+/**
+ * How many Content-Type header lines the request carried. Node keeps only the first of duplicates,
+ * so two lines that disagree could make a proxy and Intake read the body differently: a request
+ * with more than one is refused like a wrong type.
+ */
+function contentTypeLines(rawHeaders: string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'content-type') n++;
+  return n;
+}
+
 /** The readiness of Temporal and the store, reported separately. */
 async function readiness(client: Client, store: Store): Promise<{ temporal: boolean; store: boolean }> {
   const temporal = client.connection
@@ -70,8 +85,11 @@ export function createApp(deps: ApiDeps): express.Express {
   const { config, client, store, logger } = deps;
   const metrics = deps.metrics ?? new ApiMetrics();
   const events = new EventService(client);
+  const parked = new ParkedEvents(client);
+  const redrives = new RedriveService(client, config.temporal.taskQueue);
   const startLimiter = new StartLimiter(config.maxInflightStarts);
   const admin = requireAdmin(config.adminToken);
+  const reader = requireReader(config.adminToken, config.readToken);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -97,7 +115,7 @@ export function createApp(deps: ApiDeps): express.Express {
         res.locals.source = source.name;
         if (!source.isConfigured(config, req.params as Record<string, string>))
           return next(new UnknownSourceError());
-        if (!isJsonContentType(req.get('content-type')))
+        if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
           return next(new UnsupportedMediaTypeError('application/json'));
         next();
       },
@@ -183,12 +201,35 @@ export function createApp(deps: ApiDeps): express.Express {
   app.post(
     '/admin/retry-parked',
     admin,
+    express.json({ limit: '16kb' }),
+    route(async (req, res) => {
+      const started = await redrives.start(redriveRequest(req.query, req.body));
+      res.status('redrive' in started ? 202 : 200).json(started);
+    }),
+  );
+  app.get(
+    '/admin/redrives/:id',
+    admin,
+    route(async (req, res) => {
+      res.json(await redrives.get(String(req.params.id)));
+    }),
+  );
+  app.post(
+    '/admin/redrives/:id/cancel',
+    admin,
+    route(async (req, res) => {
+      await redrives.cancel(String(req.params.id));
+      res.status(202).json({ id: req.params.id, action: 'cancel' });
+    }),
+  );
+  app.get(
+    '/admin/issues',
+    admin,
     route(async (req, res) => {
       const source = req.query.source;
       if (source !== undefined && typeof source !== 'string')
         throw new BadRequestError('source must be a single value');
-      const matched = await events.retryParked(source);
-      res.status(202).json({ matched });
+      res.json({ issues: await parked.issues({ source }) });
     }),
   );
   app.get(
@@ -203,11 +244,16 @@ export function createApp(deps: ApiDeps): express.Express {
     }),
   );
 
-  // Read routes for processed data.
+  // Read routes for processed data (personal data): admin or read-only token. Like the admin
+  // routes, the token is checked before anything else, so strangers learn nothing, not even a 404.
+  app.use(['/messages', '/customers'], reader);
   app.get(
     '/messages/:messageId',
     route(async (req, res) => {
-      const message = await getMessage(store, String(req.params.messageId));
+      const messageId = String(req.params.messageId);
+      // No stored id holds NUL (the schema refuses it) and PostgreSQL text cannot: unknown, not a 500.
+      if (!isStorableText(messageId)) throw new NotFoundError('unknown message');
+      const message = await getMessage(store, messageId);
       if (!message) throw new NotFoundError('unknown message');
       res.json(message);
     }),
@@ -251,6 +297,9 @@ export function createApp(deps: ApiDeps): express.Express {
     [/^\/events\/[^/]+$/, ['GET']],
     [/^\/events\/[^/]+\/(retry|discard)$/, ['POST']],
     [/^\/admin\/retry-parked$/, ['POST']],
+    [/^\/admin\/redrives\/[^/]+$/, ['GET']],
+    [/^\/admin\/redrives\/[^/]+\/cancel$/, ['POST']],
+    [/^\/admin\/issues$/, ['GET']],
     [/^\/admin\/events$/, ['GET']],
     [/^\/(healthz|readyz|metrics)$/, ['GET']],
     [/^\/messages\/[^/]+$/, ['GET']],

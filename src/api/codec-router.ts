@@ -15,10 +15,19 @@ export interface CodecRouterOptions {
    * signed-in user's access token as Authorization when its codec setting "Pass access token" is
    * on; with the dev server's UI (no UI auth) there is no such token, so in development either
    * leave the admin token unset for the codec or call the endpoint from the CLI with the header.
+   * Unset: only loopback clients (a browser or CLI on the same machine) are answered; any other
+   * client gets 401, since the endpoint decrypts payloads.
    */
   adminToken?: string;
   /** Browser origins allowed to call the endpoint, e.g. the Web UI `http://localhost:8233`. */
   corsOrigins: string[];
+}
+
+/** True for a peer address on the loopback interface (IPv4, IPv6, or IPv4-mapped IPv6). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
 /** Largest request body accepted: a workflow history page of payloads. */
@@ -100,9 +109,11 @@ export function codecRouter(opts: CodecRouterOptions): Router {
   const inner = express.Router();
   inner.use(cors(new Set(opts.corsOrigins)));
   inner.use((req, _res, next) => {
-    if (adminToken && !bearerMatches(req.get('authorization'), adminToken))
-      return next(new UnauthorizedError());
-    next();
+    // The socket's peer, never X-Forwarded-For: a header is the client's word, not its address.
+    const allowed = adminToken
+      ? bearerMatches(req.get('authorization'), adminToken)
+      : isLoopbackAddress(req.socket.remoteAddress);
+    next(allowed ? undefined : new UnauthorizedError());
   });
   inner.post(
     '/encode',

@@ -6,6 +6,7 @@ import {
   MethodNotAllowedError,
   PayloadTooLargeError,
   UnavailableError,
+  withoutValues,
 } from '../errors';
 import type { Logger } from '../logger';
 
@@ -53,12 +54,10 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequest
       sendError(res, mapped);
       return;
     }
+    // A store error's message can quote a value from the request: only its code is logged.
+    const safe = withoutValues(err);
     logger.error(
-      {
-        reqId: res.locals.reqId,
-        path: req.path,
-        err: { name: (err as Error)?.name, message: (err as Error)?.message },
-      },
+      { reqId: res.locals.reqId, path: req.path, err: { name: safe.name, message: safe.message } },
       'unhandled error',
     );
     res.status(500).json({ error: 'internal' });

@@ -8,6 +8,7 @@ import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweep
 import { startTracing } from '../telemetry';
 import { createClient } from '../temporal/connection';
 import { createWorker } from '../worker';
+import { failpointNotice } from './failpoint-notice';
 import { onShutdown } from './lifecycle';
 import { apiExtraRouters, startConfiguredDevServer } from './processes';
 
@@ -16,7 +17,12 @@ import { apiExtraRouters, startConfiguredDevServer } from './processes';
  * API and a worker in one process tree. Ctrl-C stops them in reverse order.
  */
 export async function runDev(baseConfig: Config): Promise<void> {
-  const { config, generated } = applyDevSecrets(baseConfig, loadOrCreateDevSecrets(baseConfig.dataDir));
+  // Loopback unless HOST says otherwise: the development API has generated secrets and, with
+  // encryption on, a token-less codec endpoint.
+  const { config, generated } = applyDevSecrets(
+    { ...baseConfig, host: baseConfig.devHost },
+    loadOrCreateDevSecrets(baseConfig.dataDir),
+  );
   const logger = createLogger(config.logLevel);
   // Keep a first run's console readable: the SDK's lifecycle chatter (webpack output, worker state)
   // shows at LOG_LEVEL=debug; warnings and errors always do. `intake worker` logs it at info.
@@ -26,7 +32,8 @@ export async function runDev(baseConfig: Config): Promise<void> {
 
   const port = Number(config.temporal.address.split(':').pop());
   const codecOn = !!config.encryptionKeys;
-  const apiBase = `http://127.0.0.1:${config.port}`;
+  const apiHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const apiBase = `http://${apiHost}:${config.port}`;
   say(`Starting the Temporal dev server on ${config.temporal.address}…`);
   const server = await startConfiguredDevServer(config, {
     progress: say,
@@ -75,7 +82,8 @@ export async function runDev(baseConfig: Config): Promise<void> {
       logger,
       tracer: apiTracing.tracer,
       // The dev Web UI has no login and cannot send a bearer token; in development the codec
-      // endpoint answers its origin without one (production requires INTAKE_ADMIN_TOKEN).
+      // endpoint answers loopback clients (the browser on this machine) without one (production
+      // requires INTAKE_ADMIN_TOKEN).
       extraRouters: apiExtraRouters(config, {
         uiOrigins: [uiOrigin, `http://localhost:${port + 1000}`, ...config.codecCorsOrigins],
         codecAuth: false,
@@ -92,6 +100,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
     say(
       `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
     );
+    for (const line of failpointNotice(config)) say(line);
     if (generated.length) {
       say('');
       say(

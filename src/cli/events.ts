@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config';
 import { EventService } from '../events/event-service';
 import { createClient } from '../temporal/connection';
+import { issuesCommand, redrivesCommand, retryParked } from './redrive';
 
 async function withService<T>(config: Config, fn: (svc: EventService) => Promise<T>): Promise<T> {
   const client = createClient(config);
@@ -16,6 +16,15 @@ async function withService<T>(config: Config, fn: (svc: EventService) => Promise
 const print = (v: unknown): void => {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 };
+
+interface RetryOptions {
+  parked?: boolean;
+  source?: string;
+  issue?: string;
+  dryRun?: boolean;
+  canary?: string;
+  rate?: string;
+}
 
 /** `intake events …`: operations on events, straight against Temporal. */
 export function eventsCommand(getConfig: () => Config): Command {
@@ -55,34 +64,22 @@ export function eventsCommand(getConfig: () => Config): Command {
   events
     .command('retry')
     .argument('[id]', 'event id of a parked event')
-    .option('--parked', 'retry every parked event')
+    .option('--parked', 'retry parked events (a redriveParked workflow)')
     .option('--source <source>', 'with --parked: only this source')
-    .description('resume a parked event, or all parked ones')
-    .action(async (id: string | undefined, o: { parked?: boolean; source?: string }) => {
+    .option('--issue <id>', 'with --parked: only this issue (see `events issues`)')
+    .option('--dry-run', 'with --parked: only count, by issue; send nothing')
+    .option('--canary <n>', 'with --parked: resume N or P% first; the rest only if all of them process')
+    .option('--rate <r>', 'with --parked: retry signals per second')
+    .description('resume a parked event, or parked ones')
+    .action(async (id: string | undefined, o: RetryOptions) => {
       if (!id && !o.parked) throw new Error('give an event id, or --parked [--source S]');
       if (id && o.parked) throw new Error('give either an event id or --parked, not both');
-      await withService(getConfig(), async (s) => {
-        if (id) {
-          await s.retry(id);
-          process.stdout.write(`retry sent to ${id}\n`);
-          return;
-        }
-        const bar = new SingleBar(
-          { format: 'retrying parked {bar} {value}/{total}', noTTYOutput: false },
-          Presets.shades_classic,
-        );
-        let started = false;
-        const matched = await s.retryParked(o.source, (done, total) => {
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-        });
-        if (started) bar.stop();
-        const what = `matched ${matched} parked event(s)${o.source ? ` of ${o.source}` : ''}`;
-        process.stdout.write(`${what}; ${matched > 0 ? 'retry sent' : 'nothing to retry'}\n`);
-      });
+      if (o.parked) {
+        const rate = o.rate === undefined ? undefined : Number(o.rate);
+        return retryParked(getConfig(), { ...o, rate });
+      }
+      await withService(getConfig(), (s) => s.retry(id!));
+      process.stdout.write(`retry sent to ${id}\n`);
     });
 
   events
@@ -95,5 +92,7 @@ export function eventsCommand(getConfig: () => Config): Command {
       process.stdout.write(`discarded ${id}\n`);
     });
 
+  events.addCommand(issuesCommand(getConfig));
+  events.addCommand(redrivesCommand(getConfig));
   return events;
 }

@@ -5,6 +5,7 @@ import { runDev } from './dev';
 import { eventsCommand } from './events';
 import { runApi, runServer, runWorker } from './processes';
 import { sendCommand } from './send';
+import { tctlCommand, temporalCommand } from './tools';
 
 let cached: Config | undefined;
 const config = () => (cached ??= loadConfig());
@@ -12,7 +13,9 @@ const config = () => (cached ??= loadConfig());
 async function main(): Promise<void> {
   const program = new Command('intake')
     .description('Durable webhook ingestion on Temporal')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // `intake temporal …` and `intake tctl …` hand every option after them to the tool.
+    .enablePositionalOptions();
   program
     .command('dev')
     .description('everything on one machine: Temporal dev server, store, API, worker')
@@ -31,6 +34,8 @@ async function main(): Promise<void> {
     .action(() => runWorker(config()));
   program.addCommand(eventsCommand(config));
   program.addCommand(sendCommand(config));
+  program.addCommand(temporalCommand(config));
+  program.addCommand(tctlCommand(config));
   await program.parseAsync(process.argv);
 }
 

@@ -32,6 +32,24 @@ export function exampleRequest(config: Config, source: string, opts: { event?: s
   throw new Error(`no example for source "${source}" (known: mailgun, partners)`);
 }
 
+/** The processed-data read route of an example: the message (Mailgun) or the customer (partners). */
+export function readPath(req: SignedRequest): { label: string; id: string; path: string } {
+  const body = JSON.parse(req.body) as {
+    'event-data'?: { message?: { headers?: Record<string, string> } };
+    data?: { id?: string };
+  };
+  const messageId = body['event-data']?.message?.headers?.['message-id'];
+  if (messageId !== undefined)
+    return { label: 'Message id', id: messageId, path: `/messages/${encodeURIComponent(messageId)}` };
+  const partner = req.path.split('/').pop() ?? '';
+  const customer = body.data?.id ?? '';
+  return {
+    label: 'Customer id',
+    id: customer,
+    path: `/customers/${encodeURIComponent(partner)}/${encodeURIComponent(customer)}`,
+  };
+}
+
 /** `intake send <source> --example`: posts a correctly signed sample webhook to the API. */
 export function sendCommand(getConfig: () => Config): Command {
   return new Command('send')
@@ -49,8 +67,19 @@ export function sendCommand(getConfig: () => Config): Command {
       process.stdout.write(`${res.status} ${text}\n`);
       if (res.status === 202 || res.status === 200) {
         const id = (JSON.parse(text) as { id: string }).id;
+        const read = readPath(req);
+        const tokenNote = config.adminToken
+          ? 'INTAKE_ADMIN_TOKEN'
+          : `INTAKE_ADMIN_TOKEN: printed by npm start, kept in ${config.dataDir}/dev-secrets.json`;
+        const auth = `-H "Authorization: Bearer $INTAKE_ADMIN_TOKEN"`;
         process.stdout.write(
-          `See it: npx intake events show '${id}'   or   GET ${base}/events/${encodeURIComponent(id)}\n`,
+          [
+            `${read.label}: ${read.id}`,
+            `See it: npx intake events show '${id}'`,
+            `    or: curl ${auth} ${base}/events/${encodeURIComponent(id)}`,
+            `Processed data: curl ${auth} ${base}${read.path}`,
+            `(the API answers 401 without the admin token; ${tokenNote})`,
+          ].join('\n') + '\n',
         );
       } else {
         process.exitCode = 1;

@@ -7,6 +7,8 @@ export interface EventView {
   id: string;
   source: string | null;
   eventType: string | null;
+  /** The business entity: Mailgun message id, `<partner>:<customer id>` (read routes). */
+  entity: string | null;
   status: EventStatus;
   attempts: number;
   lastError: string | null;
@@ -27,7 +29,9 @@ export interface EventSummary {
 }
 
 const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded'];
-const NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
+// What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (partners add
+// `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
+const NAME = /^[\x21-\x7e]{1,300}$/;
 
 function keyword(desc: WorkflowExecutionDescription, key: string): string | null {
   const v = (desc.searchAttributes as Record<string, unknown[] | undefined>)[key]?.[0];
@@ -74,6 +78,7 @@ export class EventService {
       id,
       source: keyword(desc, 'IntakeSource'),
       eventType: keyword(desc, 'IntakeEventType'),
+      entity: keyword(desc, 'IntakeEntity'),
       receivedAt: desc.startTime.toISOString(),
     };
     if (desc.status.name === 'COMPLETED') {
@@ -124,31 +129,6 @@ export class EventService {
   async discard(id: string, reason?: string): Promise<void> {
     await this.assertParked(id);
     await this.client.workflow.getHandle(id).signal('discard', { reason });
-  }
-
-  /**
-   * Sends `retry` to every parked event (of one source, if given). Returns how many matched.
-   * `onProgress(done, total)` is called as signals go out.
-   */
-  async retryParked(source?: string, onProgress?: (done: number, total: number) => void): Promise<number> {
-    const query = eventsQuery({ status: 'parked', source, running: true });
-    const ids: string[] = [];
-    for await (const wf of this.client.workflow.list({ query })) ids.push(wf.workflowId);
-    let done = 0;
-    const queue = [...ids];
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        await this.client.workflow
-          .getHandle(id)
-          .signal('retry')
-          .catch((err: unknown) => {
-            if (!(err instanceof WorkflowNotFoundError)) throw err; // closed meanwhile: nothing to do
-          });
-        onProgress?.(++done, ids.length);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(16, ids.length) }, worker));
-    return ids.length;
   }
 
   /** Lists events in visibility order: running ones first, then the most recently closed. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { activeSources, type Config } from '../config';
 import { InvalidSignatureError } from '../errors';
 import type { Source } from './types';
+import { safeId, storableJson, unixSeconds } from './validation';
 
 /** Mailgun's `signature` block (https://documentation.mailgun.com: securing webhooks). */
 const signatureSchema = z.object({
@@ -13,24 +14,29 @@ const signatureSchema = z.object({
 
 /** The documented `event-data` shape; Mailgun adds fields over time, so unknown keys are kept. */
 export const mailgunEventDataSchema = z.looseObject({
-  id: z.string().min(1).max(256),
-  event: z.string().min(1).max(64),
-  timestamp: z.number().positive(),
+  id: safeId(256),
+  event: safeId(64),
+  timestamp: unixSeconds(),
   recipient: z.string().max(1024).optional(),
   severity: z.enum(['permanent', 'temporary']).optional(),
   reason: z.string().max(1024).optional(),
   message: z.looseObject({
     headers: z.looseObject({
-      'message-id': z.string().min(1).max(998),
+      'message-id': safeId(998),
     }),
   }),
 });
 
-/** A whole Mailgun webhook body. */
-export const mailgunWebhookSchema = z.looseObject({
-  signature: signatureSchema,
-  'event-data': mailgunEventDataSchema,
-});
+/**
+ * A whole Mailgun webhook body. Every string anywhere in it must be storable: the body is kept in
+ * the workflow history and its fields in the store.
+ */
+export const mailgunWebhookSchema = z
+  .looseObject({
+    signature: signatureSchema,
+    'event-data': mailgunEventDataSchema,
+  })
+  .superRefine((body, ctx) => storableJson(ctx, body));
 
 /** A validated Mailgun webhook. */
 export type MailgunWebhook = z.infer<typeof mailgunWebhookSchema>;

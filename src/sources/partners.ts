@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { activeSources, type Config } from '../config';
 import { InvalidJsonError, InvalidSignatureError } from '../errors';
 import type { Source } from './types';
+import { safeId, storableJson } from './validation';
 
 /**
  * The `standardwebhooks` library refuses timestamps more than 5 minutes old or ahead and does not let
@@ -12,15 +13,9 @@ import type { Source } from './types';
  */
 export const LIBRARY_TOLERANCE_S = 300;
 
-const customerId = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^\P{Cc}+$/u, 'must not contain control characters');
-
 /** `data` of a customer event: id and updatedAt are required, every other customer field is kept. */
 export const customerDataSchema = z.looseObject({
-  id: customerId,
+  id: safeId(256),
   // Year 0000 is valid ISO 8601 but out of PostgreSQL's range.
   updatedAt: z.iso
     .datetime({ offset: true })
@@ -33,11 +28,16 @@ const envelope = {
   data: customerDataSchema,
 };
 
-/** A partner webhook body, discriminated by `type`; unknown keys are kept. */
-export const partnerWebhookSchema = z.discriminatedUnion('type', [
-  z.looseObject({ type: z.literal('customer.upserted'), ...envelope }),
-  z.looseObject({ type: z.literal('customer.deleted'), ...envelope }),
-]);
+/**
+ * A partner webhook body, discriminated by `type`; unknown keys are kept. Every string and key
+ * anywhere in it must be storable: `data` is kept whole in a jsonb column.
+ */
+export const partnerWebhookSchema = z
+  .discriminatedUnion('type', [
+    z.looseObject({ type: z.literal('customer.upserted'), ...envelope }),
+    z.looseObject({ type: z.literal('customer.deleted'), ...envelope }),
+  ])
+  .superRefine((body, ctx) => storableJson(ctx, body));
 
 /** A validated partner webhook. */
 export type PartnerWebhook = z.infer<typeof partnerWebhookSchema>;

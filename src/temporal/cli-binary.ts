@@ -34,7 +34,8 @@ export function defaultCacheDir(home = os.homedir(), xdg?: string): string {
   return path.join(xdg || path.join(home, '.cache'), 'intake');
 }
 
-function isExecutable(file: string): boolean {
+/** True when `file` is an executable regular file. */
+export function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();
@@ -43,7 +44,8 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function onPath(name: string, pathEnv: string): string | undefined {
+/** The first executable called `name` in the PATH-style list `pathEnv`. */
+export function onPath(name: string, pathEnv: string): string | undefined {
   for (const dir of pathEnv.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);

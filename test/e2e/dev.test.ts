@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +30,8 @@ describe('intake dev (npm start): the embedded default end to end', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
       INTAKE_DATA_DIR: dir,
       LOG_LEVEL: 'warn',
+      // A failpoint the test's Mailgun event does not hit: the banner must say it is on.
+      INTAKE_FAILPOINTS: 'partners.handler=customer.deleted',
     };
     dev = spawn(tsx, [main, 'dev'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     dev.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -53,6 +56,25 @@ describe('intake dev (npm start): the embedded default end to end', () => {
     expect(output).toMatch(/MAILGUN_SIGNING_KEY=[0-9a-f]{48}/);
     expect(output).toMatch(/INTAKE_PARTNER_SECRETS=acme=whsec_/);
     expect(output).toMatch(/INTAKE_ADMIN_TOKEN=\S+/);
+    expect(output).toContain('Failpoints ON   INTAKE_FAILPOINTS=partners.handler=customer.deleted');
+    expect(output).toContain('retries ~8.5 min before it parks');
+  });
+
+  it('binds the API to loopback only (HOST unset): reachable on 127.0.0.1, refused on the LAN address', async () => {
+    expect((await fetch(`http://127.0.0.1:${env.PORT}/healthz`)).status).toBe(200);
+    const lan = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+    if (!lan) throw new Error('no non-loopback IPv4 interface to test from');
+    const refused = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(env.PORT), lan);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
   });
 
   it('`intake send mailgun --example` ends processed, listed by IntakeSource in the temporal CLI', async () => {
@@ -78,6 +100,19 @@ describe('intake dev (npm start): the embedded default end to end', () => {
     );
     expect(view).toMatchObject({ id, source: 'mailgun', status: 'processed' });
 
+    // It prints the message id and the read route, and says the API wants the admin token.
+    const messageId = /^Message id: (\S+)$/m.exec(sent.stdout)?.[1];
+    expect(messageId).toMatch(/@mg\.example\.com$/);
+    expect(sent.stdout).toMatch(
+      /answers 401 without the admin token; INTAKE_ADMIN_TOKEN: printed by npm start/,
+    );
+    const read = /^Processed data: curl -H "Authorization: Bearer \$INTAKE_ADMIN_TOKEN" (\S+)$/m.exec(
+      sent.stdout,
+    )![1]!;
+    const message = await fetch(read, { headers: { authorization: `Bearer ${token}` } });
+    expect(message.status).toBe(200);
+    expect(((await message.json()) as { messageId?: string }).messageId).toBe(messageId);
+
     const list = await run(process.env.INTAKE_TEST_TEMPORAL_CLI!, [
       'workflow',
       'list',
@@ -94,7 +129,7 @@ describe('intake dev (npm start): the embedded default end to end', () => {
     expect(ids).toContain(id);
 
     const shown = await run(tsx, [main, 'events', 'show', id], { env });
-    expect(JSON.parse(shown.stdout)).toMatchObject({ id, status: 'processed' });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id, status: 'processed', entity: messageId });
   });
 
   it('stops everything on Ctrl-C (SIGINT), the Temporal server included', async () => {

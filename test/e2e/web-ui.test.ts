@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { RedriveService } from '../../src/events/redrive-service';
 import { mailgunExample } from '../../src/samples';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
@@ -10,6 +11,8 @@ import { freePort } from '../support/ports';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/web-ui.png';
+const SIGNAL_SCREENSHOT = '/tmp/web-ui-signal.png';
+const START_SCREENSHOT = '/tmp/web-ui-start-redrive.png';
 
 /** True if nothing listens on 127.0.0.1:port right now. */
 function portIsFree(port: number): Promise<boolean> {
@@ -84,8 +87,9 @@ describe('Temporal Web UI shows the parked events (headless Chromium)', () => {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  const parked: string[] = [];
+
   it('lists exactly the parked workflows for the query IntakeStatus="parked"', async () => {
-    const parked: string[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await post(intake.url, mailgunExample({ signingKey: TEST_MAILGUN_KEY, event: 'opened' }));
       expect(res.status).toBe(200);
@@ -117,5 +121,81 @@ describe('Temporal Web UI shows the parked events (headless Chromium)', () => {
     const bySource = encodeURIComponent('IntakeStatus="parked" AND IntakeSource="mailgun"');
     await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${bySource}`);
     expect(await showsAll(page, parked)).not.toContain(processed);
+
+    // Parked events show as Running (their workflows wait): the IntakeStatus column tells them apart.
+    await page.getByTestId('workflows-summary-table-configuration-button').click();
+    await page.getByTestId('orderable-list-item-IntakeStatus-add-button').click();
+    await page.getByRole('button', { name: /close/i }).filter({ visible: true }).first().click();
+    const table = await waitFor(
+      async () => {
+        const t = await page.locator('table').first().innerText();
+        return (t.match(/\bparked\b/g) ?? []).length === parked.length ? t : undefined;
+      },
+      30_000,
+      'an IntakeStatus column with parked in each row',
+    );
+    expect(table).toContain('IntakeStatus');
+    await page.setViewportSize({ width: 1900, height: 600 });
+    await page.waitForTimeout(500); // the drawer's closing animation
+    await page.screenshot({ path: SCREENSHOT });
+  });
+
+  it('after the fix, retries one parked event from its page: More Actions → Send a Signal `retry`', async () => {
+    await intake.stopWorker();
+    await intake.startWorker({ INTAKE_FAILPOINTS: '' });
+    const id = parked[0]!;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(id)}`);
+    await page.getByRole('button', { name: 'More Actions' }).click();
+    await page.getByTestId('signal-button').filter({ visible: true }).first().click();
+    await page.getByTestId('signal-select-button').filter({ visible: true }).click();
+    await page.getByRole('option', { name: 'retry', exact: true }).filter({ visible: true }).click();
+    await page.screenshot({ path: SIGNAL_SCREENSHOT });
+    await page.getByTestId('confirm-modal-button').filter({ visible: true }).click();
+    await waitFor(
+      async () => (await intake.events.get(id)).status === 'processed',
+      60_000,
+      `${id} processed`,
+    );
+    expect(await intake.events.get(id)).toMatchObject({ attempts: 4, lastError: null });
+    // Only that one: the other parked events wait for their own retry.
+    for (const other of parked.slice(1)) expect((await intake.events.get(other)).status).toBe('parked');
+    await page.close();
+  });
+
+  it('redrives the rest from the Start Workflow form: redriveParked with a filter as its input', async () => {
+    const redriveId = `redrive:ui-${Date.now()}`;
+    const form = new URLSearchParams({
+      workflowId: redriveId,
+      taskQueue: intake.config.temporal.taskQueue,
+      workflowType: 'redriveParked',
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/start-workflow?${form.toString()}`);
+    const data = page.locator('[contenteditable=true]').filter({ visible: true }).first();
+    await data.click();
+    await page.keyboard.insertText('{"filter":{"source":"mailgun"},"canary":{"count":1}}');
+    // Leaving the editor reformats the JSON (and moves the button): blur it before submitting.
+    await page.getByRole('heading', { name: 'Start a Workflow' }).click();
+    await page.screenshot({ path: START_SCREENSHOT, fullPage: true });
+    await page.getByTestId('start-workflow-button').filter({ visible: true }).click();
+
+    const redrives = new RedriveService(intake.client, intake.config.temporal.taskQueue);
+    const view = await waitFor(
+      async () => {
+        const v = await redrives.get(redriveId).catch(() => undefined);
+        return v && v.status !== 'running' ? v : undefined;
+      },
+      90_000,
+      'the redrive started from the Web UI to finish',
+    );
+    expect(view).toMatchObject({ status: 'completed', phase: 'done', matched: 2, sample: 1, signalled: 2 });
+    for (const id of parked.slice(1))
+      await waitFor(
+        async () => (await intake.events.get(id)).status === 'processed',
+        60_000,
+        `${id} processed`,
+      );
+    await page.close();
   });
 });

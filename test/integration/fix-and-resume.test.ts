@@ -190,7 +190,10 @@ describe('fix and resume on the real Temporal dev server and PostgreSQL', () => 
     await intake.stopWorker();
     await intake.startWorker({ INTAKE_FAILPOINTS: '' });
     const res = await adminPost('/admin/retry-parked?source=mailgun');
-    expect(res).toEqual({ status: 202, json: { matched: 1 } });
+    expect(res).toEqual({
+      status: 202,
+      json: { matched: 1, redrive: expect.stringMatching(/^redrive:mailgun:/) },
+    });
     const v = await waitStatus(permanentId, 'processed');
     expect(v.attempts).toBe(2);
     expect((await view(discardedId)).status).toBe('discarded');

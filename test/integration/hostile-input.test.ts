@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { ID_MESSAGE } from '../../src/sources/validation';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { startIntake, TEST_ADMIN_TOKEN, waitFor, type Intake } from '../support/harness';
 import { freePort } from '../support/ports';
@@ -474,7 +475,7 @@ const rows: Row[] = [
     name: 'partners: customer id with a control character',
     request: () => partnerRequest({ data: { id: 'cus_\n1' } }),
     status: 422,
-    body: invalid({ path: 'data.id', message: 'must not contain control characters' }),
+    body: invalid({ path: 'data.id', message: ID_MESSAGE }),
   },
   {
     name: 'partners: webhook-id with a space',
@@ -666,6 +667,9 @@ describe('admin routes need the bearer token, also where they answer 404 or 405'
     ['POST', '/events/mailgun:x/discard'],
     ['POST', '/admin/retry-parked?source=mailgun'],
     ['GET', '/admin/events'],
+    ['GET', '/admin/issues?source=mailgun'],
+    ['GET', '/admin/redrives/redrive:mailgun:x'],
+    ['POST', '/admin/redrives/redrive:mailgun:x/cancel'],
     ['DELETE', '/events/mailgun:x'], // 405 with the token
     ['GET', '/events/mailgun:x/retry'], // 405 with the token
     ['PUT', '/admin/retry-parked'], // 405 with the token

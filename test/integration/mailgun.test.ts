@@ -1,5 +1,13 @@
 import { mailgunExample } from '../../src/samples';
-import { adminGet, post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
+import {
+  adminGet,
+  post,
+  READ_AUTH,
+  startIntake,
+  TEST_MAILGUN_KEY,
+  waitFor,
+  type Intake,
+} from '../support/harness';
 
 const modes = ['postgres', 'pglite'] as const;
 
@@ -48,6 +56,7 @@ describe.each(modes)('Mailgun end to end on the real Temporal dev server (%s sto
 
     const msg = await fetch(
       `${intake.url}/messages/${encodeURIComponent(data.message.headers['message-id'])}`,
+      { headers: READ_AUTH },
     );
     expect(msg.status).toBe(200);
     const body = (await msg.json()) as Record<string, unknown>;
@@ -84,7 +93,9 @@ describe.each(modes)('Mailgun end to end on the real Temporal dev server (%s sto
     for (const e of events) expect((await post(intake.url, e)).status).toBe(200);
     const msg = await waitFor(
       async () => {
-        const r = await fetch(`${intake.url}/messages/${encodeURIComponent(messageId)}`);
+        const r = await fetch(`${intake.url}/messages/${encodeURIComponent(messageId)}`, {
+          headers: READ_AUTH,
+        });
         const b = (await r.json()) as { events?: unknown[] };
         return r.status === 200 && b.events?.length === 3 ? b : undefined;
       },

@@ -3,6 +3,7 @@ import { partnerExample, type PartnerExampleOptions } from '../../src/samples';
 import {
   capturedLogs,
   post,
+  READ_AUTH,
   startIntake,
   TEST_PARTNER_SECRET,
   waitFor,
@@ -40,7 +41,9 @@ describe('partners end to end on the real Temporal dev server (postgres store)',
   }
 
   const customer = async (id: string, partner = 'acme') => {
-    const res = await fetch(`${intake.url}/customers/${partner}/${encodeURIComponent(id)}`);
+    const res = await fetch(`${intake.url}/customers/${partner}/${encodeURIComponent(id)}`, {
+      headers: READ_AUTH,
+    });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   };
 
@@ -216,7 +219,7 @@ describe('partners end to end on the real Temporal dev server (postgres store)',
     const got = await customer(uid('cus'));
     expect(got.status).toBe(404);
     expect(got.json).toEqual({ error: 'not_found' });
-    const wrong = await fetch(`${intake.url}/customers/acme/x`, { method: 'DELETE' });
+    const wrong = await fetch(`${intake.url}/customers/acme/x`, { method: 'DELETE', headers: READ_AUTH });
     expect(wrong.status).toBe(405);
     expect(await wrong.json()).toEqual({ error: 'method_not_allowed' });
   });

@@ -1,7 +1,8 @@
 import { Worker, type ReplayResult } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
+import path from 'node:path';
 import { workflowTracingInterceptorModules } from '../../src/temporal/tracing';
-import { recordedHistories } from '../support/histories';
+import { HISTORIES_DIR, recordedHistories } from '../support/histories';
 
 /** Replays every history recorded by scripts/record-histories.ts against a workflow bundle. */
 async function replay(workflowsPath: string, workflowModules?: string[]): Promise<ReplayResult[]> {
@@ -53,5 +54,19 @@ describe('replay of recorded workflow histories', () => {
   it('replays every recorded history when the same change is behind patched()', async () => {
     const results = await replay(require.resolve('../fixtures/patched-workflows'));
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(names.map((n) => [n, undefined]));
+  });
+
+  it('replays the recorded redriveParked histories (canary stopped, cancelled, canary then rest)', async () => {
+    const redrives = recordedHistories(path.join(HISTORIES_DIR, 'redrive'));
+    expect(redrives.map((h) => h.name)).toEqual(['canary-stopped', 'canary-then-rest', 'cancelled']);
+    const results: ReplayResult[] = [];
+    for await (const r of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../workflows') },
+      redrives.map(({ name, history }) => ({ workflowId: name, history })),
+    ))
+      results.push(r);
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
+      redrives.map((h) => [h.name, undefined]),
+    );
   });
 });

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mailgunExample } from '../../src/samples';
-import { run } from '../support/cli';
+import { findTctl } from '../../src/temporal/tctl-binary';
+import { cliEnv, run } from '../support/cli';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 import { createTestNamespace } from '../support/namespace';
 
@@ -19,14 +20,17 @@ function runbookCommands(): Map<string, string> {
   return out;
 }
 
-/** The runbook's temporal CLI commands, verbatim, against the run's dev server. */
+/** The runbook's temporal CLI and tctl commands, verbatim, against the run's dev server. */
 describe('README.md commands against the real dev server', () => {
   const commands = runbookCommands();
   let intake: Intake;
   let binDir: string;
   let namespace: string;
+  let tctl: string;
 
   beforeAll(async () => {
+    // tctl as operators get it (TCTL_PATH, PATH, cache, else built once: minutes, cold).
+    tctl = await findTctl({ explicitPath: process.env.TCTL_PATH, env: process.env });
     const address = process.env.INTAKE_TEST_TEMPORAL_ADDRESS!;
     // Own namespace: the runbook's batch signal matches every parked mailgun event in it.
     namespace = await createTestNamespace(address);
@@ -37,7 +41,8 @@ describe('README.md commands against the real dev server', () => {
     // The runbook says `temporal`; put the run's binary on PATH under that name.
     binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-runbook-'));
     fs.symlinkSync(process.env.INTAKE_TEST_TEMPORAL_CLI!, path.join(binDir, 'temporal'));
-  });
+    fs.symlinkSync(tctl, path.join(binDir, 'tctl'));
+  }, 1_200_000);
   afterAll(async () => {
     await intake?.stop();
     if (binDir) fs.rmSync(binDir, { recursive: true, force: true });
@@ -72,6 +77,11 @@ describe('README.md commands against the real dev server', () => {
       'query-status',
       'signal-all',
       'signal-one',
+      'tctl-count-parked',
+      'tctl-list-parked',
+      'tctl-query-status',
+      'tctl-signal-all',
+      'tctl-signal-one',
     ]);
     expect(commands.get('signal-all')).toBe(
       `temporal workflow signal --query 'IntakeStatus="parked" AND IntakeSource="mailgun"' --name retry --reason 'fix deployed' --yes`,
@@ -79,7 +89,7 @@ describe('README.md commands against the real dev server', () => {
   });
 
   it('finds the parked events with `temporal workflow list --query` and counts them', async () => {
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       const res = await post(intake.url, mailgunExample({ signingKey: TEST_MAILGUN_KEY, event: 'opened' }));
       expect(res.status).toBe(200);
       parked.push(res.json.id as string);
@@ -90,7 +100,7 @@ describe('README.md commands against the real dev server', () => {
       await waitFor(async () => (await status(id)) === 'parked', 60_000, `${id} parked`);
     await waitFor(async () => (await status(processed)) === 'processed', 60_000, 'processed');
 
-    for (const name of ['list-parked', 'list-parked-source']) {
+    for (const name of ['list-parked', 'list-parked-source', 'tctl-list-parked']) {
       const out = await waitFor(
         async () => {
           const o = await runbook(name);
@@ -100,9 +110,25 @@ describe('README.md commands against the real dev server', () => {
         `${name} shows the parked ids`,
       );
       expect(out).not.toContain(processed);
-      expect(out).toMatch(/Running/);
+      if (!name.startsWith('tctl')) expect(out).toMatch(/Running/);
     }
-    expect(await runbook('count-parked')).toMatch(/Total: 4\b/);
+    expect(await runbook('count-parked')).toMatch(/Total: 5\b/);
+    expect((await runbook('tctl-count-parked')).trim()).toBe('5');
+
+    // Without either tool on PATH: `intake temporal …` and `intake tctl …` pass through to them.
+    const intakeTool = (args: string[]) =>
+      run(path.resolve(__dirname, '../../node_modules/.bin/tsx'), ['src/cli/main.ts', ...args], {
+        ...cliEnv(intake.config),
+        TEMPORAL_CLI_PATH: process.env.INTAKE_TEST_TEMPORAL_CLI,
+        TCTL_PATH: tctl,
+      });
+    const viaIntake = await intakeTool(['temporal', 'workflow', 'count', '--query', 'IntakeStatus="parked"']);
+    expect(viaIntake).toMatchObject({ code: 0, stdout: expect.stringMatching(/Total: 5\b/) });
+    const tctlViaIntake = await intakeTool(['tctl', 'workflow', 'count', '--query', 'IntakeStatus="parked"']);
+    expect(tctlViaIntake).toMatchObject({ code: 0, stdout: '5\n' });
+    expect((await intakeTool(['temporal', '--path'])).stdout.trim()).toBe(
+      process.env.INTAKE_TEST_TEMPORAL_CLI,
+    );
   });
 
   it('inspects one with `temporal workflow query --name status` and `describe`', async () => {
@@ -115,6 +141,12 @@ describe('README.md commands against the real dev server', () => {
     >;
     expect(state).toMatchObject({ id: parked[0], status: 'parked', attempts: 3, processedAt: null });
     expect(state.lastError).toMatch(/failpoint mailgun\.handler/);
+    const tctlOut = await runbook('tctl-query-status', parked[0]);
+    expect(JSON.parse(tctlOut.slice(tctlOut.indexOf('{'), tctlOut.lastIndexOf('}') + 1))).toMatchObject({
+      id: parked[0],
+      status: 'parked',
+      attempts: 3,
+    });
     const desc = await runbook('describe', parked[0]);
     expect(desc).toContain(parked[0]);
     expect(desc).toMatch(/IntakeStatus:[^\]]*\\"parked\\"/);
@@ -128,17 +160,41 @@ describe('README.md commands against the real dev server', () => {
     });
   });
 
+  it('before the fix, `tctl workflow signal --query` resumes every parked event (they park again)', async () => {
+    await runbook('tctl-signal-all');
+    for (const id of parked.slice(1)) {
+      await waitFor(
+        async () => {
+          const v = await intake.events.get(id);
+          return v.status === 'parked' && v.attempts === 6;
+        },
+        60_000,
+        `${id} retried and parked again`,
+      );
+    }
+    expect(await status(parked[0]!)).toBe('discarded');
+  });
+
   it('after the fix, resumes one by id and the rest with the batch signal over the query', async () => {
     await intake.stopWorker();
     await intake.startWorker({ INTAKE_FAILPOINTS: '' });
 
     await runbook('signal-one', parked[1]);
-    await waitFor(async () => (await status(parked[1]!)) === 'processed', 30_000, 'one processed');
-    // The batch reads visibility: wait until it no longer lists the one already resumed.
-    await waitFor(async () => !(await runbook('list-parked')).includes(parked[1]!), 30_000, 'list updated');
+    await runbook('tctl-signal-one', parked[2]);
+    for (const id of parked.slice(1, 3))
+      await waitFor(async () => (await status(id)) === 'processed', 30_000, `${id} processed`);
+    // The batch reads visibility: wait until it no longer lists the ones already resumed.
+    await waitFor(
+      async () => {
+        const list = await runbook('list-parked');
+        return !list.includes(parked[1]!) && !list.includes(parked[2]!);
+      },
+      30_000,
+      'list updated',
+    );
 
     await runbook('signal-all');
-    for (const id of parked.slice(2)) {
+    for (const id of parked.slice(3)) {
       await waitFor(async () => (await status(id)) === 'processed', 60_000, `${id} processed`);
     }
     expect(await status(parked[0]!)).toBe('discarded');

@@ -17,6 +17,10 @@ import { createTestDatabase } from './postgres';
 
 export const TEST_MAILGUN_KEY = 'key-test-0123456789abcdef';
 export const TEST_ADMIN_TOKEN = 'test-admin-token';
+/** The read-only token of the read routes (INTAKE_READ_TOKEN) in the test environment. */
+export const TEST_READ_TOKEN = 'test-read-token';
+/** Headers that open the read routes (`GET /messages/…`, `GET /customers/…`) with the read token. */
+export const READ_AUTH = { authorization: `Bearer ${TEST_READ_TOKEN}` };
 export const TEST_PARTNER_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 /** Every log line written by harness processes, to check that no payload leaks. */
@@ -77,6 +81,7 @@ export function testEnv(over: Record<string, string> = {}): NodeJS.ProcessEnv {
     MAILGUN_SIGNING_KEY: TEST_MAILGUN_KEY,
     INTAKE_PARTNER_SECRETS: `acme=${TEST_PARTNER_SECRET}`,
     INTAKE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    INTAKE_READ_TOKEN: TEST_READ_TOKEN,
     INTAKE_RETRY_MAX_ATTEMPTS: '3',
     INTAKE_RETRY_INITIAL_INTERVAL_MS: '100',
     INTAKE_RETRY_MAX_INTERVAL_MS: '200',

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import express from 'express';
 import request from 'supertest';
 import type { Payload } from '@temporalio/common';
-import { codecRouter } from '../../src/api/codec-router';
+import { codecRouter, isLoopbackAddress } from '../../src/api/codec-router';
 import { ConfigError } from '../../src/errors';
 import {
   createEncryptionCodec,
@@ -205,5 +208,62 @@ describe('codecRouter', () => {
     const enc = await request(other).post('/codec/encode').send(plainJson).expect(200);
     const res = await request(app).post('/codec/decode').set(auth).send(enc.body).expect(400);
     expect(res.body.message).toContain('"k9"');
+  });
+});
+
+describe('isLoopbackAddress', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['127.8.9.10', true],
+    ['::1', true],
+    ['::ffff:127.0.0.1', true],
+    ['192.0.2.2', false],
+    ['::ffff:192.0.2.2', false],
+    ['10.0.0.1', false],
+    ['fe80::1', false],
+    [undefined, false],
+  ])('%s → %s', (address, loopback) => {
+    expect(isLoopbackAddress(address)).toBe(loopback);
+  });
+});
+
+/** A non-loopback IPv4 address of this machine, to reach a server as a remote client would. */
+function externalAddress(): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  throw new Error('no non-loopback IPv4 interface to test from');
+}
+
+describe('a codec endpoint without a token (intake dev) answers loopback clients only', () => {
+  const app = express().use(codecRouter({ codec: codecFor(keyEntry('k1')), corsOrigins: [] }));
+  let server: http.Server;
+  let port: number;
+  beforeAll(async () => {
+    server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+  });
+  const decode = (host: string) =>
+    fetch(`http://${host}:${port}/codec/encode`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-forwarded-for': '127.0.0.1',
+        forwarded: 'for=127.0.0.1',
+      },
+      body: JSON.stringify({ payloads: [] }),
+    });
+
+  it('answers the browser or CLI on this machine', async () => {
+    expect((await decode('127.0.0.1')).status).toBe(200);
+  });
+
+  it('answers 401 to a client on another address, whatever it claims in headers', async () => {
+    const res = await decode(externalAddress());
+    expect([res.status, await res.json()]).toEqual([401, { error: 'unauthorized' }]);
   });
 });

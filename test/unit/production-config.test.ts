@@ -39,6 +39,42 @@ describe('start-up checks of the production processes', () => {
     expect(() => assertServeable(config, { requireAdminToken: false })).toThrow(/INTAKE_PARTNER_SECRETS/);
   });
 
+  it('refuses admin and read tokens shorter than 32 characters in production, naming the variable', () => {
+    const long = 'a'.repeat(32);
+    const check = (env: Record<string, string>) => () =>
+      assertServeable(loadConfig({ ...production, ...env }));
+    expect(check({ INTAKE_ADMIN_TOKEN: 'short' })).toThrow(
+      /^INTAKE_ADMIN_TOKEN: must be at least 32 characters/,
+    );
+    expect(check({ INTAKE_ADMIN_TOKEN: 'a'.repeat(31) })).toThrow(ConfigError);
+    expect(check({ INTAKE_ADMIN_TOKEN: long, INTAKE_READ_TOKEN: 'short' })).toThrow(
+      /^INTAKE_READ_TOKEN: must be at least 32 characters/,
+    );
+    expect(check({ INTAKE_ADMIN_TOKEN: long, INTAKE_READ_TOKEN: long })).not.toThrow();
+    expect(check({ INTAKE_ADMIN_TOKEN: long })).not.toThrow();
+    // The worker does not need the admin token, but a short one in its environment is still refused.
+    expect(() =>
+      assertServeable(loadConfig({ ...production, INTAKE_READ_TOKEN: 'short' }), {
+        requireAdminToken: false,
+      }),
+    ).toThrow(/INTAKE_READ_TOKEN/);
+    // Outside production short tokens are fine (tests, development).
+    expect(() =>
+      assertServeable(
+        loadConfig({ MAILGUN_SIGNING_KEY: 'key', INTAKE_ADMIN_TOKEN: 'short', INTAKE_READ_TOKEN: 'x' }),
+      ),
+    ).not.toThrow();
+  });
+
+  it('parses INTAKE_READ_TOKEN; `intake dev` binds 127.0.0.1 unless HOST is set, the API 0.0.0.0', () => {
+    expect(loadConfig({ INTAKE_READ_TOKEN: 'r' }).readToken).toBe('r');
+    expect(loadConfig({}).readToken).toBeUndefined();
+    const defaults = loadConfig({});
+    expect([defaults.host, defaults.devHost]).toEqual(['0.0.0.0', '127.0.0.1']);
+    const given = loadConfig({ HOST: '0.0.0.0' });
+    expect([given.host, given.devHost]).toEqual(['0.0.0.0', '0.0.0.0']);
+  });
+
   it('parses the offload threshold and the shutdown grace with defaults', () => {
     const defaults = loadConfig({});
     expect(defaults.offloadThresholdBytes).toBe(128 * 1024);

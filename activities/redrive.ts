@@ -1,0 +1,52 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { BadRequestError } from '../src/errors';
+import { issueSignature } from '../src/events/issue-signature';
+import { ParkedEvents, type ParkedFilter } from '../src/events/parked-events';
+import type { EventState } from '../workflows/types';
+import type { RedriveEventState, RedriveTarget } from '../workflows/redrive-types';
+
+/** Activities of the redriveParked workflow: reading events' states through the client. */
+export function createRedriveActivities(client: Client) {
+  const stateOf = async (id: string): Promise<RedriveEventState> => {
+    const handle = client.workflow.getHandle(id);
+    let state: EventState;
+    try {
+      state = await handle.query<EventState>('status');
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        return { id, status: 'gone', attempts: 0, lastError: null, issue: '', signature: '' };
+      throw err; // no worker answered: the activity retries
+    }
+    const sig = issueSignature(state.source, state.lastError);
+    return {
+      id,
+      status: state.status,
+      attempts: state.attempts,
+      lastError: state.lastError,
+      issue: sig.id,
+      signature: sig.signature,
+    };
+  };
+  return {
+    /** The parked events matching the filter (a redrive started by hand, without targets). */
+    async redriveSelect(filter: ParkedFilter): Promise<RedriveTarget[]> {
+      let events;
+      try {
+        events = await new ParkedEvents(client).list(filter);
+      } catch (err) {
+        // A malformed filter typed into the Web UI: retrying cannot fix it.
+        if (err instanceof BadRequestError) throw ApplicationFailure.nonRetryable(err.message, 'BadRequest');
+        throw err;
+      }
+      return events.map((e) => ({ id: e.id, attempts: e.attempts, issue: e.issue.id }));
+    },
+    /** The current state of each event (status query), with the signature of its last error. */
+    async redriveEventStates(ids: string[]): Promise<RedriveEventState[]> {
+      const out: RedriveEventState[] = [];
+      for (let i = 0; i < ids.length; i += 16)
+        out.push(...(await Promise.all(ids.slice(i, i + 16).map(stateOf))));
+      return out;
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Config } from '../config';
+import { ParkedEvents, type Issue } from '../events/parked-events';
+import { RedriveService, type RedriveRequest, type RedriveView } from '../events/redrive-service';
+import { createClient } from '../temporal/connection';
+
+const out = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
+const print = (v: unknown): void => out(JSON.stringify(v, null, 2));
+
+async function withClient<T>(config: Config, fn: (client: ReturnType<typeof createClient>) => Promise<T>) {
+  const client = createClient(config);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function printIssues(issues: Issue[]): void {
+  for (const i of issues) {
+    out(`${i.id}  ${String(i.count).padStart(5)}  ${i.signature}`);
+    out(
+      `              types ${i.eventTypes.join(', ') || '?'}; parked ${i.firstParkedAt ?? '?'} .. ${i.lastParkedAt ?? '?'}`,
+    );
+    out(`              e.g. ${i.sampleIds.join(' ')}`);
+  }
+}
+
+/** `intake events issues [--source S] [--json]`: parked events grouped by error signature. */
+export function issuesCommand(getConfig: () => Config): Command {
+  return new Command('issues')
+    .description('parked events grouped by error signature (id, count, event types, when, samples)')
+    .option('--source <source>', 'only this source')
+    .option('--json', 'print JSON')
+    .action(async (o: { source?: string; json?: boolean }) => {
+      const issues = await withClient(getConfig(), (c) => new ParkedEvents(c).issues({ source: o.source }));
+      if (o.json) return print(issues);
+      if (issues.length === 0) return out('no parked events');
+      out(`${'issue'.padEnd(12)}  count  source error`);
+      printIssues(issues);
+    });
+}
+
+/** `intake events redrives [show|cancel ID]`: the redriveParked workflows. */
+export function redrivesCommand(getConfig: () => Config): Command {
+  return new Command('redrives')
+    .description('list redrives of parked events; `show ID` or `cancel ID` one of them')
+    .argument('[action]', 'show | cancel')
+    .argument('[id]', 'redrive id (redrive:…)')
+    .action(async (action: string | undefined, id: string | undefined) => {
+      await withClient(getConfig(), async (c) => {
+        const svc = new RedriveService(c, getConfig().temporal.taskQueue);
+        if (action === undefined) {
+          const rows = await svc.list();
+          if (rows.length === 0) return out('no redrives');
+          for (const r of rows) out(`${r.status.padEnd(10)} ${r.startedAt}  ${r.id}`);
+          return;
+        }
+        if (!id || (action !== 'show' && action !== 'cancel'))
+          throw new Error('usage: redrives [show|cancel ID]');
+        if (action === 'show') return print(await svc.get(id));
+        await svc.cancel(id);
+        out(`cancel requested for ${id}; events not yet signalled stay parked`);
+      });
+    });
+}
+
+/**
+ * `intake events retry --parked …`: a dry run prints the count by issue; otherwise starts a
+ * redriveParked workflow and follows it with a progress bar until it closes (Ctrl-C leaves it
+ * running: it is a workflow).
+ */
+export async function retryParked(config: Config, req: RedriveRequest): Promise<void> {
+  await withClient(config, async (c) => {
+    const svc = new RedriveService(c, config.temporal.taskQueue);
+    const started = await svc.start(req);
+    const what = `matched ${started.matched} parked event(s)${req.source ? ` of ${req.source}` : ''}${req.issue ? ` with issue ${req.issue}` : ''}`;
+    if (!('redrive' in started)) {
+      out(`dry run: ${what}; nothing sent`);
+      printIssues(started.issues);
+      return;
+    }
+    out(`${what}; redrive ${started.redrive}`);
+    const view = await follow(svc, started.redrive, started.matched);
+    if (view.phase === 'done') out(`${what}; ${started.matched > 0 ? 'retry sent' : 'nothing to retry'}`);
+    else if (view.phase === 'stopped') {
+      out(`canary failed, redrive stopped: ${view.reason ?? ''}`);
+      for (const p of view.parkedAgain ?? [])
+        out(`  parked again: ${p.id}  issue ${p.issue}  ${p.signature}`);
+      process.exitCode = 1;
+    } else {
+      out(
+        `redrive ${view.status} (${view.phase ?? '?'}) after ${view.signalled ?? '?'} signal(s); the rest stay parked`,
+      );
+      process.exitCode = 1;
+    }
+  });
+}
+
+async function follow(svc: RedriveService, id: string, total: number): Promise<RedriveView> {
+  const bar = new SingleBar(
+    { format: 'redrive {phase} {bar} {value}/{total} signalled', noTTYOutput: false },
+    Presets.shades_classic,
+  );
+  bar.start(total, 0, { phase: 'canary' });
+  let phase: string | undefined;
+  try {
+    for (;;) {
+      const view = await svc.get(id);
+      bar.update(view.signalled ?? 0, { phase: view.phase ?? '' });
+      if (view.phase !== phase && view.phase === 'canary' && (view.sample ?? 0) > 0) {
+        bar.stop();
+        out(`canary: ${view.sample} event(s) sampled; waiting for them to settle`);
+        bar.start(total, view.signalled ?? 0, { phase: view.phase });
+      }
+      phase = view.phase;
+      if (view.status !== 'running') return view;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    bar.stop();
+  }
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { z } from 'zod';
+import { BadRequestError, NotFoundError, RedriveNotRunningError } from '../errors';
+import type { RedriveInput, RedriveProgress } from '../../workflows/redrive-types';
+import { groupIssues, ParkedEvents, type Issue, type ParkedFilter } from './parked-events';
+
+/** What the operator asks of a redrive (`intake events retry --parked`, POST /admin/retry-parked). */
+export interface RedriveRequest extends ParkedFilter {
+  /** Only count what would be retried, with the breakdown by issue; start nothing. */
+  dryRun?: boolean;
+  /** `N` events or `P%` of them resumed first; the rest only if every one of them is processed. */
+  canary?: string;
+  /** Retry signals per second. */
+  rate?: number;
+}
+
+/** A started redrive, or the count of a dry run. */
+export type RedriveStart = { matched: number; redrive: string } | { matched: number; issues: Issue[] };
+
+/** GET /admin/redrives/:id and `intake events redrives show ID`. */
+export interface RedriveView extends Partial<RedriveProgress> {
+  id: string;
+  /** Temporal execution status: running, completed, cancelled, terminated, failed… */
+  status: string;
+  startedAt: string;
+  closedAt: string | null;
+}
+
+const ID = /^redrive:[A-Za-z0-9_.:-]{1,200}$/;
+
+const canarySchema = z
+  .string()
+  .regex(/^(\d{1,6}|\d{1,3}(\.\d+)?%)$/, 'canary must be N or P% (e.g. 5 or 10%)')
+  .transform((s) => (s.endsWith('%') ? { percent: Number(s.slice(0, -1)) } : { count: Number(s) }))
+  .refine(
+    (c) => (c.count ?? c.percent ?? 0) > 0 && (c.percent ?? 0) <= 100,
+    'canary must be 1.. or 0%..100%',
+  );
+
+/** Parses the canary option; BadRequestError when malformed. */
+export function parseCanary(raw: string | undefined): RedriveInput['canary'] {
+  if (raw === undefined) return undefined;
+  const r = canarySchema.safeParse(raw);
+  if (!r.success) throw new BadRequestError(r.error.issues[0]?.message ?? 'bad canary');
+  return r.data;
+}
+
+/** Redrives of parked events as redriveParked workflows on the task queue. */
+export class RedriveService {
+  private readonly parked: ParkedEvents;
+
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {
+    this.parked = new ParkedEvents(client);
+  }
+
+  /** Selects the parked events; a dry run returns the count by issue, else a redrive starts. */
+  async start(req: RedriveRequest): Promise<RedriveStart> {
+    const canary = parseCanary(req.canary);
+    if (req.rate !== undefined && !(req.rate > 0 && req.rate <= 10_000))
+      throw new BadRequestError('rate must be a number of signals per second in (0, 10000]');
+    const events = await this.parked.list(req);
+    if (req.dryRun) return { matched: events.length, issues: groupIssues(events) };
+    const id = `redrive:${req.source ?? 'all'}${req.issue ? `:${req.issue}` : ''}:${randomBytes(4).toString('hex')}`;
+    const input: RedriveInput = {
+      filter: { ...(req.source ? { source: req.source } : {}), ...(req.issue ? { issue: req.issue } : {}) },
+      targets: events.map((e) => ({ id: e.id, attempts: e.attempts, issue: e.issue.id })),
+      ...(canary ? { canary } : {}),
+      ...(req.rate ? { ratePerSecond: req.rate } : {}),
+    };
+    await this.client.workflow.start('redriveParked', {
+      workflowId: id,
+      taskQueue: this.taskQueue,
+      args: [input],
+    });
+    return { matched: events.length, redrive: id };
+  }
+
+  /** A redrive's status and progress; NotFoundError for an unknown id. */
+  async get(id: string): Promise<RedriveView> {
+    if (!ID.test(id)) throw new NotFoundError('unknown redrive');
+    const handle = this.client.workflow.getHandle(id);
+    let desc: WorkflowExecutionDescription;
+    try {
+      desc = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('unknown redrive');
+      throw err;
+    }
+    if (desc.type !== 'redriveParked') throw new NotFoundError('unknown redrive');
+    const view: RedriveView = {
+      id,
+      status: desc.status.name.toLowerCase(),
+      startedAt: desc.startTime.toISOString(),
+      closedAt: desc.closeTime?.toISOString() ?? null,
+    };
+    try {
+      const progress = await this.client.connection.withDeadline(Date.now() + 5000, () =>
+        handle.query<RedriveProgress>('progress'),
+      );
+      return { ...view, ...progress };
+    } catch {
+      return view; // no worker to answer: the execution status alone
+    }
+  }
+
+  /** The most recent redrives (running ones first). */
+  async list(limit = 20): Promise<RedriveView[]> {
+    const out: RedriveView[] = [];
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = 'redriveParked'` })) {
+      out.push({
+        id: wf.workflowId,
+        status: wf.status.name.toLowerCase(),
+        startedAt: wf.startTime.toISOString(),
+        closedAt: wf.closeTime?.toISOString() ?? null,
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Cancels a running redrive: signals not yet sent are not sent; those events stay parked. */
+  async cancel(id: string): Promise<void> {
+    const view = await this.get(id);
+    if (view.status !== 'running') throw new RedriveNotRunningError(view.status);
+    await this.client.workflow.getHandle(id).cancel();
+  }
+}

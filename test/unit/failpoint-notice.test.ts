@@ -1,0 +1,25 @@
+import { failpointNotice, timeToParkMs } from '../../src/cli/failpoint-notice';
+
+describe('the start banner when a failpoint is on', () => {
+  const defaults = { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 };
+
+  it('says nothing without INTAKE_FAILPOINTS', () => {
+    expect(failpointNotice({ failpoints: undefined, retry: defaults })).toEqual([]);
+  });
+
+  it('names the failpoint and the ~8.5 minutes an event retries at the default budget, with a faster setting', () => {
+    expect(timeToParkMs(defaults)).toBe(511_000); // 1+2+4+…+256 s
+    const lines = failpointNotice({ failpoints: 'mailgun.handler=opened', retry: defaults }).join('\n');
+    expect(lines).toContain('Failpoints ON   INTAKE_FAILPOINTS=mailgun.handler=opened');
+    expect(lines).toContain('~8.5 min before it parks (10 attempts)');
+    expect(lines).toContain('INTAKE_RETRY_MAX_ATTEMPTS=3 INTAKE_RETRY_MAX_INTERVAL_MS=2000');
+  });
+
+  it('drops the hint when retries are already short', () => {
+    const retry = { maxAttempts: 3, initialIntervalMs: 100, maxIntervalMs: 2000 };
+    expect(timeToParkMs(retry)).toBe(300);
+    const lines = failpointNotice({ failpoints: 'mailgun.permanent=clicked', retry });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('~300 ms before it parks');
+  });
+});

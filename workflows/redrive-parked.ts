@@ -1,0 +1,117 @@
+import {
+  defineQuery,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { createRedriveActivities } from '../activities/redrive';
+import { retrySignal } from './process-event';
+import type { RedriveEventState, RedriveInput, RedriveProgress, RedriveTarget } from './redrive-types';
+
+/** The redrive's progress (phase, counts, what parked again). */
+export const redriveProgressQuery = defineQuery<RedriveProgress>('progress');
+
+const { redriveEventStates, redriveSelect } = proxyActivities<ReturnType<typeof createRedriveActivities>>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '10 seconds' },
+});
+
+/** Signals sent at once when no rate is given. */
+const BATCH = 20;
+
+/** How many events the canary samples: N, or P% rounded up; at least one, at most all. */
+export function canarySize(canary: RedriveInput['canary'], total: number): number {
+  if (!canary || total === 0) return 0;
+  const n = canary.count ?? Math.ceil(((canary.percent ?? 0) * total) / 100);
+  return Math.min(total, Math.max(1, n));
+}
+
+/** A random sample of `k` targets and the rest; Math.random is the workflow's seeded one (replay-safe). */
+function sample(targets: RedriveTarget[], k: number): [RedriveTarget[], RedriveTarget[]] {
+  const a = [...targets];
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(Math.random() * (a.length - i));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return [a.slice(0, k), a.slice(k)];
+}
+
+/** A sampled event has settled when it is no longer waiting for, or running, its retry round. */
+function settled(s: RedriveEventState, before: RedriveTarget): boolean {
+  if (s.status === 'parked') return s.attempts > before.attempts;
+  return s.status !== 'processing' && s.status !== 'queued';
+}
+
+/**
+ * Resumes parked events (the `retry` signal of processEvent), optionally a random canary sample
+ * first: the rest follow only if every sampled event was processed; otherwise the redrive stops,
+ * reports what parked again and leaves the rest parked. Cancelling it leaves the unsent rest parked.
+ */
+export async function redriveParked(input: RedriveInput): Promise<RedriveProgress> {
+  const progress: RedriveProgress = {
+    phase: 'canary',
+    filter: input.filter ?? {},
+    matched: input.targets?.length ?? 0,
+    sample: 0,
+    signalled: 0,
+    canaryProcessed: 0,
+    parkedAgain: [],
+  };
+  setHandler(redriveProgressQuery, () => progress);
+
+  const signalAll = async (targets: RedriveTarget[]) => {
+    const one = async (t: RedriveTarget) => {
+      try {
+        await getExternalWorkflowHandle(t.id).signal(retrySignal);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // The event closed meanwhile (discarded, or resumed by someone else): nothing to resume.
+      }
+      progress.signalled++;
+    };
+    if (input.ratePerSecond) {
+      for (const t of targets) {
+        await one(t);
+        await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
+      }
+      return;
+    }
+    for (let i = 0; i < targets.length; i += BATCH) await Promise.all(targets.slice(i, i + BATCH).map(one));
+  };
+
+  try {
+    const targets = input.targets ?? (await redriveSelect(progress.filter));
+    progress.matched = targets.length;
+    progress.sample = canarySize(input.canary, targets.length);
+    const [canary, rest] = sample(targets, progress.sample);
+    if (canary.length > 0) {
+      await signalAll(canary);
+      const before = new Map(canary.map((t) => [t.id, t]));
+      let states: RedriveEventState[] = [];
+      for (;;) {
+        states = await redriveEventStates(canary.map((t) => t.id));
+        if (states.every((s) => settled(s, before.get(s.id)!))) break;
+        await sleep(input.pollIntervalMs ?? 1000);
+      }
+      progress.canaryProcessed = states.filter((s) => s.status === 'processed').length;
+      const failed = states.filter((s) => s.status !== 'processed');
+      if (failed.length > 0) {
+        progress.parkedAgain = failed;
+        progress.phase = 'stopped';
+        const signatures = [...new Set(failed.map((s) => s.signature))];
+        progress.reason = `${failed.length} of ${canary.length} canary event(s) did not process (${signatures.join('; ')}); the other ${rest.length} stay parked`;
+        return progress;
+      }
+    }
+    progress.phase = 'rest';
+    await signalAll(rest);
+    progress.phase = 'done';
+    return progress;
+  } catch (err) {
+    // The query of the closed workflow (replayed) then answers `cancelled` with the counts so far.
+    if (isCancellation(err)) progress.phase = 'cancelled';
+    throw err;
+  }
+}
