@@ -1,4 +1,4 @@
-import { mailgunWebhookSchema } from '../src/sources/mailgun';
+import { mailgunSource } from '../src/sources/mailgun';
 import { markProcessed, recordMailgunEvent } from '../src/store/mailgun-repo';
 import type { Store } from '../src/store/store';
 import { PermanentProcessingError } from '../src/errors';
@@ -10,7 +10,8 @@ import type { HandlerInput } from '../workflows/types';
  */
 export function processMailgun(store: Store) {
   return async (input: HandlerInput): Promise<{ applied: boolean }> => {
-    const parsed = mailgunWebhookSchema.safeParse(input.payload);
+    // The source's schema, the one the API checked: a schema change applies to both at once.
+    const parsed = mailgunSource.schema.safeParse(input.payload);
     if (!parsed.success) throw new PermanentProcessingError('payload no longer matches the Mailgun schema');
     const data = parsed.data['event-data'];
     return store.tx(async (q) => {

@@ -118,6 +118,7 @@ const envSchema = z.object({
   INTAKE_ACTIVITY_TIMEOUT_MS: intString('INTAKE_ACTIVITY_TIMEOUT_MS', 60_000, 1),
   INTAKE_START_TIMEOUT_MS: intString('INTAKE_START_TIMEOUT_MS', 5_000, 100),
   INTAKE_MAX_INFLIGHT_STARTS: intString('INTAKE_MAX_INFLIGHT_STARTS', 64, 1),
+  INTAKE_SPOOL_MAX_DEPTH: intString('INTAKE_SPOOL_MAX_DEPTH', 100_000, 0),
   INTAKE_FAILPOINTS: optionalString,
   INTAKE_ENCRYPTION_KEYS: optionalString,
   INTAKE_CODEC_CORS_ORIGINS: optionalString,
@@ -177,7 +178,7 @@ export interface Config {
     cliPath?: string;
     /** Explicit path to `tctl` (TCTL_PATH), first in its lookup order (scripts/ensure-tctl.ts). */
     tctlPath?: string;
-    /** How long the API waits for Temporal to persist a start before answering 503. */
+    /** How long the API waits for Temporal to persist a start before spooling the event (or 503). */
     startTimeoutMs: number;
     /** The environment handed to @temporalio/envconfig (API key, TLS, profile settings). */
     env: Record<string, string>;
@@ -218,6 +219,13 @@ export interface Config {
    * requests wait for a slot until their start deadline, then get 503 without reaching Temporal.
    */
   maxInflightStarts: number;
+  /**
+   * Events the start spool may hold (INTAKE_SPOOL_MAX_DEPTH, default 100000). While Temporal cannot
+   * persist a start in time, or the in-flight start bound is full, the API writes the event to the
+   * spool in the store and acknowledges it; past this depth it answers 503 + Retry-After instead.
+   * 0 turns the spool off (every such event gets 503).
+   */
+  spoolMaxDepth: number;
   /** Concurrent activity executions per worker. Default 100. */
   workerMaxActivities: number;
   /** Upper bound of the autoscaling task pollers (workflow and activity each). Default 50. */
@@ -356,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     activityTimeoutMs: e.INTAKE_ACTIVITY_TIMEOUT_MS,
     maxInflightStarts: e.INTAKE_MAX_INFLIGHT_STARTS,
+    spoolMaxDepth: e.INTAKE_SPOOL_MAX_DEPTH,
     workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,
     workerMaxPollers: e.INTAKE_WORKER_MAX_POLLERS,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The API's Prometheus series. One registry per app, so several apps can share a process. */
 export class ApiMetrics {
@@ -20,7 +20,7 @@ export class ApiMetrics {
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
     registers: [this.registry],
   });
-  /** Workflows started. */
+  /** Workflows started, by ingest directly or by the spool relay. */
   readonly starts = new Counter({
     name: 'intake_workflow_starts_total',
     help: 'Workflows started (events accepted)',
@@ -31,6 +31,27 @@ export class ApiMetrics {
   readonly duplicates = new Counter({
     name: 'intake_duplicates_total',
     help: 'Redelivered events answered as duplicates',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  /** Events written to the start spool instead of started, by source and reason. */
+  readonly spooled = new Counter({
+    name: 'intake_spooled_total',
+    help: 'Events acknowledged from the start spool (Temporal down or slow, start bound full, backlog)',
+    labelNames: ['source', 'reason'] as const,
+    registers: [this.registry],
+  });
+  /** Spooled events relayed into Temporal, by source and outcome (started, duplicate). */
+  readonly relayed = new Counter({
+    name: 'intake_spool_relayed_total',
+    help: 'Spooled events relayed into Temporal, by outcome (duplicate: the start had persisted)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Signed requests kept in quarantine because the body failed the schema. */
+  readonly quarantined = new Counter({
+    name: 'intake_quarantined_total',
+    help: 'Signed requests kept in quarantine (status rejected) because the body failed the schema',
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
@@ -45,6 +66,35 @@ export class ApiMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'intake_api_' });
+  }
+
+  /**
+   * `intake_spool_depth` and `intake_spool_oldest_age_seconds`, read from the store at scrape time
+   * (the spool is shared, so every replica reports the same values). When the store does not
+   * answer, the last values are kept.
+   */
+  watchSpool(stats: () => Promise<{ depth: number; oldestAgeS: number }>): void {
+    let last = { depth: 0, oldestAgeS: 0 };
+    const read = async () => {
+      last = await stats().catch(() => last);
+      return last;
+    };
+    new Gauge({
+      name: 'intake_spool_depth',
+      help: 'Events in the start spool, waiting to be relayed into Temporal',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).depth);
+      },
+    });
+    new Gauge({
+      name: 'intake_spool_oldest_age_seconds',
+      help: 'Age of the oldest event in the start spool (0 when empty)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).oldestAgeS);
+      },
+    });
   }
 }
 

@@ -1,5 +1,8 @@
-/** Lifecycle of one event. */
-export type EventStatus = 'queued' | 'processing' | 'processed' | 'parked' | 'discarded';
+/**
+ * Lifecycle of one event. `rejected` never comes from a workflow: it is a signed request kept in
+ * quarantine because its body failed the schema (no workflow exists for it).
+ */
+export type EventStatus = 'queued' | 'processing' | 'processed' | 'parked' | 'discarded' | 'rejected';
 
 /** Retry policy of the handler activity, from config (INTAKE_RETRY_*). */
 export interface HandlerRetryOptions {

@@ -16,16 +16,20 @@ import { RedriveService } from '../events/redrive-service';
 import { redriveRequest } from './redrive-request';
 import type { Logger } from '../logger';
 import { ApiMetrics } from '../metrics';
-import { sources } from '../sources/registry';
+import { findSource, sources } from '../sources/registry';
 import type { Source } from '../sources/types';
 import { isStorableText } from '../sources/validation';
 import { getCustomer } from '../store/customers-repo';
 import { getMessage } from '../store/mailgun-repo';
+import { Quarantine } from '../store/quarantine';
+import { StartSpool } from '../store/start-spool';
 import type { Store } from '../store/store';
+import { createEncryptionCodec } from '../temporal/encryption-codec';
 import { accessLog } from './access-log';
 import { requireAdmin, requireReader } from './admin-auth';
 import { errorHandler, toHttpError } from './error-handler';
-import { ingest } from './ingest';
+import { ingest, type IngestDeps } from './ingest';
+import { SpoolRelay } from './spool-relay';
 import { StartLimiter } from './start-limiter';
 import { readRawBody } from './raw-body';
 import { requestSpan } from './request-span';
@@ -84,13 +88,29 @@ async function readiness(client: Client, store: Store): Promise<{ temporal: bool
 export function createApp(deps: ApiDeps): express.Express {
   const { config, client, store, logger } = deps;
   const metrics = deps.metrics ?? new ApiMetrics();
-  const events = new EventService(client);
+  // Spooled starts and quarantined bodies are sealed with the same codec as the histories.
+  const codec = createEncryptionCodec(config.encryptionKeys);
+  const spool = new StartSpool(store, codec);
+  const quarantine = new Quarantine(store, codec);
+  const relay = new SpoolRelay({ client, config, spool, logger, metrics });
+  metrics.watchSpool(() => spool.stats());
+  const events = new EventService(client, undefined, { spool, quarantine });
   const parked = new ParkedEvents(client);
   const redrives = new RedriveService(client, config.temporal.taskQueue);
   const startLimiter = new StartLimiter(config.maxInflightStarts);
+  const ingestDeps: IngestDeps = {
+    config,
+    client,
+    store,
+    startLimiter,
+    spool: { store: spool, relay },
+    quarantine,
+  };
   const admin = requireAdmin(config.adminToken);
   const reader = requireReader(config.adminToken, config.readToken);
   const app = express();
+  // startApi runs the relay for as long as the server listens.
+  app.locals.relay = relay;
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
@@ -128,14 +148,16 @@ export function createApp(deps: ApiDeps): express.Express {
             headers: req.headers,
             rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
           },
-          { config, client, store, startLimiter },
+          { ...ingestDeps, onQuarantined: () => metrics.quarantined.inc({ source: source.name }) },
         );
         res.locals.eventId = result.body.id;
         const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
         metrics.ackLatency.observe({ source: source.name }, seconds);
-        (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({
-          source: source.name,
-        });
+        if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
+        else
+          (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({
+            source: source.name,
+          });
         metrics.requests.inc({ source: source.name, status: String(result.status) });
         logger.info(
           {
@@ -144,6 +166,7 @@ export function createApp(deps: ApiDeps): express.Express {
             id: result.body.id,
             eventType: result.eventType,
             outcome: result.body.status,
+            ...(result.spooled ? { spooled: result.spooled } : {}),
             ms: Math.round(seconds * 1000),
           },
           'webhook acknowledged',
@@ -244,6 +267,44 @@ export function createApp(deps: ApiDeps): express.Express {
     }),
   );
 
+  // Quarantine: re-ingest a rejected request once the schema accepts it (it keeps its row while it
+  // still fails, answering 422 again), or drop it.
+  app.post(
+    '/admin/rejected/:id/reingest',
+    admin,
+    route(async (req, res) => {
+      const id = String(req.params.id);
+      const rejected = await quarantine.get(id);
+      if (!rejected) throw new NotFoundError('unknown rejected event');
+      const source = findSource(rejected.source);
+      if (!source || !source.isConfigured(config, rejected.params)) throw new UnknownSourceError();
+      const result = await ingest(
+        source,
+        { params: rejected.params, headers: rejected.headers, rawBody: rejected.rawBody },
+        ingestDeps,
+        { alreadyVerified: true },
+      );
+      await quarantine.remove(id);
+      if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
+      else if (result.body.status === 'accepted') metrics.starts.inc({ source: source.name });
+      logger.info(
+        { id: result.body.id, rejectedId: id, outcome: result.body.status },
+        'rejected event re-ingested',
+      );
+      res.status(result.status).json({ ...result.body, rejectedId: id });
+    }),
+  );
+  app.post(
+    '/admin/rejected/:id/drop',
+    admin,
+    route(async (req, res) => {
+      const id = String(req.params.id);
+      if (!(await quarantine.remove(id))) throw new NotFoundError('unknown rejected event');
+      logger.info({ rejectedId: id }, 'rejected event dropped');
+      res.json({ id, action: 'drop' });
+    }),
+  );
+
   // Read routes for processed data (personal data): admin or read-only token. Like the admin
   // routes, the token is checked before anything else, so strangers learn nothing, not even a 404.
   app.use(['/messages', '/customers'], reader);
@@ -278,10 +339,17 @@ export function createApp(deps: ApiDeps): express.Express {
     route(async (_req, res) => {
       const r = await readiness(client, store);
       const ok = r.temporal && r.store;
+      const stats = r.store ? await spool.stats().catch(() => undefined) : undefined;
+      // Spooling: new events are acknowledged from the store's start spool and relayed into
+      // Temporal later (Temporal down or slow, or a backlog). Reported only then, with the depth.
+      const spooling = r.store && (relay.spooling || !r.temporal || (stats?.depth ?? 0) > 0);
       res.status(ok ? 200 : 503).json({
         status: ok ? 'ready' : 'unavailable',
         temporal: r.temporal ? 'up' : 'down',
         store: r.store ? 'up' : 'down',
+        ...(spooling
+          ? { spooling: true, spool: stats ? { depth: stats.depth, oldestAgeS: stats.oldestAgeS } : null }
+          : {}),
       });
     }),
   );
@@ -301,6 +369,7 @@ export function createApp(deps: ApiDeps): express.Express {
     [/^\/admin\/redrives\/[^/]+\/cancel$/, ['POST']],
     [/^\/admin\/issues$/, ['GET']],
     [/^\/admin\/events$/, ['GET']],
+    [/^\/admin\/rejected\/[^/]+\/(reingest|drop)$/, ['POST']],
     [/^\/(healthz|readyz|metrics)$/, ['GET']],
     [/^\/messages\/[^/]+$/, ['GET']],
     [/^\/customers\/[^/]+\/[^/]+$/, ['GET']],

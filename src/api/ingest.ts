@@ -1,13 +1,15 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { activityTaskQueueFor, type Config } from '../config';
-import { UnavailableError, ValidationError } from '../errors';
+import { IntakeHttpError, UnavailableError, ValidationError, type ValidationIssue } from '../errors';
 import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
-import type { Source, SourceContext, SourceRequest } from '../sources/types';
+import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
+import type { Quarantine } from '../store/quarantine';
+import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
+import type { SpoolRelay } from './spool-relay';
 import type { StartLimiter } from './start-limiter';
-import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
 import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
+import { isTransientStartError, startEvent } from './workflow-start';
 
 /** The answer to one accepted or redelivered webhook. */
 export interface IngestResult {
@@ -15,6 +17,8 @@ export interface IngestResult {
   status: 200 | 202;
   body: { id: string; status: 'accepted' | 'duplicate' };
   eventType: string;
+  /** Set when the event was acknowledged from the spool rather than started. */
+  spooled?: SpoolReason;
 }
 
 /** What the ingest pipeline needs. */
@@ -23,47 +27,143 @@ export interface IngestDeps extends SourceContext {
   config: Config;
   /** Bounds concurrent starts; unbounded when absent. */
   startLimiter?: StartLimiter;
+  /** The start spool and its relay; without them a start Temporal cannot persist is a 503. */
+  spool?: { store: StartSpool; relay: SpoolRelay };
+  /** Where signed but schema-broken requests are kept; without it they are only refused. */
+  quarantine?: Quarantine;
+  /** Called when a request was quarantined (metrics). */
+  onQuarantined?: (id: string) => void;
+}
+
+/** Options of {@link ingest}. */
+export interface IngestOptions {
+  /** The request's signature was verified when it was first received (re-ingest from quarantine). */
+  alreadyVerified?: boolean;
 }
 
 const EVENT_ID = /^[\x21-\x7e]{1,200}$/; // printable ASCII, no spaces: safe in ids, queries and logs
 
+/** Thrown (422) after a signed request failed the schema and was kept in quarantine. */
+export class QuarantinedValidationError extends ValidationError {
+  constructor(
+    issues: ValidationIssue[],
+    /** The quarantine row, `rejected:<uuid>`. */
+    readonly rejectedId: string,
+  ) {
+    super(issues);
+  }
+}
+
 /**
  * One webhook, after routing and the body-size limit: signature → JSON → schema → event id →
- * binding → workflow start. Resolves only once Temporal has persisted the start; throws an
- * IntakeHttpError otherwise (mapped to HTTP in src/api/error-handler.ts).
+ * binding → workflow start. Resolves once Temporal has persisted the start, or, while Temporal
+ * cannot, once the store has persisted the event in the start spool; throws an IntakeHttpError
+ * otherwise (mapped to HTTP in src/api/error-handler.ts). A signed request that fails the schema is
+ * kept in quarantine before the 422.
  */
 export async function ingest(
   source: Source<never>,
   req: SourceRequest,
   deps: IngestDeps,
+  opts: IngestOptions = {},
 ): Promise<IngestResult> {
-  source.verifyRaw?.(req, deps);
+  if (!opts.alreadyVerified) source.verifyRaw?.(req, deps);
   const json = parseJsonStrict(req.rawBody);
-  source.verifyParsed?.(json, req, deps);
+  if (!opts.alreadyVerified) source.verifyParsed?.(json, req, deps);
+  // From here on the request is authentic: a body the schema refuses is kept, not lost.
   const parsed = source.schema.safeParse(json);
   if (!parsed.success) {
-    throw new ValidationError(
+    return refuse(
+      source,
+      req,
+      json,
+      deps,
+      opts,
       parsed.error.issues.map((i) => ({
         path: i.path.map(String).join('.') || '(root)',
         message: i.message,
       })),
     );
   }
-  const identity = source.identify(parsed.data, req);
+  const event = parsed.data as never;
+  const identity = source.identify(event, req);
   if (!EVENT_ID.test(identity.eventId)) {
-    throw new ValidationError([{ path: 'id', message: 'event id must be 1-200 printable ASCII characters' }]);
+    return refuse(source, req, json, deps, opts, [
+      { path: 'id', message: 'event id must be 1-200 printable ASCII characters' },
+    ]);
   }
-  await source.bind?.(parsed.data, identity, deps);
+  await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
 
   const id = `${source.name}:${identity.eventId}`;
   const { config, client } = deps;
   // Large bodies go to the store before the start, so the history only holds a reference.
-  let body: PreparedPayload;
+  const body = await storeCall('the store did not keep the payload', () =>
+    payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
+  );
+  const start = spooledStart(source, req, deps.config, id, identity, body);
+  const accepted = (spooled?: SpoolReason): IngestResult => ({
+    status: source.successStatus,
+    body: { id, status: 'accepted' },
+    eventType: identity.eventType,
+    ...(spooled ? { spooled } : {}),
+  });
+  const duplicate: IngestResult = {
+    status: 200,
+    body: { id, status: 'duplicate' },
+    eventType: identity.eventType,
+  };
+  const toSpool = async (reason: SpoolReason): Promise<IngestResult> => {
+    if (!deps.spool || config.spoolMaxDepth === 0)
+      throw new UnavailableError(`Temporal did not persist the start (${reason})`);
+    const { store: spool, relay } = deps.spool;
+    if (!relay.hasRoom()) throw new UnavailableError('the start spool is full', 30);
+    // The token binding and the spooled event commit together (the binding is idempotent for this
+    // event id, so repeating it here is harmless when it already committed above).
+    const added = await storeCall('neither Temporal nor the store persisted the event', () =>
+      deps.store.tx(async (q) => {
+        await source.bind?.(event, identity, { ...deps, tx: q });
+        return spool.add(q, start, reason);
+      }),
+    );
+    if (!added) return duplicate;
+    relay.noteSpooled(reason);
+    return accepted(reason);
+  };
+
+  // While Temporal is known to be down, or older events wait in the spool, queue behind them.
+  if (deps.spool?.relay.spooling)
+    return toSpool(deps.spool.relay.temporalUnavailable ? 'unavailable' : 'backlog');
+  const deadline = Date.now() + config.temporal.startTimeoutMs;
+  const attempt = () => startEvent(client, config, start, deadline);
+  let outcome;
   try {
-    body = await payloadOffloadFor(config).prepare(deps.store, id, parsed.data, req.rawBody.length);
+    if (!deps.startLimiter) outcome = await attempt();
+    else if (deps.spool && config.spoolMaxDepth > 0) {
+      const ran = deps.startLimiter.tryRun(attempt);
+      if (!ran) return toSpool('overloaded');
+      outcome = await ran;
+    } else {
+      const overloaded = () => new UnavailableError('too many starts in flight', 2);
+      outcome = await deps.startLimiter.run(deadline, overloaded, attempt);
+    }
   } catch (err) {
-    throw new UnavailableError(`the store did not keep the payload: ${(err as Error).name}`);
+    if (err instanceof IntakeHttpError) throw err;
+    if (!isTransientStartError(err))
+      throw new UnavailableError(`Temporal refused the start: ${(err as Error).name}`);
+    return toSpool(Date.now() >= deadline ? 'timeout' : 'unavailable');
   }
+  return outcome === 'duplicate' ? duplicate : accepted();
+}
+
+/** The start of one event: the workflow input and its search attributes. */
+function spooledStart(
+  source: Source<never>,
+  req: SourceRequest,
+  config: Config,
+  id: string,
+  identity: EventIdentity,
+  body: PreparedPayload,
+): SpooledStart {
   const activityTaskQueue = activityTaskQueueFor(config, source.name);
   const input: ProcessEventInput = {
     id,
@@ -79,33 +179,51 @@ export async function ingest(
     activityTimeoutMs: config.activityTimeoutMs,
     ...(activityTaskQueue ? { activityTaskQueue } : {}),
   };
-  const deadline = Date.now() + config.temporal.startTimeoutMs;
-  const start = () =>
-    client.connection.withDeadline(deadline, () =>
-      client.workflow.start('processEvent', {
-        taskQueue: config.temporal.taskQueue,
-        workflowId: id,
-        args: [input],
-        // Dedup: refuse a second start while one runs, and after it closed (within retention).
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [
-          { key: IntakeSource, value: source.name },
-          { key: IntakeEventType, value: identity.eventType.slice(0, 200) },
-          { key: IntakeEntity, value: identity.entity.slice(0, 1000) },
-          { key: IntakeStatus, value: 'queued' },
-        ],
-      }),
-    );
+  return {
+    workflowId: id,
+    input,
+    searchAttributes: { source: source.name, eventType: identity.eventType, entity: identity.entity },
+  };
+}
+
+/** Runs a store call; a store failure becomes 503 (the provider retries), refusals pass through. */
+async function storeCall<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
   try {
-    const overloaded = () => new UnavailableError('too many starts in flight', 2);
-    await (deps.startLimiter ? deps.startLimiter.run(deadline, overloaded, start) : start());
+    return await fn();
   } catch (err) {
-    if (err instanceof UnavailableError) throw err;
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { status: 200, body: { id, status: 'duplicate' }, eventType: identity.eventType };
-    }
-    throw new UnavailableError(`Temporal did not persist the start: ${(err as Error).name}`);
+    if (err instanceof IntakeHttpError) throw err;
+    throw new UnavailableError(`${what}: ${(err as Error)?.name}`);
   }
-  return { status: source.successStatus, body: { id, status: 'accepted' }, eventType: identity.eventType };
+}
+
+/** Quarantines a signed request whose body failed the schema (once), then refuses it with 422. */
+async function refuse(
+  source: Source<never>,
+  req: SourceRequest,
+  json: unknown,
+  deps: IngestDeps,
+  opts: IngestOptions,
+  issues: ValidationIssue[],
+): Promise<never> {
+  // A re-ingest that still fails keeps its existing row.
+  if (!deps.quarantine || opts.alreadyVerified) throw new ValidationError(issues);
+  const quarantine = deps.quarantine;
+  const headers: Record<string, string> = {};
+  for (const name of source.replayHeaders ?? []) {
+    const v = req.headers[name];
+    if (typeof v === 'string') headers[name] = v;
+  }
+  // If the store cannot keep it, the provider must retry: 503, never a 422 that loses it.
+  const rejectedId = await storeCall('the store did not keep the rejected event', () =>
+    quarantine.keep({
+      source: source.name,
+      params: req.params,
+      headers,
+      rawBody: req.rawBody,
+      content: source.contentOf ? JSON.stringify(source.contentOf(json) ?? null) : req.rawBody,
+      issues,
+    }),
+  );
+  deps.onQuarantined?.(rejectedId);
+  throw new QuarantinedValidationError(issues, rejectedId);
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ApiDeps } from './app';
 import { createApp } from './app';
+import type { SpoolRelay } from './spool-relay';
 
 /** A listening API. */
 export interface RunningApi {
@@ -75,6 +76,9 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
     server.once('error', reject);
     server.listen(deps.config.port, deps.config.host, () => resolve());
   });
+  // Every API process relays the start spool while it listens; no leader (see spool-relay.ts).
+  const relay = app.locals.relay as SpoolRelay;
+  relay.start();
   const { port } = server.address() as AddressInfo;
   const host = deps.config.host === '0.0.0.0' ? '127.0.0.1' : deps.config.host;
   return {
@@ -84,7 +88,9 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
       new Promise<void>((resolve) => {
         closing = true;
         for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
-        server.close(() => resolve());
+        server.close(() => {
+          relay.stop().then(resolve, resolve);
+        });
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), graceMs).unref();
       }),

@@ -14,6 +14,26 @@ export class StartLimiter {
     readonly limit: number,
   ) {}
 
+  /**
+   * Runs `fn` if a slot is free right now; returns undefined without running it otherwise (the
+   * caller spools the event instead of waiting).
+   */
+  tryRun<T>(fn: () => Promise<T>): Promise<T> | undefined {
+    if (this.active >= this.limit) return undefined;
+    this.active++;
+    return this.release(fn);
+  }
+
+  private async release<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next.grant();
+      else this.active--;
+    }
+  }
+
   /** Runs `fn` once a slot is free; rejects with `onTimeout()` if none frees before `deadline`. */
   async run<T>(deadline: number, onTimeout: () => Error, fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.limit) {

@@ -1,16 +1,40 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { EventService } from '../events/event-service';
+import { EventService, type EventSummary } from '../events/event-service';
 import { createClient } from '../temporal/connection';
+import type { Client } from '@temporalio/client';
 import { issuesCommand, redrivesCommand, retryParked } from './redrive';
 
-async function withService<T>(config: Config, fn: (svc: EventService) => Promise<T>): Promise<T> {
+async function withService<T>(
+  config: Config,
+  fn: (svc: EventService, client: Client) => Promise<T>,
+): Promise<T> {
   const client = createClient(config);
   try {
-    return await fn(new EventService(client));
+    return await fn(new EventService(client), client);
   } finally {
     await client.connection.close();
   }
+}
+
+/**
+ * Calls the admin API (INTAKE_API_URL, INTAKE_ADMIN_TOKEN): the spool and the quarantine live in
+ * the API's store, which the CLI does not open (the embedded store belongs to one process).
+ */
+async function adminApi(config: Config, method: 'GET' | 'POST', path: string): Promise<unknown> {
+  const res = await fetch(config.apiUrl.replace(/\/$/, '') + path, {
+    method,
+    headers: config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {},
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text) as unknown;
+  } catch {
+    // not JSON: shown as is
+  }
+  if (!res.ok) throw new Error(`the API answered ${res.status}: ${text}`);
+  return body;
 }
 
 const print = (v: unknown): void => {
@@ -35,14 +59,24 @@ export function eventsCommand(getConfig: () => Config): Command {
   events
     .command('list')
     .description('list events: running ones first, then the most recently closed')
-    .option('--status <status>', 'queued | processing | processed | parked | discarded')
+    .option('--status <status>', 'queued | processing | processed | parked | discarded | rejected')
     .option('--source <source>', 'only this source')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')
     .action(async (o: { status?: string; source?: string; limit: string; json?: boolean }) => {
-      const rows = await withService(getConfig(), (s) =>
-        s.list({ status: o.status, source: o.source, limit: Number(o.limit) }),
-      );
+      const config = getConfig();
+      const rows =
+        o.status === 'rejected'
+          ? (
+              (await adminApi(
+                config,
+                'GET',
+                `/admin/events?${new URLSearchParams({ status: 'rejected', limit: o.limit, ...(o.source ? { source: o.source } : {}) })}`,
+              )) as { events: EventSummary[] }
+            ).events
+          : await withService(config, (s) =>
+              s.list({ status: o.status, source: o.source, limit: Number(o.limit) }),
+            );
       if (o.json) return print(rows);
       if (rows.length === 0) {
         process.stdout.write('no events\n');
@@ -58,8 +92,47 @@ export function eventsCommand(getConfig: () => Config): Command {
   events
     .command('show')
     .argument('<id>', 'event id, <source>:<eventId>')
-    .description('show one event')
-    .action(async (id: string) => print(await withService(getConfig(), (s) => s.get(id))));
+    .description('show one event (a spooled one is queued, a quarantined one rejected)')
+    .action(async (id: string) => {
+      const config = getConfig();
+      // Spooled and quarantined events are known to the API only (its store); so is every event
+      // while Temporal is down. Temporal first, then the API.
+      let temporalError: unknown;
+      if (!id.startsWith('rejected:')) {
+        try {
+          // Bounded, so a Temporal outage (when spooled events exist) does not stall the command.
+          return print(
+            await withService(config, (s, client) =>
+              client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
+            ),
+          );
+        } catch (err) {
+          temporalError = err;
+        }
+      }
+      try {
+        print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
+      } catch (apiError) {
+        // Temporal's answer (e.g. "unknown event") says more than an unreachable or 404 API.
+        throw temporalError ?? apiError;
+      }
+    });
+
+  events
+    .command('reingest')
+    .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
+    .description('ingest a quarantined event again, once the schema accepts it')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/reingest`)),
+    );
+
+  events
+    .command('drop')
+    .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
+    .description('delete a quarantined event for good')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/drop`)),
+    );
 
   events
     .command('retry')

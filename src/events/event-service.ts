@@ -1,5 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { BadRequestError, NotFoundError, NotParkedError } from '../errors';
+import type { Quarantine } from '../store/quarantine';
+import type { StartSpool } from '../store/start-spool';
 import type { EventState, EventStatus } from '../../workflows/types';
 
 /** GET /events/:id and `intake events show`. */
@@ -16,6 +18,14 @@ export interface EventView {
   processedAt: string | null;
   /** Only on discarded events: the reason the operator gave. */
   discardReason?: string;
+  /** Only on rejected (quarantined) events: why the schema refused the body. */
+  issues?: { path: string; message: string }[];
+}
+
+/** What the API process knows beyond Temporal: spooled starts and quarantined requests. */
+export interface LocalEvents {
+  spool?: StartSpool;
+  quarantine?: Quarantine;
 }
 
 /** One row of `intake events list`. */
@@ -26,9 +36,11 @@ export interface EventSummary {
   status: string | null;
   startedAt: string;
   closedAt: string | null;
+  /** Only on rejected (quarantined) events. */
+  issues?: { path: string; message: string }[];
 }
 
-const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded'];
+const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded', 'rejected'];
 // What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (partners add
 // `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
 const NAME = /^[\x21-\x7e]{1,300}$/;
@@ -45,6 +57,8 @@ export function eventsQuery(filter: { status?: string; source?: string; running?
     if (!STATUSES.includes(filter.status as EventStatus)) {
       throw new BadRequestError(`status must be one of ${STATUSES.join(', ')}`);
     }
+    // Quarantined requests never reach Temporal; the store lists them.
+    if (filter.status === 'rejected') throw new BadRequestError('rejected events are listed by the API');
     parts.push(`IntakeStatus = '${filter.status}'`);
   }
   if (filter.source !== undefined) {
@@ -61,11 +75,47 @@ export class EventService {
     private readonly client: Client,
     /** How long a status query may take before the answer falls back to describe(). */
     private readonly queryTimeoutMs = 3000,
+    /** The spool and the quarantine, in the API process (the CLI asks the API for them). */
+    private readonly local: LocalEvents = {},
   ) {}
 
-  /** The event's state; NotFoundError if no workflow has that id. */
+  /**
+   * The event's state; NotFoundError if no workflow has that id, nor the spool or the quarantine.
+   * A spooled event is `queued` (its start is waiting in the store for Temporal); a quarantined
+   * request (`rejected:<uuid>`) is `rejected`.
+   */
   async get(id: string): Promise<EventView> {
     if (!NAME.test(id)) throw new NotFoundError('unknown event');
+    if (id.startsWith('rejected:')) {
+      const r = await this.local.quarantine?.get(id);
+      if (!r) throw new NotFoundError('unknown event');
+      return {
+        id,
+        source: r.source,
+        eventType: null,
+        entity: null,
+        status: 'rejected',
+        attempts: 0,
+        lastError: 'validation_failed',
+        receivedAt: r.receivedAt,
+        processedAt: null,
+        issues: r.issues,
+      };
+    }
+    const spooled = await this.local.spool?.find(id);
+    if (spooled) {
+      return {
+        id,
+        source: spooled.start.searchAttributes.source,
+        eventType: spooled.start.searchAttributes.eventType,
+        entity: spooled.start.searchAttributes.entity,
+        status: 'queued',
+        attempts: 0,
+        lastError: null,
+        receivedAt: spooled.start.input.receivedAt,
+        processedAt: null,
+      };
+    }
     const handle = this.client.workflow.getHandle(id);
     let desc: WorkflowExecutionDescription;
     try {
@@ -135,6 +185,20 @@ export class EventService {
   async list(filter: { status?: string; source?: string; limit?: number }): Promise<EventSummary[]> {
     const out: EventSummary[] = [];
     const limit = filter.limit ?? 100;
+    if (filter.status === 'rejected' && this.local.quarantine) {
+      if (filter.source !== undefined && !/^[a-z0-9_-]{1,64}$/.test(filter.source))
+        throw new BadRequestError('source must be [a-z0-9_-]');
+      const rows = await this.local.quarantine.list({ source: filter.source, limit });
+      return rows.map((r) => ({
+        id: r.id,
+        source: r.source,
+        eventType: null,
+        status: 'rejected',
+        startedAt: r.receivedAt,
+        closedAt: null,
+        issues: r.issues,
+      }));
+    }
     for await (const wf of this.client.workflow.list({
       query: eventsQuery(filter),
       pageSize: Math.min(limit, 1000),

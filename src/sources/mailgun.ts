@@ -87,16 +87,19 @@ export const mailgunSource: Source<MailgunWebhook> = {
       typeof json === 'object' && json !== null ? (json as Record<string, unknown>).signature : undefined;
     verifyMailgunSignature(config.mailgun.signingKey ?? '', block, config.signatureToleranceS);
   },
+  // Each delivery carries its own signature block; the event is what event-data says.
+  contentOf: (json) =>
+    typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['event-data'] : json,
   schema: mailgunWebhookSchema,
   identify: (event) => ({
     eventId: event['event-data'].id,
     eventType: event['event-data'].event,
     entity: event['event-data'].message.headers['message-id'],
   }),
-  async bind(event, identity, { store, config }) {
+  async bind(event, identity, { store, config, tx }) {
     // Mailgun's signature does not cover event-data: bind each token to the first event id it signed.
     const ttlS = config.signatureToleranceS * 2 + 60;
-    const bound = await store.bindMailgunToken(event.signature.token, identity.eventId, ttlS);
+    const bound = await store.bindMailgunToken(event.signature.token, identity.eventId, ttlS, tx);
     if (bound !== identity.eventId) throw new InvalidSignatureError('token already used for another event');
   },
 };

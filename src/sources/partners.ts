@@ -120,6 +120,7 @@ export const partnersSource: Source<PartnerWebhook> = {
   activity: 'handlePartners',
   // Standard Webhooks: any 2xx is success; 202 says "accepted for processing".
   successStatus: 202,
+  replayHeaders: ['webhook-id', 'webhook-timestamp'],
   isConfigured: (config: Config, params) =>
     activeSources(config).includes('partners') &&
     (config.partners.get(params.partner ?? '')?.length ?? 0) > 0,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { Config } from '../config';
-import type { Store } from '../store/store';
+import type { Queryable, Store } from '../store/store';
 
 /** What a source sees of one request. */
 export interface SourceRequest {
@@ -26,6 +26,8 @@ export interface EventIdentity {
 export interface SourceContext {
   config: Config;
   store: Store;
+  /** The transaction a binding belongs to (the start spool's), when there is one. */
+  tx?: Queryable;
 }
 
 /**
@@ -52,6 +54,17 @@ export interface Source<T = unknown> {
   verifyRaw?(req: SourceRequest, ctx: SourceContext): void;
   /** Checks authenticity after JSON parsing, when the signature lives in the body (Mailgun). */
   verifyParsed?(json: unknown, req: SourceRequest, ctx: SourceContext): void;
+  /**
+   * Request headers `identify` reads (besides the body), kept with a quarantined request so it can
+   * be re-ingested later. Never a signature header: a re-ingest does not verify again.
+   */
+  replayHeaders?: readonly string[];
+  /**
+   * The part of a parsed body that identifies its content, when the raw bytes differ between
+   * redeliveries of one event (Mailgun signs each delivery anew inside the body). A quarantined
+   * request is kept once per content; default: the raw bytes.
+   */
+  contentOf?(json: unknown): unknown;
   /** Schema of the body; unknown keys are kept. */
   schema: z.ZodType<T>;
   /** Derives the event id, type and entity. */

@@ -77,10 +77,16 @@ export class Store implements Queryable {
 
   /**
    * Binds a Mailgun token to the first event id that presents it and returns the bound id.
-   * Atomic across API replicas (primary key); expired bindings are replaced and swept.
+   * Atomic across API replicas (primary key); expired bindings are replaced and swept. `q` is the
+   * transaction the binding belongs to, if any (the start spool's).
    */
-  async bindMailgunToken(token: string, eventId: string, ttlS: number): Promise<string> {
-    const { rows } = await this.pool.query<{ event_id: string }>(
+  async bindMailgunToken(
+    token: string,
+    eventId: string,
+    ttlS: number,
+    q: Queryable = this.pool,
+  ): Promise<string> {
+    const { rows } = await q.query<{ event_id: string }>(
       `INSERT INTO mailgun_tokens (token, event_id, expires_at)
        VALUES ($1, $2, now() + make_interval(secs => $3))
        ON CONFLICT (token) DO UPDATE

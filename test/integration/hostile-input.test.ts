@@ -1,11 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ID_MESSAGE } from '../../src/sources/validation';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { startIntake, TEST_ADMIN_TOKEN, waitFor, type Intake } from '../support/harness';
-import { freePort } from '../support/ports';
 import {
   mailgunRequest,
   partnerRequest,
@@ -716,56 +711,5 @@ describe('admin routes need the bearer token, also where they answer 404 or 405'
   });
 });
 
-describe('Temporal unavailable: 503 with Retry-After, never a success; the same delivery succeeds later', () => {
-  let server: DevServer | undefined;
-  let intake: Intake | undefined;
-  let dir: string;
-  let address: string;
-  const binary = process.env.INTAKE_TEST_TEMPORAL_CLI ?? process.env.TEMPORAL_CLI_PATH ?? 'temporal';
-  const start = () => startDevServer({ binary, address, dataDir: dir, headless: true, env: process.env });
-
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-test-stoppable-'));
-    address = `127.0.0.1:${await freePort()}`;
-    server = await start();
-    intake = await startIntake({ store: 'postgres', worker: false, temporalAddress: address });
-  });
-  afterAll(async () => {
-    await intake?.stop();
-    await server?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('refuses while the server is down and accepts the retried delivery once it is back', async () => {
-    const app = intake!;
-    await server!.stop();
-    const req = partnerRequest({ data: { email: 'retry.me@example.com' } });
-    const delivery = mailgunRequest();
-    for (const r of [delivery, req]) {
-      const res = await send(app.url, r);
-      expect(res.status).toBe(503);
-      expect(res.json).toEqual({ error: 'unavailable' });
-      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    }
-
-    server = await start();
-    // The provider retries the same bytes until Temporal has persisted the start.
-    const retried = await waitFor(
-      async () => {
-        const res = await send(app.url, delivery);
-        return res.status === 503 ? undefined : res;
-      },
-      60_000,
-      'an answer other than 503',
-    );
-    expect(retried.status).toBe(200);
-    expect(retried.json).toEqual({ id: `mailgun:${delivery.eventId}`, status: 'accepted' });
-
-    await app.startWorker();
-    await waitFor(
-      async () => (await app.events.get(`mailgun:${delivery.eventId}`)).status === 'processed',
-      60_000,
-      'the retried event to be processed',
-    );
-  });
-});
+// Temporal unavailable (spooled, 200/202) and Temporal plus store unavailable (503 + Retry-After):
+// test/integration/spool.test.ts.

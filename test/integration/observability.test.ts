@@ -203,7 +203,7 @@ describe('/readyz reports Temporal and the store separately', () => {
     ]);
   });
 
-  it('is 503 with Temporal down (and the store up) when Temporal is unreachable', async () => {
+  it('is 503 with Temporal down (and the store up) when Temporal is unreachable, and says it spools', async () => {
     const intake = await startIntake({
       store: 'postgres',
       worker: false,
@@ -213,14 +213,18 @@ describe('/readyz reports Temporal and the store separately', () => {
     const res = await fetch(`${intake.url}/readyz`);
     expect([res.status, await res.json()]).toEqual([
       503,
-      { status: 'unavailable', temporal: 'down', store: 'up' },
+      {
+        status: 'unavailable',
+        temporal: 'down',
+        store: 'up',
+        spooling: true,
+        spool: { depth: 0, oldestAgeS: 0 },
+      },
     ]);
-    // And a webhook is refused with 503, never acknowledged.
+    // A webhook is acknowledged from the spool (the store is up), and the spool reports it.
     const hook = await send(intake.url, mailgunRequest());
-    expect([hook.status, hook.json, hook.headers.get('retry-after')]).toEqual([
-      503,
-      { error: 'unavailable' },
-      '5',
-    ]);
+    expect([hook.status, (hook.json as { status?: string }).status]).toEqual([200, 'accepted']);
+    const after = await fetch(`${intake.url}/readyz`);
+    expect(await after.json()).toMatchObject({ spooling: true, spool: { depth: 1 } });
   });
 });

@@ -66,6 +66,14 @@ describe('loadConfig', () => {
     expect(c.apiUrl).toBe('http://127.0.0.1:8080');
   });
 
+  it('bounds the start spool at 100000 events by default; 0 turns it off; a negative depth is refused', () => {
+    expect(loadConfig({}).spoolMaxDepth).toBe(100_000);
+    expect(loadConfig({ INTAKE_SPOOL_MAX_DEPTH: '0' }).spoolMaxDepth).toBe(0);
+    expect(configError(() => loadConfig({ INTAKE_SPOOL_MAX_DEPTH: '-1' })).variable).toBe(
+      'INTAKE_SPOOL_MAX_DEPTH',
+    );
+  });
+
   it('never lets the retry interval cap fall below the initial interval', () => {
     const c = loadConfig({ INTAKE_RETRY_INITIAL_INTERVAL_MS: '5000', INTAKE_RETRY_MAX_INTERVAL_MS: '100' });
     expect(c.retry).toMatchObject({ initialIntervalMs: 5000, maxIntervalMs: 5000 });

@@ -84,4 +84,15 @@ describe('StartLimiter', () => {
       ),
     ).resolves.toBe(1);
   });
+
+  it('tryRun runs at once while a slot is free and declines (without queueing) when none is', async () => {
+    const limiter = new StartLimiter(1);
+    const gate = deferred();
+    const first = limiter.tryRun(() => gate.promise);
+    expect(first).toBeDefined();
+    expect(limiter.tryRun(async () => 'never')).toBeUndefined();
+    gate.resolve();
+    await first;
+    await expect(limiter.tryRun(async () => 'now')).resolves.toBe('now');
+  });
 });

@@ -1,0 +1,57 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Config } from '../config';
+import type { SpooledStart } from '../store/start-spool';
+import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
+
+/** What became of one start. */
+export type StartOutcome = 'started' | 'duplicate';
+
+/**
+ * Starts the processEvent workflow of one event and resolves once Temporal has persisted it
+ * (`started`), or found that it already had (`duplicate`: conflict policy FAIL refuses a second
+ * start while one runs, reuse policy REJECT_DUPLICATE one after it closed). Used by ingest and by
+ * the spool relay, so both start exactly the same workflow. Throws whatever else the call throws.
+ */
+export async function startEvent(
+  client: Client,
+  config: Config,
+  start: SpooledStart,
+  deadline: number,
+): Promise<StartOutcome> {
+  try {
+    await client.connection.withDeadline(deadline, () =>
+      client.workflow.start('processEvent', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: start.workflowId,
+        args: [start.input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [
+          { key: IntakeSource, value: start.searchAttributes.source },
+          { key: IntakeEventType, value: start.searchAttributes.eventType.slice(0, 200) },
+          { key: IntakeEntity, value: start.searchAttributes.entity.slice(0, 1000) },
+          { key: IntakeStatus, value: 'queued' },
+        ],
+      }),
+    );
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
+    throw err;
+  }
+}
+
+/** gRPC codes that no retry can fix: the request itself is wrong. */
+const PERMANENT = new Set<number>([3 /* INVALID_ARGUMENT */, 12 /* UNIMPLEMENTED */]);
+
+/**
+ * Whether a failed start may succeed later (Temporal down, overloaded, unreachable, deadline
+ * passed, not authorised yet): such an event is spooled. Only a request Temporal refuses as
+ * malformed is not.
+ */
+export function isTransientStartError(err: unknown): boolean {
+  const code =
+    (err as { code?: unknown; cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code;
+  return !(typeof code === 'number' && PERMANENT.has(code));
+}

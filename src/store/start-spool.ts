@@ -1,0 +1,116 @@
+import type { PayloadCodec } from '@temporalio/common';
+import type { ProcessEventInput } from '../../workflows/types';
+import { seal, unseal } from './sealed';
+import type { Queryable, Store } from './store';
+
+/** Why an event went to the spool instead of straight into Temporal. */
+export type SpoolReason = 'unavailable' | 'timeout' | 'overloaded' | 'backlog';
+
+/** Everything the relay needs to make the start the API could not make. */
+export interface SpooledStart {
+  /** `<source>:<eventId>`. */
+  workflowId: string;
+  input: ProcessEventInput;
+  /** Values of IntakeSource, IntakeEventType, IntakeEntity (IntakeStatus starts as `queued`). */
+  searchAttributes: { source: string; eventType: string; entity: string };
+}
+
+/** A spooled start leased to one relay. */
+export interface ClaimedStart {
+  seq: string;
+  start: SpooledStart;
+}
+
+/** Depth and age of the spool, for /metrics, /readyz and the depth limit. */
+export interface SpoolStats {
+  depth: number;
+  /** Rows waiting to be relayed, not counting those Temporal refused as malformed. */
+  waiting: number;
+  /** Seconds since the oldest row was spooled; 0 when empty. */
+  oldestAgeS: number;
+}
+
+/**
+ * The `start_spool` table: the way into Temporal while Temporal cannot persist a start. Rows are
+ * sealed (see ./sealed.ts) so payloads are encrypted at rest when encryption is on. Relays lease
+ * rows (`FOR UPDATE SKIP LOCKED`, then a lease time), so any number of API processes relay one
+ * spool without a leader, and a relay killed mid-start leaves its rows to the next lease.
+ */
+export class StartSpool {
+  constructor(
+    private readonly store: Store,
+    private readonly codec?: PayloadCodec,
+  ) {}
+
+  /**
+   * Adds a start in the caller's transaction. False when the workflow id is already spooled (a
+   * redelivery while the first is still waiting): nothing is written twice.
+   */
+  async add(q: Queryable, start: SpooledStart, reason: SpoolReason): Promise<boolean> {
+    const data = await seal(start, this.codec);
+    const res = await q.query(
+      `INSERT INTO start_spool (workflow_id, source, reason, data, encrypted) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (workflow_id) DO NOTHING`,
+      [start.workflowId, start.input.source, reason, data, !!this.codec],
+    );
+    return res.rowCount === 1;
+  }
+
+  /** Leases up to `limit` unleased (or lease-expired) rows, oldest first, for `leaseMs`. */
+  async claim(limit: number, leaseMs: number): Promise<ClaimedStart[]> {
+    const { rows } = await this.store.query<{ seq: string; data: Buffer }>(
+      `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2), attempts = attempts + 1
+       WHERE seq IN (
+         SELECT seq FROM start_spool WHERE claimed_until IS NULL OR claimed_until < now()
+         ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, data`,
+      [limit, leaseMs / 1000],
+    );
+    rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+    return Promise.all(
+      rows.map(async (r) => ({ seq: r.seq, start: await unseal<SpooledStart>(r.data, this.codec) })),
+    );
+  }
+
+  /** Removes relayed rows (started, or found already started). */
+  async done(seqs: string[]): Promise<void> {
+    if (seqs.length) await this.store.query('DELETE FROM start_spool WHERE seq = ANY($1::bigint[])', [seqs]);
+  }
+
+  /**
+   * Gives rows back before their lease ends, to be tried again after `delayMs`. `refused` marks
+   * rows Temporal refused as malformed: they stay (nothing acknowledged is dropped) but no longer
+   * count as a backlog that new events must queue behind.
+   */
+  async release(seqs: string[], delayMs = 0, refused = false): Promise<void> {
+    if (!seqs.length) return;
+    await this.store.query(
+      `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2),
+         reason = CASE WHEN $3 THEN 'refused' ELSE reason END
+       WHERE seq = ANY($1::bigint[])`,
+      [seqs, delayMs / 1000, refused],
+    );
+  }
+
+  /** The spooled start of `workflowId` with when it was spooled, if it is waiting. */
+  async find(workflowId: string): Promise<{ start: SpooledStart; spooledAt: Date } | undefined> {
+    const { rows } = await this.store.query<{ data: Buffer; spooled_at: Date }>(
+      'SELECT data, spooled_at FROM start_spool WHERE workflow_id = $1',
+      [workflowId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return { start: await unseal<SpooledStart>(row.data, this.codec), spooledAt: row.spooled_at };
+  }
+
+  /** How many rows wait and how old the oldest is. */
+  async stats(): Promise<SpoolStats> {
+    const { rows } = await this.store.query<{ depth: number; waiting: number; age: number | null }>(
+      `SELECT count(*)::int AS depth, (count(*) FILTER (WHERE reason <> 'refused'))::int AS waiting,
+         extract(epoch FROM now() - min(spooled_at))::float8 AS age
+       FROM start_spool`,
+    );
+    const r = rows[0];
+    return { depth: r?.depth ?? 0, waiting: r?.waiting ?? 0, oldestAgeS: Math.max(0, r?.age ?? 0) };
+  }
+}
