@@ -36,6 +36,9 @@ export function intakeEnv(s: IntakeSetup, port = 0): NodeJS.ProcessEnv {
     INTAKE_DATA_DIR: fs.mkdtempSync(path.join(s.logDir, 'data-')),
     MAILGUN_SIGNING_KEY: BENCH_MAILGUN_KEY,
     INTAKE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    // Off: the default 9464 is one port for the whole machine, and a worker of another run (or
+    // of anyone else) holding it made the chaos worker exit with EADDRINUSE.
+    INTAKE_WORKER_METRICS_PORT: '0',
     ...s.env,
   };
 }
