@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { BadRequestError, NotFoundError, NotParkedError } from '../errors';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
@@ -39,6 +40,23 @@ export interface EventSummary {
   closedAt: string | null;
   /** Only on rejected (quarantined) events. */
   issues?: { path: string; message: string }[];
+}
+
+const WORKFLOW_TASK_STARTED =
+  temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED;
+
+/**
+ * A running event's status from what the server knows, for when the status query gets no answer.
+ * IntakeStatus is written when the event settles (and when it falls back to the regular activity),
+ * so it still says `queued` while a worker runs the quick local attempts inside a workflow task:
+ * a started workflow task or a pending activity means the event is being processed.
+ */
+function serverSideStatus(desc: WorkflowExecutionDescription): EventStatus {
+  const written = (keyword(desc, 'IntakeStatus') ?? 'queued') as EventStatus;
+  if (written !== 'queued') return written;
+  const busy =
+    desc.raw.pendingWorkflowTask?.state === WORKFLOW_TASK_STARTED || !!desc.raw.pendingActivities?.length;
+  return busy ? 'processing' : 'queued';
 }
 
 const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded', 'rejected'];
@@ -130,8 +148,9 @@ export class EventService {
       }
       return view;
     } catch {
-      // No worker to answer the query (all down): answer from what the server knows.
-      const status = (keyword(desc, 'IntakeStatus') ?? 'queued') as EventStatus;
+      // No answer in time: no worker is up, or one is inside the event's workflow task (the quick
+      // local attempts run there, and a query waits for that task). Answer from the server's view.
+      const status = serverSideStatus(desc);
       return {
         ...base,
         status,

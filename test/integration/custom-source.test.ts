@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { exampleRequest } from '../../src/cli/send';
 import { optionalString } from '../../src/env-values';
@@ -54,9 +55,16 @@ const memoSource: SourceDefinition<Memo, { token?: string }> = {
   identify: (memo) => ({ eventId: memo.id, eventType: 'memo', entity: memo.id }),
 };
 
+const WFT_STARTED = temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED;
+
+/** A memo whose text is `hold` waits in its handler until the test releases it. */
+let release: () => void = () => undefined;
+const held = new Promise<void>((resolve) => (release = resolve));
+
 /** The memo source's activity: the ledger plus one row per memo, in one transaction. */
 const processMemo: Source<Memo, { token?: string }>['process'] = (store) => async (input) => {
   const memo = memoSchema.parse(input.payload);
+  if (memo.text === 'hold') await held;
   return store.tx(async (q) => {
     if (!(await markProcessed(q, input.id, input.source, input.eventType))) return { applied: false };
     await q.query('INSERT INTO memo_test (id, text) VALUES ($1, $2)', [memo.id, memo.text]);
@@ -104,6 +112,31 @@ describe('a source added through the registry alone', () => {
     const again = await post(intake.url, request);
     expect(again.status).toBe(200);
     expect(again.json).toEqual({ id, status: 'duplicate' });
+  });
+
+  it('shows processing, not queued, while its quick (local) attempt runs', async () => {
+    const { request, read } = exampleRequest(intake.config, NAME, { event: 'hold' });
+    expect((await post(intake.url, request)).status).toBe(202);
+    const id = `${NAME}:${read.id}`;
+    const path = `/events/${encodeURIComponent(id)}`;
+    try {
+      // A worker has taken the event's workflow task and runs the quick attempt inside it.
+      const handle = intake.client.workflow.getHandle(id);
+      await waitFor(async () => (await handle.describe()).raw.pendingWorkflowTask?.state === WFT_STARTED);
+      // The attempt holds that task, so the status query waits (until the task's heartbeat, seconds
+      // later) and the API answers from the server's view, where IntakeStatus still says `queued`
+      // until the event settles. Either way the answer must be `processing`.
+      const during = await adminGet(intake.url, path);
+      expect(during.json).toMatchObject({ id, status: 'processing' });
+    } finally {
+      release();
+    }
+    const view = await waitFor(async () => {
+      const r = await adminGet(intake.url, path);
+      return r.json.status === 'processed' ? r.json : undefined;
+    });
+    // Still the first (local) attempt: `processing` was seen before any fallback wrote it.
+    expect(view).toMatchObject({ id, status: 'processed', attempts: 1 });
   });
 
   it('refuses a request its verification rejects', async () => {
