@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { ProcessFn } from '../../activities/run-handler';
-import type { Config } from '../config';
 import type { Queryable, Store } from '../store/store';
 
 /** What a source sees of one request. */
@@ -23,9 +22,20 @@ export interface EventIdentity {
   entity: string;
 }
 
+/**
+ * The part of the parsed config a source reads. Structural, so that src/config.ts (which builds its
+ * schema from the registry) and the sources do not import each other.
+ */
+export interface SourceConfig {
+  /** Each source's parsed settings, keyed by source name (Config.sources). */
+  sources: Record<string, unknown>;
+  /** INTAKE_SIGNATURE_TOLERANCE_S. */
+  signatureToleranceS: number;
+}
+
 /** Services a source may use while authenticating a request. */
 export interface SourceContext {
-  config: Config;
+  config: SourceConfig;
   store: Store;
   /** The transaction a binding belongs to (the start spool's), when there is one. */
   tx?: Queryable;
@@ -124,7 +134,7 @@ export type AnySource = Source<never, never>;
 
 /** The parsed settings of `source` in `config` (Config.sources, keyed by name). */
 export function settingsOf<S>(
-  config: Pick<Config, 'sources'>,
+  config: Pick<SourceConfig, 'sources'>,
   source: { name: string; settings(env: Record<string, unknown>): S },
 ): S {
   return config.sources[source.name] as S;
