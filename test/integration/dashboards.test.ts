@@ -1,15 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { NativeConnection } from '@temporalio/worker';
-import {
-  loopbackAddress,
-  serveWorkerMetrics,
-  WorkerMetrics,
-  type WorkerMetricsServer,
-} from '../../src/metrics';
-import { installRuntime } from '../../src/temporal/runtime';
-import { createWorker } from '../../src/worker';
 import { startIntake, waitFor, type Intake } from '../support/harness';
+import { startMetricsWorker, type MetricsWorker } from '../support/metrics-worker';
 import { mailgunRequest, send } from '../support/requests';
 
 const root = path.resolve(__dirname, '../..');
@@ -85,10 +77,7 @@ function scrapedNames(text: string): Set<string> {
 
 describe('the Grafana dashboard and the alert rules use only series Intake exports', () => {
   let intake: Intake;
-  let metricsServer: WorkerMetricsServer;
-  let worker: { shutdown(): void; run(): Promise<void> };
-  let running: Promise<void>;
-  let connection: NativeConnection;
+  let metricsWorker: MetricsWorker;
 
   beforeAll(async () => {
     // `clicked` events fail permanently, so one event parks at once; `opened` events fail their
@@ -98,34 +87,10 @@ describe('the Grafana dashboard and the alert rules use only series Intake expor
       worker: false,
       env: { INTAKE_FAILPOINTS: 'mailgun.permanent=clicked,mailgun.once=opened' },
     });
-    const runtime = installRuntime({
-      logger: intake.logger,
-      logLevel: 'info',
-      sdkMetricsAddress: await loopbackAddress(),
-    });
-    const metrics = new WorkerMetrics();
-    metricsServer = await serveWorkerMetrics({
-      port: 0,
-      host: '127.0.0.1',
-      metrics,
-      sdkMetricsUrl: runtime.sdkMetricsUrl,
-    });
-    const created = await createWorker({
-      config: intake.config,
-      store: intake.store,
-      logger: intake.logger,
-      metrics,
-      shutdownGraceS: 2,
-    });
-    worker = created.worker;
-    connection = created.connection;
-    running = worker.run();
+    metricsWorker = await startMetricsWorker(intake);
   });
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await connection?.close();
-    await metricsServer?.close();
+    await metricsWorker?.stop();
     await intake?.stop();
   });
 
@@ -146,7 +111,7 @@ describe('the Grafana dashboard and the alert rules use only series Intake expor
     );
     const api = await (await fetch(`${intake.url}/metrics`)).text();
     const scraped = await waitFor(async () => {
-      const names = scrapedNames(api + '\n' + (await (await fetch(metricsServer.url)).text()));
+      const names = scrapedNames(api + '\n' + (await (await fetch(metricsWorker.url)).text()));
       // Core exports its histograms once they have a sample: wait for the regular (fallback) and the
       // local (happy path) activity's.
       return (

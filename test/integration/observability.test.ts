@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { NativeConnection } from '@temporalio/worker';
-import {
-  loopbackAddress,
-  serveWorkerMetrics,
-  WorkerMetrics,
-  type WorkerMetricsServer,
-} from '../../src/metrics';
-import { installRuntime } from '../../src/temporal/runtime';
-import { createWorker } from '../../src/worker';
 import { capturedLogs, startIntake, waitFor, type Intake } from '../support/harness';
 import { assertNoPayloadInLogs, capturedLogRecords } from '../support/log-check';
+import { startMetricsWorker, type MetricsWorker } from '../support/metrics-worker';
 import { freePort } from '../support/ports';
 import { mailgunRequest, partnerRequest, send } from '../support/requests';
 
@@ -40,11 +32,7 @@ const scrape = async (url: string) => {
 
 describe('observability: metrics, access logs and no payloads in logs', () => {
   let intake: Intake;
-  let metricsServer: WorkerMetricsServer;
-  let worker: { shutdown(): void; run(): Promise<void> };
-  let running: Promise<void>;
-  let connection: NativeConnection;
-  const workerMetrics = new WorkerMetrics();
+  let metricsWorker: MetricsWorker;
   const tag = randomBytes(4).toString('hex');
   // Distinctive payload values: none of them may ever appear in a log line.
   const recipient = `leak.check.${tag}@private.example`;
@@ -60,34 +48,11 @@ describe('observability: metrics, access logs and no payloads in logs', () => {
       env: { INTAKE_FAILPOINTS: 'mailgun.handler=complained' },
     });
     // First thing touching the Temporal Runtime in this file: SDK logs via pino, Core's exporter on.
-    const runtime = installRuntime({
-      logger: intake.logger,
-      logLevel: 'info',
-      sdkMetricsAddress: await loopbackAddress(),
-    });
-    expect(runtime.installedByIntake).toBe(true);
-    metricsServer = await serveWorkerMetrics({
-      port: 0,
-      host: '127.0.0.1',
-      metrics: workerMetrics,
-      sdkMetricsUrl: runtime.sdkMetricsUrl,
-    });
-    const created = await createWorker({
-      config: intake.config,
-      store: intake.store,
-      logger: intake.logger,
-      metrics: workerMetrics,
-      shutdownGraceS: 2,
-    });
-    worker = created.worker;
-    connection = created.connection;
-    running = worker.run();
+    metricsWorker = await startMetricsWorker(intake);
+    expect(metricsWorker.runtimeInstalledHere).toBe(true);
   });
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await connection?.close();
-    await metricsServer?.close();
+    await metricsWorker?.stop();
     await intake?.stop();
   });
 
@@ -131,7 +96,7 @@ describe('observability: metrics, access logs and no payloads in logs', () => {
     expect(sample(api, 'intake_refusals_total', { ...mg, reason: 'invalid_signature' })).toBe(1);
     expect(sample(api, 'intake_api_process_cpu_seconds_total')).toBeGreaterThan(0);
 
-    const w = await scrape(metricsServer.url);
+    const w = await scrape(metricsWorker.url);
     expect(sample(w, 'intake_handler_attempts_total', { ...mg, outcome: 'ok' })).toBe(1);
     expect(sample(w, 'intake_handler_attempts_total', { ...mg, outcome: 'retryable' })).toBe(3);
     expect(sample(w, 'intake_handler_attempts_total', { source: 'partners', outcome: 'ok' })).toBe(1);
@@ -175,7 +140,7 @@ describe('observability: metrics, access logs and no payloads in logs', () => {
   });
 
   it('answers only /metrics on the worker metrics port', async () => {
-    const res = await fetch(metricsServer.url.replace('/metrics', '/other'));
+    const res = await fetch(metricsWorker.url.replace('/metrics', '/other'));
     expect([res.status, await res.json()]).toEqual([404, { error: 'not_found' }]);
   });
 
