@@ -1,6 +1,7 @@
 /**
- * `npm run bench:drain`: can Intake process what it acknowledges? On one Temporal dev server, in one
- * run (so the ratios hold on a busy machine):
+ * `npm run bench:drain`: can Intake process what it acknowledges? On one Temporal server (`--server
+ * dev`: the dev server; `--server postgres`: the Temporal server on the local PostgreSQL, built by
+ * scripts/ensure-temporal-server.ts), in one run (so the ratios hold on a busy machine):
  *  1. raw starts/s: the raw-start scenario (no HTTP, no worker) at `--connections`;
  *  2. drain: N signed events acknowledged through `intake api` with no worker running, then one
  *     `intake worker` starts and processes the backlog: processed/s ÷ raw starts/s, and history
@@ -8,22 +9,23 @@
  *  3. end to end at fixed arrival rates (`--rates`): received→processed p50/p99 and backlog slope.
  * Writes bench/results/drain-<timestamp>.json and prints a markdown summary for BENCHMARKS.md.
  *
- *   npm run bench:drain -- --events 600 --rates 30,60,90 --rate-duration 20
+ *   npm run bench:drain -- --events 600 --rates 30,60,90 --rate-duration 20 [--server postgres]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import pg from 'pg';
 import { ROOT, sleep, spawnTs } from './lib/children';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
-import { startDevBackend } from './lib/temporal';
+import { startDevBackend, startPostgresBackend, type TemporalBackend } from './lib/temporal';
 
 interface DrainOptions {
+  server: TemporalBackend['kind'];
   events: number;
   connections: number;
   rawDurationS: number;
@@ -37,6 +39,11 @@ const log = (l: string) => process.stdout.write(`${new Date().toISOString().slic
 
 function parse(): DrainOptions {
   const o = new Command('bench:drain')
+    .addOption(
+      new Option('--server <kind>', 'Temporal server: dev server or the server on PostgreSQL')
+        .choices(['dev', 'postgres'])
+        .default('dev'),
+    )
     .option('--events <n>', 'events in the drain backlog', '600')
     .option('--connections <n>', 'concurrency of raw starts and of the acknowledging burst', '64')
     .option('--raw-duration <s>', 'seconds of raw starts', '10')
@@ -53,6 +60,7 @@ function parse(): DrainOptions {
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return {
+    server: o.server === 'postgres' ? 'postgres' : 'dev',
     events: Number(o.events),
     connections: Number(o.connections),
     rawDurationS: Number(o.rawDuration),
@@ -180,8 +188,13 @@ async function drain(address: string, o: DrainOptions, logDir: string): Promise<
 async function main(): Promise<void> {
   const o = parse();
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-drain-'));
-  log(`drain bench: logs in ${logDir}`);
-  const backend = await startDevBackend(path.join(logDir, 'temporal'));
+  const loadAtStart = os.loadavg();
+  log(`drain bench: logs in ${logDir}; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  const backend =
+    o.server === 'postgres'
+      ? await startPostgresBackend({ logDir: path.join(logDir, 'temporal'), log })
+      : await startDevBackend(path.join(logDir, 'temporal'));
+  log(`  ${backend.label} at ${backend.address}`);
   try {
     const raw = await rawStarts(backend.address, o, logDir);
     log(`  raw starts: ${raw.toFixed(1)}/s at ${o.connections}`);
@@ -227,6 +240,8 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           label: o.label,
+          server: backend.label,
+          loadAverage: { start: loadAtStart, end: os.loadavg() },
           options: o,
           rawStartsPerS: raw,
           drain: d,
@@ -259,7 +274,11 @@ async function main(): Promise<void> {
         ),
       ]),
     ];
-    process.stdout.write(`\n${md.join('\n')}\n\nresults: ${out}\n`);
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    process.stdout.write(
+      `\n${md.join('\n')}\n\n${backend.label}; load average ${load(loadAtStart)} at the start, ` +
+        `${load(os.loadavg())} at the end\nresults: ${out}\n`,
+    );
     fs.rmSync(logDir, { recursive: true, force: true });
   } finally {
     await backend.stop();

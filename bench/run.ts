@@ -334,7 +334,7 @@ async function main(): Promise<void> {
       backend =
         kind === 'dev'
           ? await startDevBackend(path.join(logDir, 'temporal-dev'))
-          : await startPostgresBackend(logDir, o.installTimeout * 1000, log);
+          : await startPostgresBackend({ logDir, log, installTimeoutMs: o.installTimeout * 1000 });
     } catch (err) {
       const reason = (err as Error).message;
       log(`  ${kind} backend not available: ${reason}`);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { freePort as anyFreePort } from '../../src/net';
 
 /** Repository root (bench/lib/ → ../..). */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -111,23 +112,55 @@ export function spawnTs(opts: SpawnOptions): Child {
   };
 }
 
-export { freePort } from '../../src/net';
+/** Ports this process handed out: a range is scanned in order, so a port is never given twice. */
+const handedOut = new Set<number>();
+
+/** `BENCH_PORTS=7600-7699`: every port the bench opens comes from this range (shared machines). */
+export function benchPortRange(env = process.env): { from: number; to: number } | undefined {
+  const spec = env.BENCH_PORTS;
+  if (!spec) return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(spec.trim());
+  const from = Number(m?.[1]);
+  const to = Number(m?.[2]);
+  if (!m || from < 1 || to > 65535 || from > to) throw new Error(`BENCH_PORTS "${spec}" is not FROM-TO`);
+  return { from, to };
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The next port of [from, to] that this process has not handed out and that binds now. */
+async function portIn(from: number, to: number, random: boolean): Promise<number> {
+  const span = to - from + 1;
+  const offset = random ? Math.floor(Math.random() * span) : 0;
+  for (let i = 0; i < span; i++) {
+    const port = from + ((offset + i) % span);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+
+/** A free port: from BENCH_PORTS when set, else one the kernel picks. */
+export async function freePort(): Promise<number> {
+  const range = benchPortRange();
+  return range ? portIn(range.from, range.to, false) : anyFreePort();
+}
 
 /**
- * A free port in [20000, 32000): the Temporal server stores membership ports as SQL smallint, so
- * the kernel's ephemeral ports (32768 and up) cannot be used for it.
+ * A free port below 32768 (BENCH_PORTS, else [20000, 32000)): the Temporal server stores
+ * membership ports as SQL smallint, so the kernel's ephemeral ports cannot be used for it.
  */
 export async function freeLowPort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port in 20000-32000');
+  const range = benchPortRange();
+  if (range && range.to > 32767) throw new Error(`BENCH_PORTS must end below 32768 for the Temporal server`);
+  return range ? portIn(range.from, range.to, false) : portIn(20000, 31999, true);
 }
 
 /** Polls `url` until it answers with `status` (default 200), or throws after `timeoutMs`. */

@@ -21,9 +21,14 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** CREATE DATABASE `<prefix>_<random>` on the local server. */
+/**
+ * CREATE DATABASE `<BENCH_DB_PREFIX><prefix>_<random>` on the local server (BENCH_DB_PREFIX, e.g.
+ * `pgsrv_`, keeps a shared server's databases apart; default none).
+ */
 export async function createDatabase(prefix: string): Promise<BenchDatabase> {
-  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const own = process.env.BENCH_DB_PREFIX ?? '';
+  if (!/^[a-z0-9_]*$/.test(own)) throw new Error(`BENCH_DB_PREFIX "${own}" must be [a-z0-9_]*`);
+  const name = `${own}${prefix}_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
