@@ -26,6 +26,7 @@ import { startDevBackend, startPostgresBackend, type TemporalBackend } from './l
 
 interface DrainOptions {
   server: TemporalBackend['kind'];
+  synchronousCommit: 'on' | 'off';
   events: number;
   connections: number;
   rawDurationS: number;
@@ -44,6 +45,11 @@ function parse(): DrainOptions {
         .choices(['dev', 'postgres'])
         .default('dev'),
     )
+    .addOption(
+      new Option('--synchronous-commit <on|off>', "with --server postgres: the server's databases' setting")
+        .choices(['on', 'off'])
+        .default('on'),
+    )
     .option('--events <n>', 'events in the drain backlog', '600')
     .option('--connections <n>', 'concurrency of raw starts and of the acknowledging burst', '64')
     .option('--raw-duration <s>', 'seconds of raw starts', '10')
@@ -61,6 +67,7 @@ function parse(): DrainOptions {
   }
   return {
     server: o.server === 'postgres' ? 'postgres' : 'dev',
+    synchronousCommit: o.synchronousCommit === 'off' ? 'off' : 'on',
     events: Number(o.events),
     connections: Number(o.connections),
     rawDurationS: Number(o.rawDuration),
@@ -192,7 +199,11 @@ async function main(): Promise<void> {
   log(`drain bench: logs in ${logDir}; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
   const backend =
     o.server === 'postgres'
-      ? await startPostgresBackend({ logDir: path.join(logDir, 'temporal'), log })
+      ? await startPostgresBackend({
+          logDir: path.join(logDir, 'temporal'),
+          log,
+          synchronousCommit: o.synchronousCommit,
+        })
       : await startDevBackend(path.join(logDir, 'temporal'));
   log(`  ${backend.label} at ${backend.address}`);
   try {

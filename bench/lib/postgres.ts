@@ -39,6 +39,11 @@ export async function createDatabase(prefix: string): Promise<BenchDatabase> {
   };
 }
 
+/** ALTER DATABASE … SET synchronous_commit: for the sessions opened on `name` from now on. */
+export async function setSynchronousCommit(name: string, value: 'on' | 'off'): Promise<void> {
+  await admin((c) => c.query(`ALTER DATABASE ${name} SET synchronous_commit = ${value}`));
+}
+
 /** DROP DATABASE … WITH (FORCE); errors are ignored (best-effort cleanup). */
 export async function dropDatabase(name: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => undefined);

@@ -6,7 +6,7 @@ import { defaultCacheDir, findTemporalCli, isExecutable } from '../../src/tempor
 import { startDevServer, waitForTemporal } from '../../src/temporal/dev-server';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
 import { freeLowPort, freePort, ROOT } from './children';
-import { createDatabase, pgEndpoint, type BenchDatabase } from './postgres';
+import { createDatabase, pgEndpoint, setSynchronousCommit, type BenchDatabase } from './postgres';
 
 /** The Temporal server release benched on PostgreSQL. */
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -184,11 +184,19 @@ export async function startPostgresBackend(opts: {
   log: (l: string) => void;
   /** Build missing binaries with this timeout; when absent, a missing binary is an error. */
   installTimeoutMs?: number;
+  /**
+   * synchronous_commit of the server's two databases (default `on`, PostgreSQL's default: every
+   * commit waits for its WAL fsync). `off` is the dev server's class of durability (SQLite WAL with
+   * synchronous=normal does not fsync a commit either): an experiment, not a production setting.
+   */
+  synchronousCommit?: 'on' | 'off';
 }): Promise<TemporalBackend> {
   const { logDir, log } = opts;
   const { server, sqlTool } = await ensureServerBinaries(log, opts.installTimeoutMs);
   const cli = await temporalCli();
   const dbs = await setupSchema(sqlTool);
+  const syncCommit = opts.synchronousCommit ?? 'on';
+  for (const db of [dbs.main, dbs.visibility]) await setSynchronousCommit(db.name, syncCommit);
   const { host, port, user } = pgEndpoint();
   const ports: Record<string, number> = {};
   for (const k of [
@@ -262,7 +270,9 @@ export async function startPostgresBackend(opts: {
   }
   return {
     kind: 'postgres',
-    label: `Temporal server ${TEMPORAL_SERVER_VERSION} (go install) on PostgreSQL 15, 4 history shards`,
+    label:
+      `Temporal server ${TEMPORAL_SERVER_VERSION} (go install) on PostgreSQL 15, 4 history shards` +
+      (syncCommit === 'off' ? ', synchronous_commit=off' : ''),
     address,
     stop,
   };
