@@ -133,9 +133,14 @@ interface DrainResult {
   /** Events whose history shows a regular activity (the fallback) or a timed-out attempt. */
   fallbacks: number;
   timeouts: number;
+  /** Temporal server CPU (its process, and for postgres its PostgreSQL backends) per acked start, ms. */
+  serverCpuMsPerAck: number;
+  /** The same from the worker's start until the backlog is processed, per processed event, ms. */
+  serverCpuMsPerProcessed: number;
 }
 
-async function drain(address: string, o: DrainOptions, logDir: string): Promise<DrainResult> {
+async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string): Promise<DrainResult> {
+  const address = backend.address;
   const db = await createDatabase('intake_bench_drain');
   const setup = {
     temporalAddress: address,
@@ -149,9 +154,12 @@ async function drain(address: string, o: DrainOptions, logDir: string): Promise<
   const client = new Client({ connection, namespace: 'default' });
   const api = await startApiProcess(setup, 'drain-api');
   try {
+    const bodies = signedBodies(o.events);
+    const cpuAck = await backend.cpuSeconds();
     const t0 = Date.now();
-    const ids = await ackAll(api.url, signedBodies(o.events), o.connections);
+    const ids = await ackAll(api.url, bodies, o.connections);
     const ackS = (Date.now() - t0) / 1000;
+    const cpuDrain = await backend.cpuSeconds();
     log(`  drain: ${ids.length} acked in ${ackS.toFixed(1)} s; starting one intake worker`);
     const count = async () =>
       Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM processed_events')).rows[0]?.n ?? 0);
@@ -163,6 +171,7 @@ async function drain(address: string, o: DrainOptions, logDir: string): Promise<
     let n = 0;
     while ((n = await count()) < ids.length && Date.now() < deadline) await sleep(100);
     const drainS = (Date.now() - first) / 1000;
+    const cpuEnd = await backend.cpuSeconds();
     await worker.stop();
     let historyEvents = 0;
     let fallbacks = 0;
@@ -183,6 +192,8 @@ async function drain(address: string, o: DrainOptions, logDir: string): Promise<
       historyEventsPerEvent: historyEvents / Math.max(1, ids.length),
       fallbacks,
       timeouts,
+      serverCpuMsPerAck: ((cpuDrain - cpuAck) * 1000) / Math.max(1, ids.length),
+      serverCpuMsPerProcessed: ((cpuEnd - cpuDrain) * 1000) / Math.max(1, n),
     };
   } finally {
     await api.child.stop();
@@ -209,11 +220,12 @@ async function main(): Promise<void> {
   try {
     const raw = await rawStarts(backend.address, o, logDir);
     log(`  raw starts: ${raw.toFixed(1)}/s at ${o.connections}`);
-    const d = await drain(backend.address, o, logDir);
+    const d = await drain(backend, o, logDir);
     log(
       `  drain: ${d.processed}/${d.acked} in ${d.drainS.toFixed(1)} s = ${d.processedPerS.toFixed(1)}/s ` +
         `(${(d.processedPerS / raw).toFixed(2)} × raw); ${d.historyEventsPerEvent.toFixed(1)} history events/event; ` +
-        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt`,
+        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; server CPU ` +
+        `${d.serverCpuMsPerAck.toFixed(1)} ms/ack, ${d.serverCpuMsPerProcessed.toFixed(1)} ms/processed`,
     );
     const rates: E2eResult[] = [];
     for (const rate of o.rates) {
@@ -270,15 +282,17 @@ async function main(): Promise<void> {
         'drain processed/s',
         '÷ raw',
         'history events/event',
+        'server CPU ms/ack, /processed',
         ...rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`),
       ]),
-      row(Array.from({ length: 5 + rates.length }, () => '---')),
+      row(Array.from({ length: 6 + rates.length }, () => '---')),
       row([
         o.label,
         raw.toFixed(0),
         d.processedPerS.toFixed(1),
         (d.processedPerS / raw).toFixed(2),
         d.historyEventsPerEvent.toFixed(1),
+        `${d.serverCpuMsPerAck.toFixed(1)}, ${d.serverCpuMsPerProcessed.toFixed(1)}`,
         ...rates.map(
           (e) =>
             `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,

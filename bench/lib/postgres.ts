@@ -44,6 +44,14 @@ export async function setSynchronousCommit(name: string, value: 'on' | 'off'): P
   await admin((c) => c.query(`ALTER DATABASE ${name} SET synchronous_commit = ${value}`));
 }
 
+/** Pids of the PostgreSQL backends connected to these databases now (same machine). */
+export async function backendPids(databases: string[]): Promise<number[]> {
+  const r = await admin((c) =>
+    c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [databases]),
+  );
+  return r.rows.map((row) => row.pid);
+}
+
 /** DROP DATABASE … WITH (FORCE); errors are ignored (best-effort cleanup). */
 export async function dropDatabase(name: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => undefined);

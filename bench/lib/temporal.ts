@@ -5,8 +5,14 @@ import path from 'node:path';
 import { defaultCacheDir, findTemporalCli, isExecutable } from '../../src/temporal/cli-binary';
 import { startDevServer, waitForTemporal } from '../../src/temporal/dev-server';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
-import { freeLowPort, freePort, ROOT } from './children';
-import { createDatabase, pgEndpoint, setSynchronousCommit, type BenchDatabase } from './postgres';
+import { cpuSeconds, freeLowPort, freePort, ROOT } from './children';
+import {
+  backendPids,
+  createDatabase,
+  pgEndpoint,
+  setSynchronousCommit,
+  type BenchDatabase,
+} from './postgres';
 
 /** The Temporal server release benched on PostgreSQL. */
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -18,6 +24,12 @@ export interface TemporalBackend {
   /** Human description for the report. */
   label: string;
   address: string;
+  /**
+   * CPU seconds the server has used so far: its process, plus (postgres) the PostgreSQL backends
+   * serving its two databases. Differences over a phase give CPU per event, which other load on
+   * the machine changes far less than it changes throughput.
+   */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +47,7 @@ export async function startDevBackend(dataDir: string, port?: number): Promise<T
     kind: 'dev',
     label: 'Temporal dev server (temporal CLI v1.5.1, SQLite WAL)',
     address,
+    cpuSeconds: () => Promise.resolve(cpuSeconds(server.pid)),
     stop: () => server.stop(),
   };
 }
@@ -270,6 +283,10 @@ export async function startPostgresBackend(opts: {
   }
   return {
     kind: 'postgres',
+    cpuSeconds: async () => {
+      const backends = await backendPids([dbs.main.name, dbs.visibility.name]);
+      return [child.pid ?? -1, ...backends].reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    },
     label:
       `Temporal server ${TEMPORAL_SERVER_VERSION} (go install) on PostgreSQL 15, 4 history shards` +
       (syncCommit === 'off' ? ', synchronous_commit=off' : ''),
