@@ -22,7 +22,12 @@ import { runEndToEnd, type E2eResult } from './lib/e2e';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
-import { startDevBackend, startPostgresBackend, type TemporalBackend } from './lib/temporal';
+import {
+  startDevBackend,
+  startPostgresBackend,
+  TemporalServerNotBuiltError,
+  type TemporalBackend,
+} from './lib/temporal';
 
 interface DrainOptions {
   server: TemporalBackend['kind'];
@@ -311,6 +316,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench:drain: ${(err as Error).stack ?? String(err)}\n`);
+  // A missing server binary is a setup step, not a bug: its message says what to run.
+  const text = err instanceof TemporalServerNotBuiltError ? err.message : (err as Error).stack;
+  process.stderr.write(`bench:drain: ${text ?? String(err)}\n`);
   process.exit(1);
 });
