@@ -97,7 +97,14 @@ function failureMessage(err: HandlerFailure): string {
  * signal. The history is the durable queue.
  */
 export async function processEvent(input: ProcessEventInput): Promise<EventState> {
-  const { activity, retry, activityTimeoutMs, activityTaskQueue, ...handlerInput } = input;
+  const {
+    activity,
+    retry,
+    activityTimeoutMs,
+    activityTaskQueue,
+    localFirst: _shape,
+    ...handlerInput
+  } = input;
   const state: EventState = {
     id: input.id,
     source: input.source,
@@ -127,8 +134,10 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
 
   // A rate-limited source (INTAKE_RATE_LIMITS) must go through its own task queue, whose rate the
   // server enforces: a local activity would bypass it. Input is in the history, so this is
-  // deterministic; patched() is called once, so a run keeps the shape it started with.
-  const localFirst = !activityTaskQueue && patched(LOCAL_FIRST_PATCH);
+  // deterministic. Starters ask for the local-first shape in the input (no patch marker, no
+  // TemporalChangeVersion upsert); executions started before that ask patched(), once, so a run
+  // keeps the shape it started with.
+  const localFirst = !activityTaskQueue && (input.localFirst === true || patched(LOCAL_FIRST_PATCH));
   const budget = localFirst ? splitBudget(retry.maxAttempts) : { local: 0, regular: retry.maxAttempts };
 
   const retryPolicy = (maximumAttempts: number) => ({

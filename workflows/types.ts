@@ -60,6 +60,14 @@ export interface ProcessEventInput extends HandlerInput {
    * absent = the workflow's own queue, as in histories recorded before rate limits existed.
    */
   activityTaskQueue?: string;
+  /**
+   * Set by starters since the `local-activity-first` shape shipped: run the handler as a local
+   * activity first. Taken from the input (it is in the history), so the workflow needs no
+   * `patched()` marker and no TemporalChangeVersion upsert for it: two history events fewer per
+   * event. Absent in executions started before it; those still ask `patched()`
+   * (docs/workflow-changes.md).
+   */
+  localFirst?: true;
 }
 
 /** The event's state: the status query's answer and the workflow's result. */

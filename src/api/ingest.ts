@@ -203,7 +203,7 @@ function spooledStart(
     activity: source.activity,
     retry: config.retry,
     activityTimeoutMs: config.activityTimeoutMs,
-    ...(activityTaskQueue ? { activityTaskQueue } : {}),
+    ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
   };
   return {
     workflowId: id,
