@@ -7,10 +7,12 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  proxySinks,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
+  type Sinks,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { Activities } from '../activities';
@@ -26,6 +28,15 @@ export const discardSignal = defineSignal<[DiscardRequest?]>('discard');
 export const statusQuery = defineQuery<EventState>('status');
 
 export { PERMANENT_ERROR_TYPE };
+
+/**
+ * What processEvent tells the worker process (not the history): the worker counts parked events
+ * in intake_events_parked_total. Sink calls are not commands, and are not repeated on replay.
+ */
+export interface EventSinks extends Sinks {
+  events: { parked(source: string): void };
+}
+const { events: eventSink } = proxySinks<EventSinks>();
 
 /**
  * Patch id of the local-first happy path. Executions that started before it (recorded histories,
@@ -208,6 +219,7 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
       return state;
     }
     setStatus('parked');
+    eventSink.parked(state.source);
     await condition(() => decision !== undefined);
     if (decision === 'discard') {
       setStatus('discarded');
