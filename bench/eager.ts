@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ROOT } from './lib/children';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
+import { writeResultFile } from './lib/results';
 
 const log = (l: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
 
@@ -58,24 +58,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  const out = path.join(
-    ROOT,
-    'bench',
-    'results',
-    `eager-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-  );
-  fs.writeFileSync(
-    out,
-    JSON.stringify(
-      {
-        label: o.label,
-        options: o,
-        rows: rows.map((r) => ({ ...r, result: { ...r.result, samples: undefined } })),
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  const out = writeResultFile('eager', {
+    label: o.label,
+    options: o,
+    rows: rows.map((r) => ({ ...r, result: { ...r.result, samples: undefined } })),
+  });
   const md = [
     '| rate | pair | eager start | acked/s | received→processed p50 / p99 ms | ack p50 / p99 ms | backlog slope /s | unprocessed |',
     '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
