@@ -103,7 +103,10 @@ const ts = (e: HistoryEvent) =>
   Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
 
 /** The retried attempts in one history (the server writes only the last attempt's started event). */
-function retried(id: string, events: HistoryEvent[]): { started: number; findings: Finding[] } {
+function retried(
+  id: string,
+  events: HistoryEvent[],
+): { started: number; workflowTaskTimeouts: number; findings: Finding[] } {
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
   const findings: Finding[] = [];
   let started = 0;
@@ -128,7 +131,9 @@ function retried(id: string, events: HistoryEvent[]): { started: number; finding
       ledgerRows: -1,
     });
   }
-  return { started, findings };
+  // A lost workflow task ends by the workflow task timeout (10 s by default) and is dispatched again.
+  const workflowTaskTimeouts = events.filter((e) => e.workflowTaskTimedOutEventAttributes).length;
+  return { started, workflowTaskTimeouts, findings };
 }
 
 /** Every JSON log line the Intake processes wrote into `dir`. */
@@ -220,10 +225,12 @@ async function main() {
     const ids: string[] = [];
     for await (const w of client.workflow.list({ query: queues })) ids.push(w.workflowId);
     let activityTaskStarted = 0;
+    let workflowTaskTimeouts = 0;
     const findings: Finding[] = [];
     for (const id of ids) {
       const r = retried(id, (await client.workflow.getHandle(id).fetchHistory()).events ?? []);
       activityTaskStarted += r.started;
+      workflowTaskTimeouts += r.workflowTaskTimeouts;
       findings.push(...r.findings);
     }
     // The worker's debug log: did it ever receive attempt 1; was the activity offered for eager dispatch?
@@ -258,6 +265,7 @@ async function main() {
       acknowledged: acked,
       workflows: ids.length,
       activityTaskStarted,
+      workflowTaskTimeouts,
       sdkRegularActivityStartedLogLines: lines.filter(
         (l) => l.msg === 'Activity started' && l.isLocal === false,
       ).length,
