@@ -16,8 +16,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import pg from 'pg';
-import { ROOT, sleep, spawnTs } from './lib/children';
+import { sleep, spawnTs } from './lib/children';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
+import { writeResultFile } from './lib/results';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
@@ -216,26 +217,13 @@ async function main(): Promise<void> {
           `backlog slope ${e.backlogSlopePerS.toFixed(2)}/s, unprocessed ${e.unprocessed}`,
       );
     }
-    const out = path.join(
-      ROOT,
-      'bench',
-      'results',
-      `drain-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-    );
-    fs.writeFileSync(
-      out,
-      JSON.stringify(
-        {
-          label: o.label,
-          options: o,
-          rawStartsPerS: raw,
-          drain: d,
-          rates: rates.map(({ samples: _s, ...r }) => r),
-        },
-        null,
-        2,
-      ) + '\n',
-    );
+    const out = writeResultFile('drain', {
+      label: o.label,
+      options: o,
+      rawStartsPerS: raw,
+      drain: d,
+      rates: rates.map(({ samples: _s, ...r }) => r),
+    });
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const md = [
       row([

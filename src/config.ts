@@ -86,6 +86,7 @@ const envSchema = z.object({
   INTAKE_CODEC_CORS_ORIGINS: optionalString,
   INTAKE_WORKER_MAX_ACTIVITIES: intString('INTAKE_WORKER_MAX_ACTIVITIES', 100, 1),
   INTAKE_WORKER_MAX_POLLERS: intString('INTAKE_WORKER_MAX_POLLERS', 50, 2),
+  INTAKE_EAGER_START: z.stringbool({ error: 'INTAKE_EAGER_START must be true or false' }).default(true),
   INTAKE_WORKER_METRICS_PORT: z.coerce
     .number({ message: 'INTAKE_WORKER_METRICS_PORT must be a number' })
     .int('INTAKE_WORKER_METRICS_PORT must be a whole number')
@@ -201,6 +202,13 @@ export interface Config {
   workerMaxActivities: number;
   /** Upper bound of the autoscaling task pollers (workflow and activity each). Default 50. */
   workerMaxPollers: number;
+  /**
+   * `intake dev` only (INTAKE_EAGER_START, default true): the API's client shares the in-process
+   * worker's connection and asks Temporal for eager workflow start, so the first workflow task
+   * (with local-first, the whole event) comes back in the start's answer instead of through the
+   * task queue. `intake api` has no worker in its process and never starts eagerly.
+   */
+  eagerStart: boolean;
   /**
    * Port of `intake worker`'s Prometheus endpoint (INTAKE_WORKER_METRICS_PORT), on HOST. Default
    * 9464; 0 turns worker metrics off. `GET /metrics` there serves Intake's worker series
@@ -379,6 +387,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spoolMaxDepth: e.INTAKE_SPOOL_MAX_DEPTH,
     workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,
     workerMaxPollers: e.INTAKE_WORKER_MAX_POLLERS,
+    eagerStart: e.INTAKE_EAGER_START,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),

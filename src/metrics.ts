@@ -27,6 +27,13 @@ export class ApiMetrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  /** Of those, starts whose first workflow task went to this process's worker (`intake dev`, INTAKE_EAGER_START). */
+  readonly eagerStarts = new Counter({
+    name: 'intake_eager_starts_total',
+    help: 'Workflows started eagerly on the worker in this process (intake dev)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   /** Redeliveries answered 200 duplicate. */
   readonly duplicates = new Counter({
     name: 'intake_duplicates_total',

@@ -86,6 +86,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('starts eagerly in intake dev unless INTAKE_EAGER_START=false; anything but a boolean is refused', () => {
+    expect(loadConfig({}).eagerStart).toBe(true);
+    expect(loadConfig({ INTAKE_EAGER_START: 'false' }).eagerStart).toBe(false);
+    expect(loadConfig({ INTAKE_EAGER_START: '0' }).eagerStart).toBe(false);
+    const err = configError(() => loadConfig({ INTAKE_EAGER_START: 'sometimes' }));
+    expect(err.variable).toBe('INTAKE_EAGER_START');
+    expect(err.message).toMatch(/INTAKE_EAGER_START must be true or false/);
+  });
+
   it('never lets the retry interval cap fall below the initial interval', () => {
     const c = loadConfig({ INTAKE_RETRY_INITIAL_INTERVAL_MS: '5000', INTAKE_RETRY_MAX_INTERVAL_MS: '100' });
     expect(c.retry).toMatchObject({ initialIntervalMs: 5000, maxIntervalMs: 5000 });
