@@ -77,6 +77,7 @@ const envSchema = z.object({
   INTAKE_RETRY_INITIAL_INTERVAL_MS: intString('INTAKE_RETRY_INITIAL_INTERVAL_MS', 1000, 1),
   INTAKE_RETRY_MAX_INTERVAL_MS: intString('INTAKE_RETRY_MAX_INTERVAL_MS', 300_000, 1),
   INTAKE_ACTIVITY_TIMEOUT_MS: intString('INTAKE_ACTIVITY_TIMEOUT_MS', 60_000, 1),
+  INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: intString('INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10_000, 1000),
   INTAKE_START_TIMEOUT_MS: intString('INTAKE_START_TIMEOUT_MS', 5_000, 100),
   INTAKE_MAX_INFLIGHT_STARTS: intString('INTAKE_MAX_INFLIGHT_STARTS', 64, 1),
   INTAKE_SPOOL_MAX_DEPTH: intString('INTAKE_SPOOL_MAX_DEPTH', 100_000, 0),
@@ -178,6 +179,13 @@ export interface Config {
   };
   /** startToClose timeout of one handler attempt. Default 60 s. */
   activityTimeoutMs: number;
+  /**
+   * Heartbeat timeout of a regular (fallback) handler attempt (INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS,
+   * default 10 s, at most activityTimeoutMs). The handler heartbeats while it works, so an attempt
+   * that no live worker runs (its worker died, or the task never reached one) is retried after
+   * this, not after the whole activity timeout.
+   */
+  activityHeartbeatTimeoutMs: number;
   /**
    * Workflow starts one API process keeps in flight (INTAKE_MAX_INFLIGHT_STARTS, default 64); more
    * requests wait for a slot until their start deadline, then get 503 without reaching Temporal.
@@ -371,6 +379,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxIntervalMs: Math.max(e.INTAKE_RETRY_MAX_INTERVAL_MS, e.INTAKE_RETRY_INITIAL_INTERVAL_MS),
     },
     activityTimeoutMs: e.INTAKE_ACTIVITY_TIMEOUT_MS,
+    activityHeartbeatTimeoutMs: Math.min(
+      e.INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS,
+      e.INTAKE_ACTIVITY_TIMEOUT_MS,
+    ),
     maxInflightStarts: e.INTAKE_MAX_INFLIGHT_STARTS,
     spoolMaxDepth: e.INTAKE_SPOOL_MAX_DEPTH,
     workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,

@@ -113,6 +113,7 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     activity,
     retry,
     activityTimeoutMs,
+    heartbeatTimeoutMs,
     activityTaskQueue,
     localFirst: _shape,
     ...handlerInput
@@ -171,6 +172,11 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
   const regular = proxyActivities<Activities>({
     ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
     startToCloseTimeout: activityTimeoutMs,
+    // The handler heartbeats while it works (activities/run-handler.ts): an attempt whose worker
+    // died, or that the server recorded as started but no worker received, is retried after the
+    // heartbeat timeout instead of hanging for the whole start-to-close timeout. Activity options
+    // are not part of the determinism check, so this needs no patch.
+    ...(heartbeatTimeoutMs ? { heartbeatTimeout: heartbeatTimeoutMs } : {}),
     retry: retryPolicy(budget.regular),
   })[name] as Handler | undefined;
   const local = proxyLocalActivities<Activities>({

@@ -56,6 +56,12 @@ export interface ProcessEventInput extends HandlerInput {
   retry: HandlerRetryOptions;
   activityTimeoutMs: number;
   /**
+   * Heartbeat timeout of the regular (fallback) activity; the handler heartbeats while it works, so
+   * an attempt that no live worker runs is retried after this instead of after activityTimeoutMs.
+   * Absent in executions started before it (their regular attempts have no heartbeat timeout).
+   */
+  heartbeatTimeoutMs?: number;
+  /**
    * Task queue of the handler activity when the source is rate limited (INTAKE_RATE_LIMITS);
    * absent = the workflow's own queue, as in histories recorded before rate limits existed.
    */

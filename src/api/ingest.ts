@@ -206,6 +206,7 @@ function spooledStart(
     activity: source.activity,
     retry: config.retry,
     activityTimeoutMs: config.activityTimeoutMs,
+    heartbeatTimeoutMs: config.activityHeartbeatTimeoutMs,
     ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
   };
   return {

@@ -38,10 +38,22 @@ describe('loadConfig', () => {
       signatureToleranceS: 300,
       maxBodyBytes: 1024 * 1024,
       retry: { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 },
+      activityTimeoutMs: 60_000,
+      activityHeartbeatTimeoutMs: 10_000,
       workerMetricsPort: 9464,
       logLevel: 'info',
     });
     expect(c.enabledSources).toBeUndefined();
+  });
+
+  it('keeps the heartbeat timeout within the activity timeout, and at least 1 s', () => {
+    expect(loadConfig({ INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '2000' }).activityHeartbeatTimeoutMs).toBe(
+      2000,
+    );
+    expect(loadConfig({ INTAKE_ACTIVITY_TIMEOUT_MS: '5000' }).activityHeartbeatTimeoutMs).toBe(5000);
+    expect(configError(() => loadConfig({ INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '500' })).message).toMatch(
+      /INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS must be at least 1000/,
+    );
   });
 
   it('coerces numbers and treats blank optional values as unset', () => {
