@@ -17,8 +17,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import pg from 'pg';
-import { ROOT, sleep, spawnTs } from './lib/children';
+import { sleep, spawnTs } from './lib/children';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
+import { writeResultFile } from './lib/results';
+import { cpuMeter } from './lib/cpu';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
@@ -138,10 +140,14 @@ interface DrainResult {
   /** Events whose history shows a regular activity (the fallback) or a timed-out attempt. */
   fallbacks: number;
   timeouts: number;
-  /** Temporal server CPU (its process, and for postgres its PostgreSQL backends) per acked start, ms. */
+  /** Temporal server CPU per acknowledged start (its process, and for postgres its PostgreSQL backends), ms. */
   serverCpuMsPerAck: number;
-  /** The same from the worker's start until the backlog is processed, per processed event, ms. */
-  serverCpuMsPerProcessed: number;
+  /**
+   * CPU milliseconds per processed event while the backlog drained (user + system, from /proc):
+   * the worker process, and the Temporal server process(es) listening on the bench's address.
+   * Unlike events/s, these hardly depend on what else runs on the machine.
+   */
+  cpuMsPerEvent: { worker: number; server: number };
 }
 
 async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string): Promise<DrainResult> {
@@ -172,11 +178,14 @@ async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string):
     // Measured from the worker's first processed event (its start-up is not processing).
     while ((await count()) === 0) await sleep(50);
     const first = Date.now();
+    const workerCpu = cpuMeter([worker.pid]);
+    // The backend's own reading: the server process, and for postgres its PostgreSQL backends.
+    const serverCpuStart = await backend.cpuSeconds();
     const deadline = first + 300_000;
     let n = 0;
     while ((n = await count()) < ids.length && Date.now() < deadline) await sleep(100);
     const drainS = (Date.now() - first) / 1000;
-    const cpuEnd = await backend.cpuSeconds();
+    const cpuS = { worker: workerCpu.read(), server: (await backend.cpuSeconds()) - serverCpuStart };
     await worker.stop();
     let historyEvents = 0;
     let fallbacks = 0;
@@ -198,7 +207,10 @@ async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string):
       fallbacks,
       timeouts,
       serverCpuMsPerAck: ((cpuDrain - cpuAck) * 1000) / Math.max(1, ids.length),
-      serverCpuMsPerProcessed: ((cpuEnd - cpuDrain) * 1000) / Math.max(1, n),
+      cpuMsPerEvent: {
+        worker: (cpuS.worker * 1000) / Math.max(1, n - 1),
+        server: (cpuS.server * 1000) / Math.max(1, n - 1),
+      },
     };
   } finally {
     await api.child.stop();
@@ -229,8 +241,9 @@ async function main(): Promise<void> {
     log(
       `  drain: ${d.processed}/${d.acked} in ${d.drainS.toFixed(1)} s = ${d.processedPerS.toFixed(1)}/s ` +
         `(${(d.processedPerS / raw).toFixed(2)} × raw); ${d.historyEventsPerEvent.toFixed(1)} history events/event; ` +
-        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; server CPU ` +
-        `${d.serverCpuMsPerAck.toFixed(1)} ms/ack, ${d.serverCpuMsPerProcessed.toFixed(1)} ms/processed`,
+        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; CPU per event: ` +
+        `worker ${d.cpuMsPerEvent.worker.toFixed(1)} ms, server ${d.cpuMsPerEvent.server.toFixed(1)} ms ` +
+        `(per acknowledged start ${d.serverCpuMsPerAck.toFixed(1)} ms)`,
     );
     const rates: E2eResult[] = [];
     for (const rate of o.rates) {
@@ -257,28 +270,15 @@ async function main(): Promise<void> {
           `backlog slope ${e.backlogSlopePerS.toFixed(2)}/s, unprocessed ${e.unprocessed}`,
       );
     }
-    const out = path.join(
-      ROOT,
-      'bench',
-      'results',
-      `drain-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-    );
-    fs.writeFileSync(
-      out,
-      JSON.stringify(
-        {
-          label: o.label,
-          server: backend.label,
-          loadAverage: { start: loadAtStart, end: os.loadavg() },
-          options: o,
-          rawStartsPerS: raw,
-          drain: d,
-          rates: rates.map(({ samples: _s, ...r }) => r),
-        },
-        null,
-        2,
-      ) + '\n',
-    );
+    const out = writeResultFile('drain', {
+      label: o.label,
+      server: backend.label,
+      loadAverage: { start: loadAtStart, end: os.loadavg() },
+      options: o,
+      rawStartsPerS: raw,
+      drain: d,
+      rates: rates.map(({ samples: _s, ...r }) => r),
+    });
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const md = [
       row([
@@ -287,17 +287,19 @@ async function main(): Promise<void> {
         'drain processed/s',
         '÷ raw',
         'history events/event',
-        'server CPU ms/ack, /processed',
+        'CPU ms/event worker / server',
+        'server CPU ms/ack',
         ...rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`),
       ]),
-      row(Array.from({ length: 6 + rates.length }, () => '---')),
+      row(Array.from({ length: 7 + rates.length }, () => '---')),
       row([
         o.label,
         raw.toFixed(0),
         d.processedPerS.toFixed(1),
         (d.processedPerS / raw).toFixed(2),
         d.historyEventsPerEvent.toFixed(1),
-        `${d.serverCpuMsPerAck.toFixed(1)}, ${d.serverCpuMsPerProcessed.toFixed(1)}`,
+        `${d.cpuMsPerEvent.worker.toFixed(1)} / ${d.cpuMsPerEvent.server.toFixed(1)}`,
+        d.serverCpuMsPerAck.toFixed(1),
         ...rates.map(
           (e) =>
             `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,

@@ -75,7 +75,10 @@ export function spawnTs(opts: SpawnOptions): Child {
   fs.mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
   const fd = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, ['--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+  // BENCH_NODE_ARGS: extra node flags for every child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  // to profile intake api/worker during a bench (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
     cwd: ROOT,
     env: opts.env,
     stdio: ['ignore', fd, fd],
@@ -187,20 +190,6 @@ export async function waitForHttp(
   }
   throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (${last})`);
 }
-
-/** CPU time (user + system) a live process has used so far, seconds; 0 once it is gone. */
-export function cpuSeconds(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
-/** USER_HZ: 100 on Linux for every architecture Node runs on. */
-const CLOCK_TICKS = 100;
 
 /** Promise-based sleep. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { defaultCacheDir, findTemporalCli, isExecutable } from '../../src/temporal/cli-binary';
 import { startDevServer, waitForTemporal } from '../../src/temporal/dev-server';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
-import { cpuSeconds, freeLowPort, freePort, ROOT } from './children';
+import { freeLowPort, freePort, ROOT } from './children';
+import { cpuSeconds } from './cpu';
 import {
   backendPids,
   createDatabase,
@@ -47,7 +48,7 @@ export async function startDevBackend(dataDir: string, port?: number): Promise<T
     kind: 'dev',
     label: 'Temporal dev server (temporal CLI v1.5.1, SQLite WAL)',
     address,
-    cpuSeconds: () => Promise.resolve(cpuSeconds(server.pid)),
+    cpuSeconds: () => Promise.resolve(cpuSeconds(server.pid) ?? 0),
     stop: () => server.stop(),
   };
 }
@@ -285,7 +286,7 @@ export async function startPostgresBackend(opts: {
     kind: 'postgres',
     cpuSeconds: async () => {
       const backends = await backendPids([dbs.main.name, dbs.visibility.name]);
-      return [child.pid ?? -1, ...backends].reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      return [child.pid ?? -1, ...backends].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
     },
     label:
       `Temporal server ${TEMPORAL_SERVER_VERSION} (go install) on PostgreSQL 15, 4 history shards` +

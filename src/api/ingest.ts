@@ -26,6 +26,8 @@ export interface IngestResult {
   eventType: string;
   /** Set when the event was acknowledged from the spool rather than started. */
   spooled?: SpoolReason;
+  /** The start was eager: its first workflow task went straight to this process's worker. */
+  eager?: true;
 }
 
 /** What the ingest pipeline needs. */
@@ -178,7 +180,8 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
       throw new UnavailableError(`Temporal refused the start: ${(err as Error).name}`);
     return toSpool(Date.now() >= deadline ? 'timeout' : 'unavailable');
   }
-  return outcome === 'duplicate' ? duplicate : accepted();
+  if (outcome === 'duplicate') return duplicate;
+  return outcome === 'started-eagerly' ? { ...accepted(), eager: true } : accepted();
 }
 
 /** The start of one event: the workflow input and its search attributes. */
@@ -203,7 +206,8 @@ function spooledStart(
     activity: source.activity,
     retry: config.retry,
     activityTimeoutMs: config.activityTimeoutMs,
-    ...(activityTaskQueue ? { activityTaskQueue } : {}),
+    heartbeatTimeoutMs: config.activityHeartbeatTimeoutMs,
+    ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
   };
   return {
     workflowId: id,
