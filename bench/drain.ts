@@ -144,7 +144,8 @@ interface DrainResult {
   serverCpuMsPerAck: number;
   /**
    * CPU milliseconds per processed event while the backlog drained (user + system, from /proc):
-   * the worker process, and the Temporal server process(es) listening on the bench's address.
+   * the worker process, and the Temporal server (TemporalBackend.cpuSeconds: for postgres with the
+   * PostgreSQL backends serving it).
    * Unlike events/s, these hardly depend on what else runs on the machine.
    */
   cpuMsPerEvent: { worker: number; server: number };

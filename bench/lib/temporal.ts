@@ -85,8 +85,9 @@ export function serverBinaries(): { server: string; sqlTool: string } {
 }
 
 /**
- * `nice -n 10 go install <server>@v <sql tool>@v` into serverBinDir() (Go module proxy only; about
- * 20 minutes on two busy cores the first time); rejects with the tail of its output.
+ * `nice -n 10 go install <server>@v <sql tool>@v` into serverBinDir(), modules from GOPROXY (the Go
+ * module proxy by default); 5-20 minutes on two busy cores the first time. Rejects with the tail of
+ * its output.
  */
 export async function buildServerBinaries(timeoutMs: number, log: (l: string) => void): Promise<void> {
   const go = goBinary();
