@@ -39,6 +39,8 @@ interface BurstOptions {
   scenarios: string[];
   env: Record<string, string>;
   label: string;
+  /** Write a CPU profile of the `intake api` process into this folder. */
+  profileDir?: string;
 }
 
 /** One burst against one HTTP endpoint. */
@@ -85,6 +87,7 @@ function parse(): BurstOptions {
     .option('--scenarios <list>', 'raw,hello,rabbit,intake', 'raw,hello,rabbit,intake')
     .option('--env <KEY=VALUE...>', 'extra environment for intake api/worker (tuning experiments)')
     .option('--label <text>', 'what this run measures (e.g. the commit)', '')
+    .option('--profile-dir <dir>', 'write a CPU profile (.cpuprofile) of intake api here')
     .parse(process.argv)
     .opts<Record<string, string | string[] | undefined>>();
   const env: Record<string, string> = {};
@@ -102,6 +105,7 @@ function parse(): BurstOptions {
     scenarios: String(o.scenarios).split(',').filter(Boolean),
     env,
     label: String(o.label ?? ''),
+    profileDir: o.profileDir as string | undefined,
   };
 }
 
@@ -246,6 +250,7 @@ async function intakeBurst(address: string, o: BurstOptions, logDir: string): Pr
     taskQueue: tq,
     logDir,
     env: { ...(await prebuiltBundleEnv(logDir)), INTAKE_WORKER_METRICS_PORT: '0', ...o.env },
+    apiNodeArgs: o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : undefined,
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const api = await startApiProcess(setup, 'burst-api', o.portBase + 10);

@@ -28,6 +28,8 @@ export interface SpawnOptions {
   /** TypeScript entry, relative to the repository root. */
   script: string;
   args?: string[];
+  /** Extra node flags before the script (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
   env: NodeJS.ProcessEnv;
   /** Folder for `<name>.log`. */
   logDir: string;
@@ -74,11 +76,15 @@ export function spawnTs(opts: SpawnOptions): Child {
   fs.mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
   const fd = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, ['--import', 'tsx', opts.script, ...(opts.args ?? [])], {
-    cwd: ROOT,
-    env: opts.env,
-    stdio: ['ignore', fd, fd],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])],
+    {
+      cwd: ROOT,
+      env: opts.env,
+      stdio: ['ignore', fd, fd],
+    },
+  );
   fs.closeSync(fd);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),

@@ -13,6 +13,7 @@ import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sou
 import type { Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { SpoolRelay } from './spool-relay';
+import type { SpoolBinding, SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
 import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
@@ -34,8 +35,11 @@ export interface IngestDeps extends SourceContext {
   config: Config;
   /** Bounds concurrent starts; unbounded when absent. */
   startLimiter?: StartLimiter;
-  /** The start spool and its relay; without them a start Temporal cannot persist is a 503. */
-  spool?: { store: StartSpool; relay: SpoolRelay };
+  /**
+   * The start spool, its relay and its group-commit writer; without them a start Temporal cannot
+   * persist is a 503.
+   */
+  spool?: { store: StartSpool; relay: SpoolRelay; writer: SpoolWriter };
   /** Where signed but schema-broken requests are kept; without it they are only refused. */
   quarantine?: Quarantine;
   /** Called when a request was quarantined (metrics). */
@@ -94,21 +98,25 @@ export async function ingest(
   }
   const event = parsed.data as never;
   const identity = source.identify(event, req);
+  const { config } = deps;
   if (!EVENT_ID.test(identity.eventId)) {
     return refuse(source, req, json, deps, opts, [
       { path: 'id', message: 'event id must be 1-200 printable ASCII characters' },
     ]);
   }
-  await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
+  // While the spool takes every new event (Temporal down, or older events waiting), the binding
+  // commits with the spooled row only: binding first as well cost every event a second commit.
+  const spoolFirst = !!deps.spool?.relay.spooling && config.spoolMaxDepth > 0;
+  if (!spoolFirst)
+    await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
 
   const id = `${source.name}:${identity.eventId}`;
-  const { config } = deps;
   // Large bodies go to the store before the start, so the history only holds a reference.
   const body = await storeCall('the store did not keep the payload', () =>
     payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
   );
   const start = spooledStart(source, req, deps.config, id, identity, body);
-  return startOrSpool({ source, event, identity, id, start }, deps);
+  return startOrSpool({ source, event, identity, id, start, spoolFirst }, deps);
 }
 
 /** One verified, identified event on its way into Temporal. */
@@ -118,6 +126,8 @@ interface ReadyEvent {
   identity: EventIdentity;
   id: string;
   start: SpooledStart;
+  /** Spool without trying Temporal (decided before the binding, which then commits with the row). */
+  spoolFirst: boolean;
 }
 
 /**
@@ -125,7 +135,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start } = ready;
+  const { source, event, identity, id, start, spoolFirst } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -141,15 +151,13 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
   const toSpool = async (reason: SpoolReason): Promise<IngestResult> => {
     if (!deps.spool || config.spoolMaxDepth === 0)
       throw new UnavailableError(`Temporal did not persist the start (${reason})`);
-    const { store: spool, relay } = deps.spool;
+    const { relay, writer } = deps.spool;
     if (!relay.hasRoom()) throw new UnavailableError('the start spool is full', 30);
-    // The token binding and the spooled event commit together (the binding is idempotent for this
-    // event id, so repeating it here is harmless when it already committed above).
+    // The token binding and the spooled event commit together, in a transaction shared with the
+    // events spooled at the same moment (group commit, ./spool-writer.ts). The binding is idempotent
+    // for this event id, so repeating it is harmless when it already committed above.
     const added = await storeCall('neither Temporal nor the store persisted the event', () =>
-      deps.store.tx(async (q) => {
-        await source.bind?.(event, identity, { ...deps, tx: q });
-        return spool.add(q, start, reason);
-      }),
+      writer.add({ start, reason, binding: bindingOf(source, event, identity, deps) }),
     );
     if (!added) return duplicate;
     relay.noteSpooled(reason);
@@ -157,8 +165,7 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
   };
 
   // While Temporal is known to be down, or older events wait in the spool, queue behind them.
-  if (deps.spool?.relay.spooling)
-    return toSpool(deps.spool.relay.temporalUnavailable ? 'unavailable' : 'backlog');
+  if (spoolFirst) return toSpool(deps.spool?.relay.temporalUnavailable ? 'unavailable' : 'backlog');
   const deadline = Date.now() + config.temporal.startTimeoutMs;
   const attempt = () => startEvent(client, config, start, deadline);
   let outcome;
@@ -179,6 +186,46 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
     return toSpool(Date.now() >= deadline ? 'timeout' : 'unavailable');
   }
   return outcome === 'duplicate' ? duplicate : accepted();
+}
+
+/** One event's binding, as the spool writer batches it. */
+interface BindItem {
+  event: never;
+  identity: EventIdentity;
+  deps: IngestDeps;
+}
+
+/** Per source, one function that binds many events in a transaction (the writer groups by it). */
+const bindAllOf = new WeakMap<Source<never>, SpoolBinding<BindItem>['bindAll']>();
+
+/** The binding of one event for the spool writer; undefined when the source binds nothing. */
+function bindingOf(
+  source: Source<never>,
+  event: never,
+  identity: EventIdentity,
+  deps: IngestDeps,
+): SpoolBinding | undefined {
+  if (!source.bind) return undefined;
+  let bindAll = bindAllOf.get(source);
+  if (!bindAll) {
+    bindAll = async (tx, items) => {
+      if (source.bindMany) return source.bindMany(items, { ...items[0]!.deps, tx });
+      const outcomes: (Error | undefined)[] = [];
+      for (const i of items) {
+        try {
+          await source.bind!(i.event, i.identity, { ...i.deps, tx });
+          outcomes.push(undefined);
+        } catch (err) {
+          if (!(err instanceof IntakeHttpError)) throw err;
+          outcomes.push(err);
+        }
+      }
+      return outcomes;
+    };
+    bindAllOf.set(source, bindAll);
+  }
+  const item: BindItem = { event, identity, deps };
+  return { bindAll: bindAll as SpoolBinding['bindAll'], item };
 }
 
 /** The start of one event: the workflow input and its search attributes. */
