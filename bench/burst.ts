@@ -41,6 +41,10 @@ interface BurstOptions {
   label: string;
   /** Write a CPU profile of the `intake api` process into this folder. */
   profileDir?: string;
+  /** `intake api` processes sharing the port (node:cluster). */
+  apiProcesses: number;
+  /** Wait for every acknowledged event to settle and classify it (false: tuning runs, ack rate only). */
+  check: boolean;
 }
 
 /** One burst against one HTTP endpoint. */
@@ -62,7 +66,8 @@ interface IntakeBurst extends BurstResult {
   spooled: Record<string, number>;
   startedDirectly: number;
   settleS: number;
-  check: Omit<ExactlyOnceCheck, 'pending' | 'lost' | 'doubled'> & {
+  /** Absent when the run was told not to check (`--no-check`). */
+  check?: Omit<ExactlyOnceCheck, 'pending' | 'lost' | 'doubled'> & {
     pending: number;
     lost: number;
     doubled: number;
@@ -84,10 +89,16 @@ function parse(): BurstOptions {
     .option('--raw-duration <s>', 'seconds of raw starts', '10')
     .option('--port-base <n>', 'first of the ports used (Temporal, API +10, RabbitMQ +20, hello +30)', '7700')
     .option('--stall <s>', 'settling ends when the backlog made no progress for this long', '120')
-    .option('--scenarios <list>', 'raw,hello,rabbit,intake', 'raw,hello,rabbit,intake')
+    .option(
+      '--scenarios <list>',
+      'raw,hello,rabbit,intake,intake-2 (two API processes)',
+      'raw,hello,rabbit,intake',
+    )
     .option('--env <KEY=VALUE...>', 'extra environment for intake api/worker (tuning experiments)')
     .option('--label <text>', 'what this run measures (e.g. the commit)', '')
     .option('--profile-dir <dir>', 'write a CPU profile (.cpuprofile) of intake api here')
+    .option('--api-processes <n>', 'intake api processes sharing the port (node:cluster)', '1')
+    .option('--no-check', 'do not wait for processing nor classify events (tuning runs: ack rate only)')
     .parse(process.argv)
     .opts<Record<string, string | string[] | undefined>>();
   const env: Record<string, string> = {};
@@ -106,6 +117,8 @@ function parse(): BurstOptions {
     env,
     label: String(o.label ?? ''),
     profileDir: o.profileDir as string | undefined,
+    apiProcesses: Number(o.apiProcesses),
+    check: (o.check as unknown) !== false,
   };
 }
 
@@ -250,6 +263,7 @@ async function intakeBurst(address: string, o: BurstOptions, logDir: string): Pr
     taskQueue: tq,
     logDir,
     env: { ...(await prebuiltBundleEnv(logDir)), INTAKE_WORKER_METRICS_PORT: '0', ...o.env },
+    apiProcesses: o.apiProcesses,
     apiNodeArgs: o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : undefined,
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
@@ -265,8 +279,10 @@ async function intakeBurst(address: string, o: BurstOptions, logDir: string): Pr
       (counterBy(metrics, 'intake_spool_relayed_total', 'outcome').started ?? 0);
     log(
       `  intake: ${result.acked} acked in ${result.wallS.toFixed(1)} s; spooled ${JSON.stringify(spooled)}, ` +
-        `started directly ${startedDirectly}; settling (load ${load()})`,
+        `started directly ${startedDirectly}${o.apiProcesses > 1 ? ' (counters of one API process)' : ''}; ` +
+        `settling (load ${load()})`,
     );
+    if (!o.check) return { ...result, spooled, startedDirectly, settleS: 0, spoolDepthAfter: -1 };
     const t0 = Date.now();
     const drain = await waitForDrain(pool, [...acked.keys()], log, o.stallS * 1000);
     const settleS = (Date.now() - t0) / 1000;
@@ -325,12 +341,13 @@ function markdown(o: BurstOptions, r: Record<string, BurstResult | IntakeBurst |
     raw: `raw Temporal starts, ${o.connections} in flight (no HTTP)`,
     hello: 'HTTP ceiling: express hello-world',
     rabbit: 'express → RabbitMQ, durable + confirms',
-    intake: 'Intake: `intake api` (PostgreSQL) + 1 worker',
+    intake: `Intake: \`intake api\` ×${o.apiProcesses} (PostgreSQL) + 1 worker`,
+    'intake-2': 'Intake: `intake api` ×2 (node:cluster, PostgreSQL) + 1 worker',
   };
   for (const [k, v] of Object.entries(r)) {
     if (!v) continue;
     const c = codes(v.statusCodes);
-    const i = 'check' in v ? v : undefined;
+    const i = 'check' in v ? v.check : undefined;
     lines.push(
       row([
         names[k] ?? k,
@@ -342,7 +359,7 @@ function markdown(o: BurstOptions, r: Record<string, BurstResult | IntakeBurst |
         f0(v.p99),
         rabbit ? (v.acksPerS / rabbit).toFixed(2) : '–',
         raw ? (v.acksPerS / raw).toFixed(2) : '–',
-        i ? `${i.check.exactlyOnce} / ${i.check.lost} / ${i.check.doubled} / ${i.check.pending}` : '–',
+        i ? `${i.exactlyOnce} / ${i.lost} / ${i.doubled} / ${i.pending}` : '–',
       ]),
     );
   }
@@ -397,14 +414,19 @@ async function main(): Promise<void> {
       loads.rabbit = load();
       log(`  rabbit: ${results.rabbit.acksPerS.toFixed(0)}/s ${JSON.stringify(results.rabbit.statusCodes)}`);
     }
-    if (o.scenarios.includes('intake')) {
-      const i = await intakeBurst(backend.address, o, logDir);
-      results.intake = i;
-      loads.intake = load();
+    // `intake`: the API as configured (--api-processes, default 1); `intake-2`: two API processes.
+    for (const name of ['intake', 'intake-2'] as const) {
+      if (!o.scenarios.includes(name)) continue;
+      const apiProcesses = name === 'intake-2' ? 2 : o.apiProcesses;
+      const i = await intakeBurst(backend.address, { ...o, apiProcesses }, logDir);
+      results[name] = i;
+      loads[name] = load();
       log(
-        `  intake: ${i.acksPerS.toFixed(0)}/s ${JSON.stringify(i.statusCodes)} p50 ${i.p50} p99 ${i.p99}; ` +
-          `settled in ${i.settleS.toFixed(0)} s: ${i.check.exactlyOnce} exactly once, ${i.check.lost} lost, ` +
-          `${i.check.doubled} doubled, ${i.check.pending} pending, spool depth ${i.spoolDepthAfter}`,
+        `  ${name}: ${i.acksPerS.toFixed(0)}/s ${JSON.stringify(i.statusCodes)} p50 ${i.p50} p99 ${i.p99}; ` +
+          (i.check
+            ? `settled in ${i.settleS.toFixed(0)} s: ${i.check.exactlyOnce} exactly once, ${i.check.lost} lost, ` +
+              `${i.check.doubled} doubled, ${i.check.pending} pending, spool depth ${i.spoolDepthAfter}`
+            : 'not checked (--no-check)'),
       );
     }
   } finally {
@@ -424,8 +446,10 @@ async function main(): Promise<void> {
     `\n${markdown(o, results)}\n\nload average (1/5/15 min): ${JSON.stringify(loads)}\nresults: ${out}\n`,
   );
   fs.rmSync(logDir, { recursive: true, force: true });
-  const i = results.intake as IntakeBurst | undefined;
-  if (i && (i.check.lost > 0 || i.check.doubled > 0 || codes(i.statusCodes).s503 > 0)) process.exitCode = 1;
+  for (const i of [results.intake, results['intake-2']] as (IntakeBurst | undefined)[]) {
+    if (i && ((i.check?.lost ?? 0) > 0 || (i.check?.doubled ?? 0) > 0 || codes(i.statusCodes).s503 > 0))
+      process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {
