@@ -28,6 +28,7 @@ import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } fro
 import { httpLoad } from './lib/load';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
+import { summarize } from './lib/stats';
 import { startDevBackend } from './lib/temporal';
 
 interface BurstOptions {
@@ -59,6 +60,12 @@ interface BurstResult {
   errors: number;
   p50: number;
   p99: number;
+  /**
+   * Ack latency p50/p99 (ms, from the bench's clock) of the requests sent in the burst's first
+   * second (each connection's first request: connection set-up and the cold server) and after it.
+   */
+  firstSecond?: { n: number; p50: number; p99: number };
+  later?: { n: number; p50: number; p99: number };
 }
 
 interface IntakeBurst extends BurstResult {
@@ -194,6 +201,14 @@ async function burst(
   });
   if (r.bodiesSignedDuringRun > 0) throw new Error('the burst sent more requests than bodies');
   const wallS = Math.max(0.001, (last - first) / 1000);
+  const early: number[] = [];
+  const late: number[] = [];
+  for (const a of acked.values())
+    (a.firstSentAt - first < 1000 ? early : late).push(a.ackedAt - a.firstSentAt);
+  const part = (l: number[]) => {
+    const s = summarize(l);
+    return { n: l.length, p50: s.p50, p99: s.p99 };
+  };
   return {
     result: {
       acked: r.total,
@@ -203,6 +218,8 @@ async function burst(
       errors: r.errors,
       p50: r.p50,
       p99: r.p99,
+      firstSecond: part(early),
+      later: part(late),
     },
     acked,
   };

@@ -89,6 +89,8 @@ export async function startWorkerProcess(s: IntakeSetup, name = 'intake-worker')
     if (text.includes('intake worker polling')) return child;
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Not left behind polling whatever server takes the address next.
+  await child.stop();
   throw new Error(`${name} did not start polling within 120 s; see ${child.logFile}`);
 }
 
