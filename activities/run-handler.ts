@@ -13,16 +13,33 @@ export interface HandlerObserver {
 }
 
 /**
- * Wraps a source's processing into an activity: applies failpoints, reduces store errors to their
- * code and classifies data errors as permanent (toProcessingError), maps PermanentProcessingError
- * to a non-retryable failure (the one place that retry decision is made), and reports the attempt
- * number so the workflow can keep an honest count.
+ * While a regular (not local) attempt with a heartbeat timeout runs, heartbeats every third of
+ * that timeout: the server then knows a live worker holds the attempt. An attempt that no live
+ * worker runs (its worker was killed, or the task was recorded as started but never reached a
+ * worker) stops heartbeating and is retried after the heartbeat timeout, not the start-to-close
+ * timeout. A handler that finishes within the first interval (the usual case) sends none.
+ * Returns the function that stops the heartbeats.
+ */
+function heartbeatWhileRunning(): () => void {
+  const ctx = Context.current();
+  const { isLocal, heartbeatTimeoutMs } = ctx.info;
+  if (isLocal || !heartbeatTimeoutMs) return () => undefined;
+  const timer = setInterval(() => ctx.heartbeat(), Math.max(100, Math.floor(heartbeatTimeoutMs / 3)));
+  return () => clearInterval(timer);
+}
+
+/**
+ * Wraps a source's processing into an activity: heartbeats while a regular attempt works, applies
+ * failpoints, reduces store errors to their code and classifies data errors as permanent
+ * (toProcessingError), maps PermanentProcessingError to a non-retryable failure (the one place that
+ * retry decision is made), and reports the attempt number so the workflow can keep an honest count.
  */
 export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer: HandlerObserver = {}) {
   // Events a `once` failpoint already failed in this process (rehearsal only; off by default).
   const failedOnce = new Set<string>();
   return async (input: HandlerInput): Promise<HandlerResult> => {
     const attempt = Context.current().info.attempt;
+    const stopHeartbeats = heartbeatWhileRunning();
     try {
       const fp = firingFailpoint(failpoints, input.source, input.eventType);
       if (fp?.point === 'permanent') throw new PermanentProcessingError(`failpoint ${fp.source}.permanent`);
@@ -47,6 +64,8 @@ export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer
         details: [{ attempt }],
         cause: e,
       });
+    } finally {
+      stopHeartbeats();
     }
   };
 }

@@ -16,8 +16,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import pg from 'pg';
-import { ROOT, sleep, spawnTs } from './lib/children';
+import { sleep, spawnTs } from './lib/children';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
+import { writeResultFile } from './lib/results';
+import { cpuMeter, findPids } from './lib/cpu';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
@@ -118,6 +120,12 @@ interface DrainResult {
   /** Events whose history shows a regular activity (the fallback) or a timed-out attempt. */
   fallbacks: number;
   timeouts: number;
+  /**
+   * CPU milliseconds per processed event while the backlog drained (user + system, from /proc):
+   * the worker process, and the Temporal server process(es) listening on the bench's address.
+   * Unlike events/s, these hardly depend on what else runs on the machine.
+   */
+  cpuMsPerEvent: { worker: number; server: number };
 }
 
 async function drain(address: string, o: DrainOptions, logDir: string): Promise<DrainResult> {
@@ -144,10 +152,14 @@ async function drain(address: string, o: DrainOptions, logDir: string): Promise<
     // Measured from the worker's first processed event (its start-up is not processing).
     while ((await count()) === 0) await sleep(50);
     const first = Date.now();
+    const port = address.split(':').pop() ?? '';
+    const workerCpu = cpuMeter([worker.pid]);
+    const serverCpu = cpuMeter(findPids('temporal', `--port ${port}`));
     const deadline = first + 300_000;
     let n = 0;
     while ((n = await count()) < ids.length && Date.now() < deadline) await sleep(100);
     const drainS = (Date.now() - first) / 1000;
+    const cpuS = { worker: workerCpu.read(), server: serverCpu.read() };
     await worker.stop();
     let historyEvents = 0;
     let fallbacks = 0;
@@ -168,6 +180,10 @@ async function drain(address: string, o: DrainOptions, logDir: string): Promise<
       historyEventsPerEvent: historyEvents / Math.max(1, ids.length),
       fallbacks,
       timeouts,
+      cpuMsPerEvent: {
+        worker: (cpuS.worker * 1000) / Math.max(1, n - 1),
+        server: (cpuS.server * 1000) / Math.max(1, n - 1),
+      },
     };
   } finally {
     await api.child.stop();
@@ -189,7 +205,8 @@ async function main(): Promise<void> {
     log(
       `  drain: ${d.processed}/${d.acked} in ${d.drainS.toFixed(1)} s = ${d.processedPerS.toFixed(1)}/s ` +
         `(${(d.processedPerS / raw).toFixed(2)} × raw); ${d.historyEventsPerEvent.toFixed(1)} history events/event; ` +
-        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt`,
+        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; CPU per event: ` +
+        `worker ${d.cpuMsPerEvent.worker.toFixed(1)} ms, server ${d.cpuMsPerEvent.server.toFixed(1)} ms`,
     );
     const rates: E2eResult[] = [];
     for (const rate of o.rates) {
@@ -216,26 +233,13 @@ async function main(): Promise<void> {
           `backlog slope ${e.backlogSlopePerS.toFixed(2)}/s, unprocessed ${e.unprocessed}`,
       );
     }
-    const out = path.join(
-      ROOT,
-      'bench',
-      'results',
-      `drain-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-    );
-    fs.writeFileSync(
-      out,
-      JSON.stringify(
-        {
-          label: o.label,
-          options: o,
-          rawStartsPerS: raw,
-          drain: d,
-          rates: rates.map(({ samples: _s, ...r }) => r),
-        },
-        null,
-        2,
-      ) + '\n',
-    );
+    const out = writeResultFile('drain', {
+      label: o.label,
+      options: o,
+      rawStartsPerS: raw,
+      drain: d,
+      rates: rates.map(({ samples: _s, ...r }) => r),
+    });
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const md = [
       row([
@@ -244,15 +248,17 @@ async function main(): Promise<void> {
         'drain processed/s',
         '÷ raw',
         'history events/event',
+        'CPU ms/event worker / server',
         ...rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`),
       ]),
-      row(Array.from({ length: 5 + rates.length }, () => '---')),
+      row(Array.from({ length: 6 + rates.length }, () => '---')),
       row([
         o.label,
         raw.toFixed(0),
         d.processedPerS.toFixed(1),
         (d.processedPerS / raw).toFixed(2),
         d.historyEventsPerEvent.toFixed(1),
+        `${d.cpuMsPerEvent.worker.toFixed(1)} / ${d.cpuMsPerEvent.server.toFixed(1)}`,
         ...rates.map(
           (e) =>
             `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,

@@ -77,6 +77,7 @@ const envSchema = z.object({
   INTAKE_RETRY_INITIAL_INTERVAL_MS: intString('INTAKE_RETRY_INITIAL_INTERVAL_MS', 1000, 1),
   INTAKE_RETRY_MAX_INTERVAL_MS: intString('INTAKE_RETRY_MAX_INTERVAL_MS', 300_000, 1),
   INTAKE_ACTIVITY_TIMEOUT_MS: intString('INTAKE_ACTIVITY_TIMEOUT_MS', 60_000, 1),
+  INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: intString('INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10_000, 1000),
   INTAKE_START_TIMEOUT_MS: intString('INTAKE_START_TIMEOUT_MS', 5_000, 100),
   INTAKE_MAX_INFLIGHT_STARTS: intString('INTAKE_MAX_INFLIGHT_STARTS', 64, 1),
   INTAKE_SPOOL_MAX_DEPTH: intString('INTAKE_SPOOL_MAX_DEPTH', 100_000, 0),
@@ -85,6 +86,7 @@ const envSchema = z.object({
   INTAKE_CODEC_CORS_ORIGINS: optionalString,
   INTAKE_WORKER_MAX_ACTIVITIES: intString('INTAKE_WORKER_MAX_ACTIVITIES', 100, 1),
   INTAKE_WORKER_MAX_POLLERS: intString('INTAKE_WORKER_MAX_POLLERS', 50, 2),
+  INTAKE_EAGER_START: z.stringbool({ error: 'INTAKE_EAGER_START must be true or false' }).default(true),
   INTAKE_WORKER_METRICS_PORT: z.coerce
     .number({ message: 'INTAKE_WORKER_METRICS_PORT must be a number' })
     .int('INTAKE_WORKER_METRICS_PORT must be a whole number')
@@ -179,6 +181,13 @@ export interface Config {
   /** startToClose timeout of one handler attempt. Default 60 s. */
   activityTimeoutMs: number;
   /**
+   * Heartbeat timeout of a regular (fallback) handler attempt (INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS,
+   * default 10 s, at most activityTimeoutMs). The handler heartbeats while it works, so an attempt
+   * that no live worker runs (its worker died, or the task never reached one) is retried after
+   * this, not after the whole activity timeout.
+   */
+  activityHeartbeatTimeoutMs: number;
+  /**
    * Workflow starts one API process keeps in flight (INTAKE_MAX_INFLIGHT_STARTS, default 64); more
    * requests wait for a slot until their start deadline, then get 503 without reaching Temporal.
    */
@@ -194,6 +203,13 @@ export interface Config {
   workerMaxActivities: number;
   /** Upper bound of the autoscaling task pollers (workflow and activity each). Default 50. */
   workerMaxPollers: number;
+  /**
+   * `intake dev` only (INTAKE_EAGER_START, default true): the API's client shares the in-process
+   * worker's connection and asks Temporal for eager workflow start, so the first workflow task
+   * (with local-first, the whole event) comes back in the start's answer instead of through the
+   * task queue. `intake api` has no worker in its process and never starts eagerly.
+   */
+  eagerStart: boolean;
   /**
    * Port of `intake worker`'s Prometheus endpoint (INTAKE_WORKER_METRICS_PORT), on HOST. Default
    * 9464; 0 turns worker metrics off. `GET /metrics` there serves Intake's worker series
@@ -372,10 +388,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxIntervalMs: Math.max(e.INTAKE_RETRY_MAX_INTERVAL_MS, e.INTAKE_RETRY_INITIAL_INTERVAL_MS),
     },
     activityTimeoutMs: e.INTAKE_ACTIVITY_TIMEOUT_MS,
+    activityHeartbeatTimeoutMs: Math.min(
+      e.INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS,
+      e.INTAKE_ACTIVITY_TIMEOUT_MS,
+    ),
     maxInflightStarts: e.INTAKE_MAX_INFLIGHT_STARTS,
     spoolMaxDepth: e.INTAKE_SPOOL_MAX_DEPTH,
     workerMaxActivities: e.INTAKE_WORKER_MAX_ACTIVITIES,
     workerMaxPollers: e.INTAKE_WORKER_MAX_POLLERS,
+    eagerStart: e.INTAKE_EAGER_START,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),

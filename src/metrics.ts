@@ -27,6 +27,13 @@ export class ApiMetrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  /** Of those, starts whose first workflow task went to this process's worker (`intake dev`, INTAKE_EAGER_START). */
+  readonly eagerStarts = new Counter({
+    name: 'intake_eager_starts_total',
+    help: 'Workflows started eagerly on the worker in this process (intake dev)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   /** Redeliveries answered 200 duplicate. */
   readonly duplicates = new Counter({
     name: 'intake_duplicates_total',
@@ -116,10 +123,11 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
   /**
-   * Events that parked, by source: the handler failed permanently, or failed its last attempt of
-   * the retry budget. Counted where the attempt fails, so a final attempt that times out instead of
-   * failing (the worker never sees its end) is not counted; the IntakeStatus search attribute is
-   * the authoritative count of parked events.
+   * Events that parked, by source: the handler failed permanently, or spent its retry budget (in
+   * the quick local round or the regular activity, failed or timed out). Counted by processEvent
+   * through a sink when it parks, once per park (not again on replay; a resumed event that parks
+   * again counts again). The IntakeStatus search attribute is the authoritative count of parked
+   * events.
    */
   readonly parked = new Counter({
     name: 'intake_events_parked_total',

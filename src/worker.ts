@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createRedriveActivities } from '../activities/redrive';
 import { activityTaskQueueFor, type Config } from './config';
@@ -15,6 +14,7 @@ import { dataConverter, temporalConnectConfig } from './temporal/connection';
 import { installRuntime } from './temporal/runtime';
 import { workerTracingOptions } from './temporal/tracing';
 import { WorkerGroup } from './worker-group';
+import type { EventSinks } from '../workflows/process-event';
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
@@ -73,13 +73,7 @@ export async function createWorker(
       observer: {
         onAttempt(input, outcome, attempt) {
           metrics.attempts.inc({ source: input.source, outcome });
-          // Runs inside the activity, so its retry policy tells whether this was the last attempt.
-          // A failed quick (local) round falls back to the regular activity instead of parking.
-          const info = Context.current().info;
-          const budget = info.isLocal ? 0 : (info.retryPolicy?.maximumAttempts ?? 0);
           if (outcome === 'ok') metrics.processed.inc({ source: input.source });
-          else if (outcome === 'permanent' || (budget > 0 && attempt >= budget))
-            metrics.parked.inc({ source: input.source });
           const log = outcome === 'ok' ? logger.debug.bind(logger) : logger.warn.bind(logger);
           log(
             { id: input.id, source: input.source, eventType: input.eventType, attempt, outcome },
@@ -105,9 +99,11 @@ export async function createWorker(
       shutdownGraceTime: `${opts.shutdownGraceS ?? config.shutdownGraceS}s`,
     };
     const source = workflowSource(config);
+    const traced = workerTracingOptions(tracing, 'workflowsPath' in source);
     const main = await Worker.create({
       ...common,
-      ...workerTracingOptions(tracing, 'workflowsPath' in source),
+      ...traced,
+      sinks: { ...traced.sinks, ...eventSinks(metrics) },
       taskQueue: config.temporal.taskQueue,
       ...source,
     });
@@ -127,4 +123,17 @@ export async function createWorker(
     await connection.close();
     throw err;
   }
+}
+
+/**
+ * processEvent's sink: it parks an event (a permanent failure, or the last attempt of its budget,
+ * whether the quick local round or the regular activity spent it), the worker counts it. Not
+ * called again when a history replays.
+ */
+function eventSinks(metrics: WorkerMetrics): InjectedSinks<EventSinks> {
+  return {
+    events: {
+      parked: { fn: (_info, source) => metrics.parked.inc({ source }), callDuringReplay: false },
+    },
+  };
 }

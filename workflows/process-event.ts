@@ -7,9 +7,12 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  proxySinks,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
+  workflowInfo,
+  type Sinks,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { Activities } from '../activities';
@@ -25,6 +28,15 @@ export const discardSignal = defineSignal<[DiscardRequest?]>('discard');
 export const statusQuery = defineQuery<EventState>('status');
 
 export { PERMANENT_ERROR_TYPE };
+
+/**
+ * What processEvent tells the worker process (not the history): the worker counts parked events
+ * in intake_events_parked_total. Sink calls are not commands, and are not repeated on replay.
+ */
+export interface EventSinks extends Sinks {
+  events: { parked(source: string): void };
+}
+const { events: eventSink } = proxySinks<EventSinks>();
 
 /**
  * Patch id of the local-first happy path. Executions that started before it (recorded histories,
@@ -97,7 +109,15 @@ function failureMessage(err: HandlerFailure): string {
  * signal. The history is the durable queue.
  */
 export async function processEvent(input: ProcessEventInput): Promise<EventState> {
-  const { activity, retry, activityTimeoutMs, activityTaskQueue, ...handlerInput } = input;
+  const {
+    activity,
+    retry,
+    activityTimeoutMs,
+    heartbeatTimeoutMs,
+    activityTaskQueue,
+    localFirst: _shape,
+    ...handlerInput
+  } = input;
   const state: EventState = {
     id: input.id,
     source: input.source,
@@ -127,8 +147,17 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
 
   // A rate-limited source (INTAKE_RATE_LIMITS) must go through its own task queue, whose rate the
   // server enforces: a local activity would bypass it. Input is in the history, so this is
-  // deterministic; patched() is called once, so a run keeps the shape it started with.
-  const localFirst = !activityTaskQueue && patched(LOCAL_FIRST_PATCH);
+  // deterministic, and a run keeps the shape it started with:
+  //  - the API asks for the local-first shape in the input: a fresh run writes no patch marker and
+  //    no TemporalChangeVersion upsert (two history events fewer per event);
+  //  - runs started before that ask patched(), once (v1 and v2 histories);
+  //  - a start from the current API that a worker of the previous release ran first has the patch
+  //    marker in its history (that worker asked patched()). On replay, patched() only reads the
+  //    history: true with its marker command when the marker is there, false and no command when
+  //    not. A fresh run must not ask it (it would write the marker).
+  const askedInInput = input.localFirst === true;
+  if (askedInInput && workflowInfo().unsafe.isReplaying) patched(LOCAL_FIRST_PATCH);
+  const localFirst = !activityTaskQueue && (askedInInput || patched(LOCAL_FIRST_PATCH));
   const budget = localFirst ? splitBudget(retry.maxAttempts) : { local: 0, regular: retry.maxAttempts };
 
   const retryPolicy = (maximumAttempts: number) => ({
@@ -143,6 +172,11 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
   const regular = proxyActivities<Activities>({
     ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
     startToCloseTimeout: activityTimeoutMs,
+    // The handler heartbeats while it works (activities/run-handler.ts): an attempt whose worker
+    // died, or that the server recorded as started but no worker received, is retried after the
+    // heartbeat timeout instead of hanging for the whole start-to-close timeout. Activity options
+    // are not part of the determinism check, so this needs no patch.
+    ...(heartbeatTimeoutMs ? { heartbeatTimeout: heartbeatTimeoutMs } : {}),
     retry: retryPolicy(budget.regular),
   })[name] as Handler | undefined;
   const local = proxyLocalActivities<Activities>({
@@ -191,6 +225,7 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
       return state;
     }
     setStatus('parked');
+    eventSink.parked(state.source);
     await condition(() => decision !== undefined);
     if (decision === 'discard') {
       setStatus('discarded');

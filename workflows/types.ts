@@ -56,10 +56,24 @@ export interface ProcessEventInput extends HandlerInput {
   retry: HandlerRetryOptions;
   activityTimeoutMs: number;
   /**
+   * Heartbeat timeout of the regular (fallback) activity; the handler heartbeats while it works, so
+   * an attempt that no live worker runs is retried after this instead of after activityTimeoutMs.
+   * Absent in executions started before it (their regular attempts have no heartbeat timeout).
+   */
+  heartbeatTimeoutMs?: number;
+  /**
    * Task queue of the handler activity when the source is rate limited (INTAKE_RATE_LIMITS);
    * absent = the workflow's own queue, as in histories recorded before rate limits existed.
    */
   activityTaskQueue?: string;
+  /**
+   * Set by starters since the `local-activity-first` shape shipped: run the handler as a local
+   * activity first. Taken from the input (it is in the history), so the workflow needs no
+   * `patched()` marker and no TemporalChangeVersion upsert for it: two history events fewer per
+   * event. Absent in executions started before it; those still ask `patched()`
+   * (docs/workflow-changes.md).
+   */
+  localFirst?: true;
 }
 
 /** The event's state: the status query's answer and the workflow's result. */

@@ -76,15 +76,18 @@ export function spawnTs(opts: SpawnOptions): Child {
   fs.mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
   const fd = fs.openSync(logFile, 'a');
-  const proc = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])],
-    {
-      cwd: ROOT,
-      env: opts.env,
-      stdio: ['ignore', fd, fd],
-    },
-  );
+  // BENCH_NODE_ARGS: extra node flags for every child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  // to profile intake api/worker during a bench (node refuses --cpu-prof in NODE_OPTIONS);
+  // opts.nodeArgs: for this child only.
+  const nodeArgs = [
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ...(opts.nodeArgs ?? []),
+  ];
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+    cwd: ROOT,
+    env: opts.env,
+    stdio: ['ignore', fd, fd],
+  });
   fs.closeSync(fd);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),

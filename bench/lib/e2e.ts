@@ -3,6 +3,7 @@ import { sleep } from './children';
 import {
   prebuiltBundleEnv,
   startApiProcess,
+  startDevProcess,
   startWorkerProcess,
   taskQueue,
   type IntakeSetup,
@@ -27,6 +28,8 @@ export interface E2eOptions {
   rate?: number;
   /** intake api processes (node:cluster). Default 1. */
   apiProcesses?: number;
+  /** Run `intake dev` (API and worker in one process, its own dev server) instead of api + worker. */
+  dev?: boolean;
   log: (l: string) => void;
 }
 
@@ -82,8 +85,8 @@ export async function runEndToEnd(o: E2eOptions): Promise<E2eResult> {
     apiProcesses: o.apiProcesses,
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  const api = await startApiProcess(setup, 'e2e-api');
-  const worker = await startWorkerProcess(setup, 'e2e-worker');
+  const api = o.dev ? await startDevProcess(setup, 'e2e-dev') : await startApiProcess(setup, 'e2e-api');
+  const worker = o.dev ? undefined : await startWorkerProcess(setup, 'e2e-worker');
   try {
     const sentAt = new Map<string, number>();
     const acked = new Set<string>();
@@ -145,7 +148,7 @@ export async function runEndToEnd(o: E2eOptions): Promise<E2eResult> {
     sampling = false;
     await sampler;
     const peakRssApiBytes = api.child.peakRss();
-    const peakRssWorkerBytes = worker.peakRss();
+    const peakRssWorkerBytes = worker?.peakRss();
 
     const { rows } = await pool.query<{ id: string; at: Date }>(
       'SELECT id, processed_at AS at FROM processed_events',
@@ -189,7 +192,7 @@ export async function runEndToEnd(o: E2eOptions): Promise<E2eResult> {
     };
   } finally {
     await api.child.stop();
-    await worker.stop();
+    await worker?.stop();
     await pool.end();
     await db.drop();
   }

@@ -69,6 +69,33 @@ export async function startApiProcess(
   return { child, url, port: p };
 }
 
+/**
+ * `intake dev` as a child process: its own Temporal dev server (on a free port; the setup's address
+ * is not used), the API and a worker in one process, on the setup's database. For what only a
+ * process running both can do (eager workflow start). Resolves once the API answers.
+ */
+export async function startDevProcess(
+  s: IntakeSetup,
+  name = 'intake-dev',
+): Promise<{ child: Child; url: string; port: number }> {
+  const p = await freePort();
+  const temporalPort = await freePort();
+  const child = spawnTs({
+    name,
+    script: 'src/cli/main.ts',
+    args: ['dev'],
+    env: {
+      ...intakeEnv({ ...s, temporalAddress: `127.0.0.1:${temporalPort}` }, p),
+      NODE_ENV: 'development',
+      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH,
+    },
+    logDir: s.logDir,
+  });
+  const url = `http://127.0.0.1:${p}`;
+  await waitForHttp(`${url}/healthz`, 120_000, child);
+  return { child, url, port: p };
+}
+
 /** `intake worker` as a child process; resolves once it logged that it polls. */
 export async function startWorkerProcess(s: IntakeSetup, name = 'intake-worker'): Promise<Child> {
   const logFile = path.join(s.logDir, `${name}.log`);

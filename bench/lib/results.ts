@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './children';
 import type { E2eResult } from './e2e';
 import type { RunResult } from './load';
 
@@ -50,4 +53,16 @@ export interface BenchRun {
   /** Backends that could not run, with the exact reason. */
   skipped: { kind: string; reason: string }[];
   notes: string[];
+}
+
+/** Writes one bench's results as bench/results/<kind>-<timestamp>.json; returns the file. */
+export function writeResultFile(kind: string, data: unknown): string {
+  const file = path.join(
+    ROOT,
+    'bench',
+    'results',
+    `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+  );
+  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  return file;
 }

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       activity: 'handleMailgun',
       retry: { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 },
       activityTimeoutMs: 60_000,
+      heartbeatTimeoutMs: 10_000,
     };
     await client.workflow.start(processEvent, {
       taskQueue,

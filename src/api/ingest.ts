@@ -27,6 +27,8 @@ export interface IngestResult {
   eventType: string;
   /** Set when the event was acknowledged from the spool rather than started. */
   spooled?: SpoolReason;
+  /** The start was eager: its first workflow task went straight to this process's worker. */
+  eager?: true;
 }
 
 /** What the ingest pipeline needs. */
@@ -185,7 +187,8 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
       throw new UnavailableError(`Temporal refused the start: ${(err as Error).name}`);
     return toSpool(Date.now() >= deadline ? 'timeout' : 'unavailable');
   }
-  return outcome === 'duplicate' ? duplicate : accepted();
+  if (outcome === 'duplicate') return duplicate;
+  return outcome === 'started-eagerly' ? { ...accepted(), eager: true } : accepted();
 }
 
 /** One event's binding, as the spool writer batches it. */
@@ -250,7 +253,8 @@ function spooledStart(
     activity: source.activity,
     retry: config.retry,
     activityTimeoutMs: config.activityTimeoutMs,
-    ...(activityTaskQueue ? { activityTaskQueue } : {}),
+    heartbeatTimeoutMs: config.activityHeartbeatTimeoutMs,
+    ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
   };
   return {
     workflowId: id,

@@ -143,8 +143,10 @@ export class SpoolRelay {
     const deadline = Date.now() + config.temporal.startTimeoutMs;
     const outcomes = await Promise.all(
       claimed.map((c) =>
-        startEvent(client, config, c.start, deadline).catch((err: unknown) =>
-          isTransientStartError(err) ? ('retry' as const) : ('refused' as const),
+        startEvent(client, config, c.start, deadline).then(
+          // Eager or not, it started (a relayed start in `intake dev` can be eager).
+          (o) => (o === 'duplicate' ? o : ('started' as const)),
+          (err: unknown) => (isTransientStartError(err) ? ('retry' as const) : ('refused' as const)),
         ),
       ),
     );

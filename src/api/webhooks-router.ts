@@ -73,6 +73,7 @@ function acknowledge(source: AnySource, deps: WebhooksRouterDeps): AsyncHandler 
     res.locals.eventId = result.body.id;
     const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
     metrics.ackLatency.observe({ source: source.name }, seconds);
+    if (result.eager) metrics.eagerStarts.inc({ source: source.name });
     if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
     else
       (result.body.status === 'accepted' ? metrics.starts : metrics.duplicates).inc({ source: source.name });

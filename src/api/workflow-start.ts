@@ -1,12 +1,17 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  InternalConnectionLikeSymbol,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type InternalConnectionLike,
+} from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../config';
 import type { SpooledStart } from '../store/start-spool';
 import { processEvent } from '../../workflows/process-event';
 import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
 
-/** What became of one start. */
-export type StartOutcome = 'started' | 'duplicate';
+/** What became of one start: `started-eagerly` when its first workflow task came back in the answer. */
+export type StartOutcome = 'started' | 'started-eagerly' | 'duplicate';
 
 /**
  * Starts the processEvent workflow of one event and resolves once Temporal has persisted it
@@ -21,13 +26,14 @@ export async function startEvent(
   deadline: number,
 ): Promise<StartOutcome> {
   try {
-    await client.connection.withDeadline(deadline, () =>
+    const handle = await client.connection.withDeadline(deadline, () =>
       client.workflow.start(processEvent, {
         taskQueue: config.temporal.taskQueue,
         workflowId: start.workflowId,
         args: [start.input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        requestEagerStart: startsEagerly(client),
         typedSearchAttributes: [
           { key: IntakeSource, value: start.searchAttributes.source },
           { key: IntakeEventType, value: start.searchAttributes.eventType.slice(0, 200) },
@@ -36,11 +42,21 @@ export async function startEvent(
         ],
       }),
     );
-    return 'started';
+    return handle.eagerlyStarted ? 'started-eagerly' : 'started';
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
     throw err;
   }
+}
+
+/**
+ * Whether starts go eagerly to a worker in this process: only a client on a worker's
+ * NativeConnection can (`intake dev` with INTAKE_EAGER_START), which the SDK reports this way.
+ */
+function startsEagerly(client: Client): boolean {
+  return (
+    (client.connection as InternalConnectionLike)[InternalConnectionLikeSymbol]?.supportsEagerStart === true
+  );
 }
 
 /** gRPC codes that no retry can fix: the request itself is wrong. */

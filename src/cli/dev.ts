@@ -1,3 +1,4 @@
+import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev-secrets';
 import { startApi } from '../api/server';
@@ -56,11 +57,13 @@ export async function runDev(baseConfig: Config): Promise<void> {
     stops.push(() => store.close());
     const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
     stops.push(async () => stopSweeper());
-    stops.push(await startDevWorker(config, store, logger));
+    const devWorker = await startDevWorker(config, store, logger);
+    stops.push(devWorker.stop);
     const apiTracing = startTracing(config, 'intake-api');
     stops.push(() => apiTracing.shutdown());
-    const client = createClient(config, apiTracing);
-    stops.push(() => client.connection.close());
+    // With INTAKE_EAGER_START the client shares the worker's connection (closed with the worker).
+    const client = createClient(config, apiTracing, config.eagerStart ? devWorker.connection : undefined);
+    if (!config.eagerStart) stops.push(() => client.connection.close());
     const uiOrigin = `http://127.0.0.1:${port + 1000}`;
     const api = await startApi({
       config,
@@ -90,7 +93,11 @@ export async function runDev(baseConfig: Config): Promise<void> {
 }
 
 /** Starts the in-process worker (with its own tracing); returns how to stop both. */
-async function startDevWorker(config: Config, store: Store, logger: Logger): Promise<() => Promise<void>> {
+async function startDevWorker(
+  config: Config,
+  store: Store,
+  logger: Logger,
+): Promise<{ connection: NativeConnection; stop: () => Promise<void> }> {
   const tracing = startTracing(config, 'intake-worker');
   const { worker, connection } = await createWorker({
     config,
@@ -103,11 +110,14 @@ async function startDevWorker(config: Config, store: Store, logger: Logger): Pro
     throw err;
   });
   const running = worker.run();
-  return async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
-    await tracing.shutdown();
+  return {
+    connection,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await tracing.shutdown();
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import type { Config } from '../config';
@@ -35,15 +36,19 @@ export function dataConverter(config: Config): DataConverter {
  * down; the connection recovers by itself when Temporal is back. With `tracing` on, starts, signals
  * and queries are traced and carry the trace context to the workflow.
  */
-export function createClient(config: Config, tracing?: Tracing): Client {
+export function createClient(config: Config, tracing?: Tracing, shared?: NativeConnection): Client {
   const { namespace, connectionOptions } = temporalConnectConfig(config);
-  const connection = Connection.lazy({
-    address: connectionOptions.address,
-    tls: connectionOptions.tls,
-    apiKey: connectionOptions.apiKey,
-    metadata: connectionOptions.metadata,
-    connectTimeout: 5000,
-  });
+  // `shared`: a worker's connection in the same process (`intake dev` with INTAKE_EAGER_START):
+  // only a client on it can start workflows eagerly (see startEvent).
+  const connection =
+    shared ??
+    Connection.lazy({
+      address: connectionOptions.address,
+      tls: connectionOptions.tls,
+      apiKey: connectionOptions.apiKey,
+      metadata: connectionOptions.metadata,
+      connectTimeout: 5000,
+    });
   return new Client({
     connection,
     namespace,

@@ -99,6 +99,10 @@ describe('intake dev (npm start): the embedded default end to end', () => {
       'processed',
     );
     expect(view).toMatchObject({ id, source: 'mailgun', status: 'processed' });
+    // The API shares the in-process worker's connection: the start was eager (INTAKE_EAGER_START).
+    const metrics = await (await fetch(`http://127.0.0.1:${env.PORT}/metrics`)).text();
+    expect(metrics).toMatch(/^intake_workflow_starts_total\{source="mailgun"\} 1$/m);
+    expect(metrics).toMatch(/^intake_eager_starts_total\{source="mailgun"\} 1$/m);
 
     // It prints the message id and the read route, and says the API wants the admin token.
     const messageId = /^Message id: (\S+)$/m.exec(sent.stdout)?.[1];

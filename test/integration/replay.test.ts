@@ -4,9 +4,48 @@ import path from 'node:path';
 import { workflowTracingInterceptorModules } from '../../src/temporal/tracing';
 import { HISTORIES_DIR, recordedHistories } from '../support/histories';
 
+type History = ReturnType<typeof recordedHistories>[number]['history'];
+
+/**
+ * The history with `extra` merged into processEvent's input (the first payload of the started
+ * event, plain JSON: the fixtures are recorded without the codec).
+ */
+function withInput(history: History, extra: Record<string, unknown>): History {
+  const copy = structuredClone(history);
+  const payload = copy.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload?.data) throw new Error('no workflow input in the history');
+  const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
+  payload.data = Buffer.from(JSON.stringify({ ...input, ...extra }));
+  return copy;
+}
+
+/** The same history with `localFirst: true` in processEvent's input, as the current API starts it. */
+function withLocalFirstInput(history: History): History {
+  const events = (history.events ?? []).map((e, i) => {
+    const payload = e.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    if (i !== 0 || !payload?.data) return e;
+    const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
+    expect(input.localFirst).toBeUndefined();
+    const data = Buffer.from(JSON.stringify({ ...input, localFirst: true }));
+    const attrs = e.workflowExecutionStartedEventAttributes;
+    return {
+      ...e,
+      workflowExecutionStartedEventAttributes: { ...attrs, input: { payloads: [{ ...payload, data }] } },
+    };
+  });
+  return { ...history, events };
+}
+
 /** Replays every history recorded by scripts/record-histories.ts against a workflow bundle. */
-async function replay(workflowsPath: string, workflowModules?: string[]): Promise<ReplayResult[]> {
-  const histories = recordedHistories().map(({ name, history }) => ({ workflowId: name, history }));
+async function replay(
+  workflowsPath: string,
+  workflowModules?: string[],
+  edit: (h: History) => History = (h) => h,
+): Promise<ReplayResult[]> {
+  const histories = recordedHistories().map(({ name, history }) => ({
+    workflowId: name,
+    history: edit(history),
+  }));
   const results: ReplayResult[] = [];
   const options = { workflowsPath, interceptors: { workflowModules } };
   for await (const r of Worker.runReplayHistories(options, histories)) results.push(r);
@@ -18,7 +57,9 @@ describe('replay of recorded workflow histories', () => {
 
   it('has the recorded paths of both workflow shapes as fixtures', () => {
     // v1-*: recorded before the local-first happy path (regular activity, `processing` upsert);
-    // kept until the `local-activity-first` patch is retired (docs/workflow-changes.md).
+    // v2-*: local-first chosen by patched('local-activity-first') (patch marker in the history);
+    // both kept until that patch is retired (docs/workflow-changes.md). The rest: local-first asked
+    // for in the input (no patch marker).
     expect(names).toEqual([
       'parked-discarded',
       'parked-retried-processed',
@@ -27,6 +68,10 @@ describe('replay of recorded workflow histories', () => {
       'v1-parked-discarded',
       'v1-parked-retried-processed',
       'v1-processed-first-try',
+      'v2-parked-discarded',
+      'v2-parked-retried-processed',
+      'v2-processed-after-fallback',
+      'v2-processed-first-try',
     ]);
   });
 
@@ -40,6 +85,35 @@ describe('replay of recorded workflow histories', () => {
   it('replays every recorded history with the OpenTelemetry workflow interceptors bundled', async () => {
     const results = await replay(require.resolve('../../workflows'), workflowTracingInterceptorModules());
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(names.map((n) => [n, undefined]));
+  });
+
+  // Issue 10: the regular activity gets a heartbeat timeout when the input asks for one. Activity
+  // options are not part of the determinism check, so histories whose ActivityTaskScheduled has
+  // none (every fixture) replay on code that now schedules it with one, without a patch.
+  it('replays every recorded history when the input asks for a heartbeat timeout', async () => {
+    const results = await replay(require.resolve('../../workflows'), undefined, (h) =>
+      withInput(h, { heartbeatTimeoutMs: 2000 }),
+    );
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(names.map((n) => [n, undefined]));
+  });
+
+  // A rolling deploy: the new API asks for local-first in the input, a worker still on the previous
+  // release runs the event (it asks patched(), so the history gets the patch marker and its
+  // TemporalChangeVersion upsert), and a new worker later replays it without calling patched().
+  it('replays a local-first start that a worker of the previous release ran (patch marker in history)', async () => {
+    const v2 = recordedHistories().filter((h) => h.name.startsWith('v2-'));
+    expect(v2).toHaveLength(4);
+    const histories = v2.map(({ name, history }) => ({
+      workflowId: name,
+      history: withLocalFirstInput(history),
+    }));
+    const results: ReplayResult[] = [];
+    for await (const r of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../workflows') },
+      histories,
+    ))
+      results.push(r);
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(v2.map((h) => [h.name, undefined]));
   });
 
   it('fails with DeterminismViolationError when processEvent changes without a patch', async () => {

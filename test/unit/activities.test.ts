@@ -202,3 +202,34 @@ describe('handlePartners (processPartners under runHandler)', () => {
     expect(failure.message).not.toContain('294277');
   });
 });
+
+describe('runHandler heartbeats (issue 10: an attempt no live worker runs must not wait for its whole timeout)', () => {
+  /** Heartbeats the wrapper sent while `process` moved the (fake) clock by 1 s, and after it returned. */
+  async function heartbeats(info: { isLocal: boolean; heartbeatTimeoutMs?: number }) {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const env = new MockActivityEnvironment(info, { logger: quiet });
+      let sent = 0;
+      env.on('heartbeat', () => sent++);
+      const act = runHandler(async () => {
+        jest.advanceTimersByTime(1000);
+        return { applied: true };
+      }, []);
+      await expect(env.run(act, mailgunInput())).resolves.toEqual({ attempt: 1, applied: true });
+      const during = sent;
+      jest.advanceTimersByTime(5000);
+      return { during, after: sent - during };
+    } finally {
+      jest.useRealTimers();
+    }
+  }
+
+  it('heartbeats every third of the heartbeat timeout while a regular attempt works, and stops after', async () => {
+    expect(await heartbeats({ isLocal: false, heartbeatTimeoutMs: 300 })).toEqual({ during: 10, after: 0 });
+  });
+
+  it('sends none in a local attempt or without a heartbeat timeout', async () => {
+    expect(await heartbeats({ isLocal: true, heartbeatTimeoutMs: 300 })).toEqual({ during: 0, after: 0 });
+    expect(await heartbeats({ isLocal: false })).toEqual({ during: 0, after: 0 });
+  });
+});

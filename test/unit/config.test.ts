@@ -38,10 +38,22 @@ describe('loadConfig', () => {
       signatureToleranceS: 300,
       maxBodyBytes: 1024 * 1024,
       retry: { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 },
+      activityTimeoutMs: 60_000,
+      activityHeartbeatTimeoutMs: 10_000,
       workerMetricsPort: 9464,
       logLevel: 'info',
     });
     expect(c.enabledSources).toBeUndefined();
+  });
+
+  it('keeps the heartbeat timeout within the activity timeout, and at least 1 s', () => {
+    expect(loadConfig({ INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '2000' }).activityHeartbeatTimeoutMs).toBe(
+      2000,
+    );
+    expect(loadConfig({ INTAKE_ACTIVITY_TIMEOUT_MS: '5000' }).activityHeartbeatTimeoutMs).toBe(5000);
+    expect(configError(() => loadConfig({ INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '500' })).message).toMatch(
+      /INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS must be at least 1000/,
+    );
   });
 
   it('coerces numbers and treats blank optional values as unset', () => {
@@ -72,6 +84,15 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig({ INTAKE_SPOOL_MAX_DEPTH: '-1' })).variable).toBe(
       'INTAKE_SPOOL_MAX_DEPTH',
     );
+  });
+
+  it('starts eagerly in intake dev unless INTAKE_EAGER_START=false; anything but a boolean is refused', () => {
+    expect(loadConfig({}).eagerStart).toBe(true);
+    expect(loadConfig({ INTAKE_EAGER_START: 'false' }).eagerStart).toBe(false);
+    expect(loadConfig({ INTAKE_EAGER_START: '0' }).eagerStart).toBe(false);
+    const err = configError(() => loadConfig({ INTAKE_EAGER_START: 'sometimes' }));
+    expect(err.variable).toBe('INTAKE_EAGER_START');
+    expect(err.message).toMatch(/INTAKE_EAGER_START must be true or false/);
   });
 
   it('never lets the retry interval cap fall below the initial interval', () => {
