@@ -106,19 +106,46 @@ export async function ingest(
       { path: 'id', message: 'event id must be 1-200 printable ASCII characters' },
     ]);
   }
-  // While the spool takes every new event (Temporal down, or older events waiting), the binding
-  // commits with the spooled row only: binding first as well cost every event a second commit.
-  const spoolFirst = !!deps.spool?.relay.spooling && config.spoolMaxDepth > 0;
-  if (!spoolFirst)
-    await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
+  const route = routeOf(deps);
+  try {
+    // An event bound for the spool is bound only in the spool's transaction, with its row: binding
+    // first as well cost every spooled event a second commit.
+    if (!route.spool)
+      await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
+    const id = `${source.name}:${identity.eventId}`;
+    // Large bodies go to the store before the start, so the history only holds a reference.
+    const body = await storeCall('the store did not keep the payload', () =>
+      payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
+    );
+    const start = spooledStart(source, req, deps.config, id, identity, body);
+    return await startOrSpool({ source, event, identity, id, start, route }, deps);
+  } finally {
+    route.release?.();
+  }
+}
 
-  const id = `${source.name}:${identity.eventId}`;
-  // Large bodies go to the store before the start, so the history only holds a reference.
-  const body = await storeCall('the store did not keep the payload', () =>
-    payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
-  );
-  const start = spooledStart(source, req, deps.config, id, identity, body);
-  return startOrSpool({ source, event, identity, id, start, spoolFirst }, deps);
+/** Where an event goes, decided before anything of it is written. */
+interface Route {
+  /** Straight to the spool, for this reason. */
+  spool?: SpoolReason;
+  /** A direct start holding this start-limiter slot (released when ingest ends). */
+  release?: () => void;
+}
+
+/**
+ * While Temporal is known to be down or older events wait in the spool, the event queues behind
+ * them; when the start limiter has no free slot, it is spooled as `overloaded`. Otherwise it is
+ * started directly, in a limiter slot taken now: in a burst, the requests read in one turn of the
+ * event loop all see the limiter as it is, instead of all passing this point before any of them
+ * reached it.
+ */
+function routeOf(deps: IngestDeps): Route {
+  const spool = deps.spool && deps.config.spoolMaxDepth > 0 ? deps.spool : undefined;
+  if (!spool) return {};
+  if (spool.relay.spooling) return { spool: spool.relay.temporalUnavailable ? 'unavailable' : 'backlog' };
+  if (!deps.startLimiter) return {};
+  const release = deps.startLimiter.tryAcquire();
+  return release ? { release } : { spool: 'overloaded' };
 }
 
 /** One verified, identified event on its way into Temporal. */
@@ -128,8 +155,7 @@ interface ReadyEvent {
   identity: EventIdentity;
   id: string;
   start: SpooledStart;
-  /** Spool without trying Temporal (decided before the binding, which then commits with the row). */
-  spoolFirst: boolean;
+  route: Route;
 }
 
 /**
@@ -137,7 +163,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start, spoolFirst } = ready;
+  const { source, event, identity, id, start, route } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -166,18 +192,17 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
     return accepted(reason);
   };
 
-  // While Temporal is known to be down, or older events wait in the spool, queue behind them.
-  if (spoolFirst) return toSpool(deps.spool?.relay.temporalUnavailable ? 'unavailable' : 'backlog');
+  if (route.spool) return toSpool(route.spool);
+  // The binding took a moment: if the spool began taking events meanwhile, queue behind them.
+  if (deps.spool && config.spoolMaxDepth > 0 && deps.spool.relay.spooling)
+    return toSpool(deps.spool.relay.temporalUnavailable ? 'unavailable' : 'backlog');
   const deadline = Date.now() + config.temporal.startTimeoutMs;
   const attempt = () => startEvent(client, config, start, deadline);
   let outcome;
   try {
-    if (!deps.startLimiter) outcome = await attempt();
-    else if (deps.spool && config.spoolMaxDepth > 0) {
-      const ran = deps.startLimiter.tryRun(attempt);
-      if (!ran) return toSpool('overloaded');
-      outcome = await ran;
-    } else {
+    // A limiter slot is already held (routeOf), or there is no limiter.
+    if (route.release || !deps.startLimiter) outcome = await attempt();
+    else {
       const overloaded = () => new UnavailableError('too many starts in flight', 2);
       outcome = await deps.startLimiter.run(deadline, overloaded, attempt);
     }

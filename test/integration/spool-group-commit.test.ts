@@ -126,6 +126,56 @@ describe('group commit of the start spool (PostgreSQL)', () => {
   });
 });
 
+describe('a burst past the start limiter (PostgreSQL, Temporal up)', () => {
+  let intake: Intake;
+  beforeAll(async () => {
+    intake = await startIntake({
+      store: 'postgres',
+      worker: false,
+      env: { INTAKE_MAX_INFLIGHT_STARTS: '2' },
+    });
+  });
+  afterAll(async () => {
+    await intake?.stop();
+  });
+
+  it('spools what finds the limiter full before writing anything else of it', async () => {
+    const standalone: string[] = [];
+    const poolQuery = intake.store.pool.query.bind(intake.store.pool);
+    const spy = jest.spyOn(intake.store.pool, 'query').mockImplementation(((
+      text: unknown,
+      ...rest: unknown[]
+    ) => {
+      if (typeof text === 'string' && text.includes('INSERT INTO mailgun_tokens')) standalone.push(text);
+      return (poolQuery as (...a: unknown[]) => unknown)(text, ...rest);
+    }) as never);
+    const events = Array.from({ length: 100 }, () => mailgunRequest());
+    let answers;
+    try {
+      answers = await Promise.all(events.map((e) => send(intake.url, e)));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(answers.map((a) => a.status)).toEqual(events.map(() => 200));
+    // Only events holding one of the 2 limiter slots were bound on their own (to be started
+    // directly); before, every request read before the first spooled one was (about all 100).
+    expect(standalone.length).toBeLessThanOrEqual(10);
+    // Every event is started once, directly or by the relay.
+    const ids = events.map((e) => `mailgun:${e.eventId}`);
+    await waitFor(
+      async () => (await count(intake.store, 'SELECT count(*)::int AS n FROM start_spool')) === 0,
+      120_000,
+      'the spool to be relayed',
+    );
+    const missing: string[] = [];
+    for (const id of ids) {
+      const d = await intake.client.workflow.getHandle(id).describe();
+      if (d.workflowId !== id) missing.push(id);
+    }
+    expect(missing).toEqual([]);
+  });
+});
+
 describe('SpoolWriter on PostgreSQL', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let store: Store;
