@@ -101,7 +101,6 @@ const envSchema = z.object({
   INTAKE_HTTP_HEADERS_TIMEOUT_MS: intString('INTAKE_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100),
   INTAKE_HTTP_BODY_TIMEOUT_MS: intString('INTAKE_HTTP_BODY_TIMEOUT_MS', 5_000, 100),
   INTAKE_HTTP_REQUEST_TIMEOUT_MS: intString('INTAKE_HTTP_REQUEST_TIMEOUT_MS', 30_000, 100),
-  INTAKE_HTTP_BACKLOG: intString('INTAKE_HTTP_BACKLOG', 4096, 1),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // The standard OpenTelemetry variables that decide whether Intake traces and where to; the SDK
   // reads the rest of OTEL_* (headers, sampler, batching, resource) itself.
@@ -253,13 +252,6 @@ export interface Config {
     bodyTimeoutMs: number;
     /** Time for the whole request, headers and body (INTAKE_HTTP_REQUEST_TIMEOUT_MS). Default 30 s. */
     requestTimeoutMs: number;
-    /**
-     * Connections the kernel queues until the API accepts them (INTAKE_HTTP_BACKLOG). Default 4096,
-     * capped by net.core.somaxconn. Node's own default, 511, overflowed when a burst opened 1,000
-     * connections while the event loop was busy: the dropped ones were retried by the client's TCP
-     * 1, 3, 7, 15 s later, which made the tail of the burst seconds long.
-     */
-    backlog: number;
   };
   /** INTAKE_FAILPOINTS, parsed (syntax in src/failpoints.ts). Empty (off) by default. */
   failpoints: Failpoint[];
@@ -321,7 +313,6 @@ function httpConfig(e: Env): Config['http'] {
     headersTimeoutMs: e.INTAKE_HTTP_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: e.INTAKE_HTTP_BODY_TIMEOUT_MS,
     requestTimeoutMs: e.INTAKE_HTTP_REQUEST_TIMEOUT_MS,
-    backlog: e.INTAKE_HTTP_BACKLOG,
   };
 }
 

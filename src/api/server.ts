@@ -74,7 +74,7 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port: deps.config.port, host: deps.config.host, backlog: t.backlog }, () => resolve());
+    server.listen(deps.config.port, deps.config.host, () => resolve());
   });
   // Every API process relays the start spool while it listens; no leader (see spool-relay.ts).
   const relay = app.locals.relay as SpoolRelay;

@@ -146,7 +146,6 @@ describe('loadConfig', () => {
       headersTimeoutMs: 10_000,
       bodyTimeoutMs: 5_000,
       requestTimeoutMs: 30_000,
-      backlog: 4096,
     });
     expect(loadConfig({ INTAKE_HTTP_BODY_TIMEOUT_MS: '2000' }).http.bodyTimeoutMs).toBe(2000);
     const err = configError(() =>
