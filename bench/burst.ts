@@ -284,9 +284,10 @@ async function intakeBurst(address: string, o: BurstOptions, logDir: string): Pr
     apiNodeArgs: o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : undefined,
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  const api = await startApiProcess(setup, 'burst-api', o.portBase + 10);
+  let api: Awaited<ReturnType<typeof startApiProcess>> | undefined;
   let worker: Child | undefined;
   try {
+    api = await startApiProcess(setup, 'burst-api', o.portBase + 10);
     worker = await startWorkerProcess(setup, 'burst-worker');
     const { result, acked } = await burst(api.url, signedBodies(o.events), o.connections);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
@@ -322,7 +323,7 @@ async function intakeBurst(address: string, o: BurstOptions, logDir: string): Pr
     };
   } finally {
     await worker?.stop();
-    await api.child.stop();
+    await api?.child.stop();
     await pool.end();
     await db.drop();
   }
