@@ -112,7 +112,7 @@ export interface ExactlyOnceCheck {
  */
 export async function checkExactlyOnce(
   pool: pg.Pool,
-  s: LoadStats,
+  s: Pick<LoadStats, 'acked'>,
   temporalAddress: string,
   taskQueue: string,
 ): Promise<ExactlyOnceCheck> {

@@ -29,6 +29,8 @@ export interface SpawnOptions {
   /** TypeScript entry, relative to the repository root. */
   script: string;
   args?: string[];
+  /** Extra node flags before the script (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
   env: NodeJS.ProcessEnv;
   /** Folder for `<name>.log`. */
   logDir: string;
@@ -76,8 +78,12 @@ export function spawnTs(opts: SpawnOptions): Child {
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
   const fd = fs.openSync(logFile, 'a');
   // BENCH_NODE_ARGS: extra node flags for every child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
-  // to profile intake api/worker during a bench (node refuses --cpu-prof in NODE_OPTIONS).
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // to profile intake api/worker during a bench (node refuses --cpu-prof in NODE_OPTIONS);
+  // opts.nodeArgs: for this child only.
+  const nodeArgs = [
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ...(opts.nodeArgs ?? []),
+  ];
   const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
     cwd: ROOT,
     env: opts.env,

@@ -17,6 +17,8 @@ export interface IntakeSetup {
   env?: Record<string, string>;
   /** API processes sharing the port (node:cluster, bench/scenarios/api-cluster.ts). Default 1. */
   apiProcesses?: number;
+  /** Extra node flags of the `intake api` process (e.g. `--cpu-prof`). */
+  apiNodeArgs?: string[];
 }
 
 /** The environment `intake api|worker` run with in the bench (production mode, PostgreSQL store). */
@@ -58,6 +60,7 @@ export async function startApiProcess(
     name,
     script: clustered ? 'bench/scenarios/api-cluster.ts' : 'src/cli/main.ts',
     args: clustered ? [] : ['api'],
+    nodeArgs: s.apiNodeArgs,
     env: { ...intakeEnv(s, p), BENCH_API_PROCESSES: String(s.apiProcesses ?? 1) },
     logDir: s.logDir,
   });
@@ -113,6 +116,8 @@ export async function startWorkerProcess(s: IntakeSetup, name = 'intake-worker')
     if (text.includes('intake worker polling')) return child;
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Not left behind polling whatever server takes the address next.
+  await child.stop();
   throw new Error(`${name} did not start polling within 120 s; see ${child.logFile}`);
 }
 

@@ -22,6 +22,8 @@ export interface HttpLoadOptions {
   url: string;
   connections: number;
   durationS: number;
+  /** Send exactly this many requests over all connections, then stop (`durationS` is ignored). */
+  amount?: number;
   /** Signed bodies to send, one per request (unique events); else a fixed small JSON body. */
   bodies?: SignedBody[];
   /** Called just before a body is written (e2e: the send time of each event). */
@@ -79,7 +81,7 @@ export async function httpLoad(o: HttpLoadOptions): Promise<RunResult & { bodies
     url: o.url,
     connections: o.connections,
     pipelining: 1,
-    duration: o.durationS,
+    ...(o.amount ? { amount: o.amount } : { duration: o.durationS }),
     timeout: o.timeoutS ?? 30,
     ...(o.overallRate ? { overallRate: o.overallRate } : {}),
     requests: [request],

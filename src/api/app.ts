@@ -23,6 +23,7 @@ import { healthRouter } from './health-router';
 import type { IngestDeps } from './ingest';
 import { readRouter } from './read-router';
 import { SpoolRelay } from './spool-relay';
+import { SpoolWriter } from './spool-writer';
 import { StartLimiter } from './start-limiter';
 import { webhooksRouter } from './webhooks-router';
 
@@ -68,7 +69,7 @@ export function createApp(deps: ApiDeps): express.Express {
     client,
     store,
     startLimiter: new StartLimiter(config.maxInflightStarts),
-    spool: { store: spool, relay },
+    spool: { store: spool, relay, writer: new SpoolWriter(store, spool) },
     quarantine,
   };
   const app = express();

@@ -13,6 +13,7 @@ import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sou
 import type { Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { SpoolRelay } from './spool-relay';
+import type { SpoolBinding, SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
 import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
@@ -36,8 +37,11 @@ export interface IngestDeps extends SourceContext {
   config: Config;
   /** Bounds concurrent starts; unbounded when absent. */
   startLimiter?: StartLimiter;
-  /** The start spool and its relay; without them a start Temporal cannot persist is a 503. */
-  spool?: { store: StartSpool; relay: SpoolRelay };
+  /**
+   * The start spool, its relay and its group-commit writer; without them a start Temporal cannot
+   * persist is a 503.
+   */
+  spool?: { store: StartSpool; relay: SpoolRelay; writer: SpoolWriter };
   /** Where signed but schema-broken requests are kept; without it they are only refused. */
   quarantine?: Quarantine;
   /** Called when a request was quarantined (metrics). */
@@ -96,21 +100,52 @@ export async function ingest(
   }
   const event = parsed.data as never;
   const identity = source.identify(event, req);
+  const { config } = deps;
   if (!EVENT_ID.test(identity.eventId)) {
     return refuse(source, req, json, deps, opts, [
       { path: 'id', message: 'event id must be 1-200 printable ASCII characters' },
     ]);
   }
-  await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
+  const route = routeOf(deps);
+  try {
+    // An event bound for the spool is bound only in the spool's transaction, with its row: binding
+    // first as well cost every spooled event a second commit.
+    if (!route.spool)
+      await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
+    const id = `${source.name}:${identity.eventId}`;
+    // Large bodies go to the store before the start, so the history only holds a reference.
+    const body = await storeCall('the store did not keep the payload', () =>
+      payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
+    );
+    const start = spooledStart(source, req, deps.config, id, identity, body);
+    return await startOrSpool({ source, event, identity, id, start, route }, deps);
+  } finally {
+    route.release?.();
+  }
+}
 
-  const id = `${source.name}:${identity.eventId}`;
-  const { config } = deps;
-  // Large bodies go to the store before the start, so the history only holds a reference.
-  const body = await storeCall('the store did not keep the payload', () =>
-    payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
-  );
-  const start = spooledStart(source, req, deps.config, id, identity, body);
-  return startOrSpool({ source, event, identity, id, start }, deps);
+/** Where an event goes, decided before anything of it is written. */
+interface Route {
+  /** Straight to the spool, for this reason. */
+  spool?: SpoolReason;
+  /** A direct start holding this start-limiter slot (released when ingest ends). */
+  release?: () => void;
+}
+
+/**
+ * While Temporal is known to be down or older events wait in the spool, the event queues behind
+ * them; when the start limiter has no free slot, it is spooled as `overloaded`. Otherwise it is
+ * started directly, in a limiter slot taken now: in a burst, the requests read in one turn of the
+ * event loop all see the limiter as it is, instead of all passing this point before any of them
+ * reached it.
+ */
+function routeOf(deps: IngestDeps): Route {
+  const spool = deps.spool && deps.config.spoolMaxDepth > 0 ? deps.spool : undefined;
+  if (!spool) return {};
+  if (spool.relay.spooling) return { spool: spool.relay.temporalUnavailable ? 'unavailable' : 'backlog' };
+  if (!deps.startLimiter) return {};
+  const release = deps.startLimiter.tryAcquire();
+  return release ? { release } : { spool: 'overloaded' };
 }
 
 /** One verified, identified event on its way into Temporal. */
@@ -120,6 +155,7 @@ interface ReadyEvent {
   identity: EventIdentity;
   id: string;
   start: SpooledStart;
+  route: Route;
 }
 
 /**
@@ -127,7 +163,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start } = ready;
+  const { source, event, identity, id, start, route } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -143,34 +179,30 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
   const toSpool = async (reason: SpoolReason): Promise<IngestResult> => {
     if (!deps.spool || config.spoolMaxDepth === 0)
       throw new UnavailableError(`Temporal did not persist the start (${reason})`);
-    const { store: spool, relay } = deps.spool;
+    const { relay, writer } = deps.spool;
     if (!relay.hasRoom()) throw new UnavailableError('the start spool is full', 30);
-    // The token binding and the spooled event commit together (the binding is idempotent for this
-    // event id, so repeating it here is harmless when it already committed above).
+    // The token binding and the spooled event commit together, in a transaction shared with the
+    // events spooled at the same moment (group commit, ./spool-writer.ts). The binding is idempotent
+    // for this event id, so repeating it is harmless when it already committed above.
     const added = await storeCall('neither Temporal nor the store persisted the event', () =>
-      deps.store.tx(async (q) => {
-        await source.bind?.(event, identity, { ...deps, tx: q });
-        return spool.add(q, start, reason);
-      }),
+      writer.add({ start, reason, binding: bindingOf(source, event, identity, deps) }),
     );
     if (!added) return duplicate;
     relay.noteSpooled(reason);
     return accepted(reason);
   };
 
-  // While Temporal is known to be down, or older events wait in the spool, queue behind them.
-  if (deps.spool?.relay.spooling)
+  if (route.spool) return toSpool(route.spool);
+  // The binding took a moment: if the spool began taking events meanwhile, queue behind them.
+  if (deps.spool && config.spoolMaxDepth > 0 && deps.spool.relay.spooling)
     return toSpool(deps.spool.relay.temporalUnavailable ? 'unavailable' : 'backlog');
   const deadline = Date.now() + config.temporal.startTimeoutMs;
   const attempt = () => startEvent(client, config, start, deadline);
   let outcome;
   try {
-    if (!deps.startLimiter) outcome = await attempt();
-    else if (deps.spool && config.spoolMaxDepth > 0) {
-      const ran = deps.startLimiter.tryRun(attempt);
-      if (!ran) return toSpool('overloaded');
-      outcome = await ran;
-    } else {
+    // A limiter slot is already held (routeOf), or there is no limiter.
+    if (route.release || !deps.startLimiter) outcome = await attempt();
+    else {
       const overloaded = () => new UnavailableError('too many starts in flight', 2);
       outcome = await deps.startLimiter.run(deadline, overloaded, attempt);
     }
@@ -182,6 +214,46 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
   }
   if (outcome === 'duplicate') return duplicate;
   return outcome === 'started-eagerly' ? { ...accepted(), eager: true } : accepted();
+}
+
+/** One event's binding, as the spool writer batches it. */
+interface BindItem {
+  event: never;
+  identity: EventIdentity;
+  deps: IngestDeps;
+}
+
+/** Per source, one function that binds many events in a transaction (the writer groups by it). */
+const bindAllOf = new WeakMap<Source<never>, SpoolBinding<BindItem>['bindAll']>();
+
+/** The binding of one event for the spool writer; undefined when the source binds nothing. */
+function bindingOf(
+  source: Source<never>,
+  event: never,
+  identity: EventIdentity,
+  deps: IngestDeps,
+): SpoolBinding | undefined {
+  if (!source.bind) return undefined;
+  let bindAll = bindAllOf.get(source);
+  if (!bindAll) {
+    bindAll = async (tx, items) => {
+      if (source.bindMany) return source.bindMany(items, { ...items[0]!.deps, tx });
+      const outcomes: (Error | undefined)[] = [];
+      for (const i of items) {
+        try {
+          await source.bind!(i.event, i.identity, { ...i.deps, tx });
+          outcomes.push(undefined);
+        } catch (err) {
+          if (!(err instanceof IntakeHttpError)) throw err;
+          outcomes.push(err);
+        }
+      }
+      return outcomes;
+    };
+    bindAllOf.set(source, bindAll);
+  }
+  const item: BindItem = { event, identity, deps };
+  return { bindAll: bindAll as SpoolBinding['bindAll'], item };
 }
 
 /** The start of one event: the workflow input and its search attributes. */

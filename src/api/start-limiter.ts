@@ -15,23 +15,21 @@ export class StartLimiter {
   ) {}
 
   /**
-   * Runs `fn` if a slot is free right now; returns undefined without running it otherwise (the
-   * caller spools the event instead of waiting).
+   * Takes a slot if one is free right now and returns its release (idempotent); undefined without
+   * waiting otherwise (the caller spools the event instead). Ingest takes the slot before the
+   * event's binding, so a burst finds the limiter full before it writes anything.
    */
-  tryRun<T>(fn: () => Promise<T>): Promise<T> | undefined {
+  tryAcquire(): (() => void) | undefined {
     if (this.active >= this.limit) return undefined;
     this.active++;
-    return this.release(fn);
-  }
-
-  private async release<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const next = this.waiters.shift();
       if (next) next.grant();
       else this.active--;
-    }
+    };
   }
 
   /** Runs `fn` once a slot is free; rejects with `onTimeout()` if none frees before `deadline`. */

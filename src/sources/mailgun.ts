@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { z } from 'zod';
 import { optionalString } from '../env-values';
 import { InvalidSignatureError } from '../errors';
-import { bindMailgunToken, sweepMailgunTokens } from '../store/token-bindings-repo';
+import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../store/token-bindings-repo';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableJson, unixSeconds } from './validation';
 
@@ -178,6 +178,16 @@ export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = 
     const ttlS = config.signatureToleranceS * 2 + 60;
     const bound = await bindMailgunToken(tx ?? store, event.signature.token, identity.eventId, ttlS);
     if (bound !== identity.eventId) throw new InvalidSignatureError('token already used for another event');
+  },
+  async bindMany(items, { store, config, tx }) {
+    const ttlS = config.signatureToleranceS * 2 + 60;
+    const pairs = items.map((i) => ({ token: i.event.signature.token, eventId: i.identity.eventId }));
+    const bound = await bindMailgunTokens(tx ?? store, pairs, ttlS);
+    return bound.map((id, i) =>
+      id === pairs[i]!.eventId
+        ? undefined
+        : new InvalidSignatureError('token already used for another event'),
+    );
   },
   sweep: sweepMailgunTokens,
 };

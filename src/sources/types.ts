@@ -117,6 +117,15 @@ export interface Source<T = unknown, S = unknown> {
   identify(event: T, req: SourceRequest): EventIdentity;
   /** Last check needing the event id and shared state (token binding). Throws to refuse. */
   bind?(event: T, identity: EventIdentity, ctx: SourceContext): Promise<void>;
+  /**
+   * `bind` for many events in one transaction (`ctx.tx`; the start spool's group commit): per
+   * event, undefined when it is bound, or the error `bind` would have thrown to refuse it. Optional:
+   * without it each event is bound with `bind`, one statement after the other.
+   */
+  bindMany?(
+    items: { event: T; identity: EventIdentity }[],
+    ctx: SourceContext,
+  ): Promise<(Error | undefined)[]>;
   /** Deletes the source's expired bindings (see `bind`); returns how many. Run by the token sweeper. */
   sweep?(q: Queryable): Promise<number>;
   /**

@@ -43,17 +43,30 @@ export class StartSpool {
   ) {}
 
   /**
-   * Adds a start in the caller's transaction. False when the workflow id is already spooled (a
-   * redelivery while the first is still waiting): nothing is written twice.
+   * Adds many starts in the caller's transaction with one statement, in the order given (their `seq`
+   * follows it). Returns, per start, whether it was added: false when its workflow id was already
+   * spooled, or appears earlier in `starts` (a redelivery within the same batch).
    */
-  async add(q: Queryable, start: SpooledStart, reason: SpoolReason): Promise<boolean> {
-    const data = await seal(start, this.codec);
-    const res = await q.query(
-      `INSERT INTO start_spool (workflow_id, source, reason, data, encrypted) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (workflow_id) DO NOTHING`,
-      [start.workflowId, start.input.source, reason, data, !!this.codec],
+  async addMany(q: Queryable, starts: { start: SpooledStart; reason: SpoolReason }[]): Promise<boolean[]> {
+    if (starts.length === 0) return [];
+    const data = await Promise.all(starts.map((s) => seal(s.start, this.codec)));
+    const { rows } = await q.query<{ workflow_id: string }>(
+      `INSERT INTO start_spool (workflow_id, source, reason, data, encrypted)
+       SELECT w, s, r, d, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])
+         WITH ORDINALITY AS t(w, s, r, d, n)
+       ORDER BY n
+       ON CONFLICT (workflow_id) DO NOTHING
+       RETURNING workflow_id`,
+      [
+        starts.map((s) => s.start.workflowId),
+        starts.map((s) => s.start.input.source),
+        starts.map((s) => s.reason),
+        data,
+        !!this.codec,
+      ],
     );
-    return res.rowCount === 1;
+    const inserted = new Set(rows.map((r) => r.workflow_id));
+    return starts.map((s) => inserted.delete(s.start.workflowId));
   }
 
   /** Leases up to `limit` unleased (or lease-expired) rows, oldest first, for `leaseMs`. */

@@ -6,7 +6,7 @@ export const PG_ADMIN_URL = process.env.INTAKE_TEST_PG_URL ?? 'postgresql://post
 
 /** A fresh database for one test file; `drop()` removes it. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `intake_t_${randomBytes(6).toString('hex')}`;
+  const name = `${process.env.INTAKE_TEST_DB_PREFIX ?? 'intake_t'}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

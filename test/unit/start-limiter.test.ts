@@ -85,14 +85,23 @@ describe('StartLimiter', () => {
     ).resolves.toBe(1);
   });
 
-  it('tryRun runs at once while a slot is free and declines (without queueing) when none is', async () => {
+  it('tryAcquire takes a free slot at once and declines (without queueing) when none is', async () => {
     const limiter = new StartLimiter(1);
-    const gate = deferred();
-    const first = limiter.tryRun(() => gate.promise);
-    expect(first).toBeDefined();
-    expect(limiter.tryRun(async () => 'never')).toBeUndefined();
-    gate.resolve();
-    await first;
-    await expect(limiter.tryRun(async () => 'now')).resolves.toBe('now');
+    const release = limiter.tryAcquire();
+    expect(release).toBeDefined();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    release!();
+    release!(); // idempotent: a second call frees nothing more
+    const again = limiter.tryAcquire();
+    expect(again).toBeDefined();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    // A released slot passes to a waiter of run().
+    const waiting = limiter.run(
+      Date.now() + 1000,
+      () => new Error('t'),
+      async () => 'ran',
+    );
+    again!();
+    await expect(waiting).resolves.toBe('ran');
   });
 });
