@@ -32,7 +32,10 @@ export interface HttpLoadOptions {
   onAnswer?: (b: SignedBody, status: number) => void;
   /** Per-request timeout, seconds. Default 30. */
   timeoutS?: number;
-  /** Open-model arrival rate over all connections, requests/s; unset = as fast as answered. */
+  /**
+   * Open-model arrival rate over all connections, requests/s; unset = as fast as answered. With
+   * `bodies`, requests are paced evenly (one every 1/rate s, see {@link pacedLoad}).
+   */
   overallRate?: number;
 }
 
@@ -44,6 +47,7 @@ const FIXED_BODY = JSON.stringify({ 'event-data': { id: 'x', event: 'delivered' 
  * out, more are signed on the fly and counted in `bodiesSignedDuringRun`.
  */
 export async function httpLoad(o: HttpLoadOptions): Promise<RunResult & { bodiesSignedDuringRun: number }> {
+  if (o.overallRate && o.bodies && !o.amount) return pacedLoad(o, o.overallRate, o.bodies);
   let next = 0;
   let signedDuringRun = 0;
   const take = (): SignedBody => {
@@ -99,6 +103,78 @@ export async function httpLoad(o: HttpLoadOptions): Promise<RunResult & { bodies
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    durationS,
+    statusCodes,
+    bodiesSignedDuringRun: signedDuringRun,
+  };
+}
+
+/** The value at quantile `q` (0..1) of ascending `sorted`. */
+const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
+
+/**
+ * An open-model load at a steady rate: request i is sent at start + i/rate, whatever the answers
+ * do (keep-alive connections from Node's fetch pool, as many as needed). autocannon's
+ * `overallRate` is not that: each connection sends its share of a second back to back, then waits
+ * for the next second, so "30/s" arrives as a burst of 30 at the top of every second and the
+ * latency measured includes the queue that burst builds.
+ */
+async function pacedLoad(
+  o: HttpLoadOptions,
+  rate: number,
+  bodies: SignedBody[],
+): Promise<RunResult & { bodiesSignedDuringRun: number }> {
+  const n = Math.floor(rate * o.durationS);
+  const latencies: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let errors = 0;
+  let signedDuringRun = 0;
+  const inFlight: Promise<void>[] = [];
+  const t0 = Date.now();
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    let b = bodies[i];
+    if (!b) {
+      signedDuringRun++;
+      b = signedBodies(1)[0] as SignedBody;
+    }
+    const body = b;
+    o.onSend?.(body);
+    const sent = Date.now();
+    inFlight.push(
+      fetch(`${o.url}/webhooks/mailgun`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body.body,
+        signal: AbortSignal.timeout((o.timeoutS ?? 30) * 1000),
+      })
+        .then(async (res) => {
+          await res.arrayBuffer();
+          latencies.push(Date.now() - sent);
+          statusCodes[res.status] = (statusCodes[res.status] ?? 0) + 1;
+          o.onAnswer?.(body, res.status);
+        })
+        .catch(() => {
+          errors++;
+        }),
+    );
+  }
+  await Promise.all(inFlight);
+  const durationS = (Date.now() - t0) / 1000;
+  const ok = Object.entries(statusCodes)
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((sum, [, count]) => sum + count, 0);
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    total: ok,
+    rps: ok / durationS,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    errors,
+    non2xx: latencies.length - ok,
     durationS,
     statusCodes,
     bodiesSignedDuringRun: signedDuringRun,
