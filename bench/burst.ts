@@ -24,6 +24,7 @@ import pg from 'pg';
 import { checkExactlyOnce, waitForDrain, type ExactlyOnceCheck } from './lib/chaos-check';
 import type { LoadStats } from './lib/chaos-load';
 import { ROOT, spawnTs, waitForHttp, type Child } from './lib/children';
+import { runRawStarts } from './lib/raw-start';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { httpLoad } from './lib/load';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
@@ -130,32 +131,14 @@ function parse(): BurstOptions {
 }
 
 async function rawStarts(address: string, o: BurstOptions, logDir: string): Promise<BurstResult> {
-  const resultFile = path.join(logDir, `raw-${Date.now()}.json`);
-  const child = spawnTs({
-    name: 'raw-start',
-    script: 'bench/scenarios/raw-start.ts',
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: address,
-      BENCH_TASK_QUEUE: taskQueue('bench-raw'),
-      BENCH_CONCURRENCY: String(o.connections),
-      BENCH_DURATION_MS: String(o.rawDurationS * 1000),
-      BENCH_WARMUP_MS: '1000',
-      BENCH_BODIES: String(Math.max(5000, (o.rawDurationS + 1) * 1000)),
-      BENCH_RESULT_FILE: resultFile,
-    },
+  const r = await runRawStarts({
+    address,
+    concurrency: o.connections,
+    durationMs: o.rawDurationS * 1000,
+    warmupMs: 1000,
+    bodies: Math.max(5000, (o.rawDurationS + 1) * 1000),
     logDir,
   });
-  const { code } = await child.exited;
-  if (code !== 0) throw new Error(`raw-start exited ${code}; see ${child.logFile}`);
-  const r = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as {
-    total: number;
-    errors: number;
-    durationS: number;
-    rps: number;
-    latency: { p50: number; p99: number };
-  };
   return {
     acked: r.total,
     acksPerS: r.rps,

@@ -17,7 +17,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import pg from 'pg';
-import { sleep, spawnTs } from './lib/children';
+import { sleep } from './lib/children';
+import { runRawStarts } from './lib/raw-start';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
 import { writeResultFile } from './lib/results';
 import { cpuMeter } from './lib/cpu';
@@ -89,26 +90,15 @@ function parse(): DrainOptions {
 }
 
 async function rawStarts(address: string, o: DrainOptions, logDir: string): Promise<number> {
-  const resultFile = path.join(logDir, `raw-${Date.now()}.json`);
-  const child = spawnTs({
-    name: 'raw-start',
-    script: 'bench/scenarios/raw-start.ts',
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: address,
-      BENCH_TASK_QUEUE: taskQueue('bench-raw'),
-      BENCH_CONCURRENCY: String(o.connections),
-      BENCH_DURATION_MS: String(o.rawDurationS * 1000),
-      BENCH_WARMUP_MS: '1000',
-      BENCH_BODIES: String((o.rawDurationS + 1) * 2500),
-      BENCH_RESULT_FILE: resultFile,
-    },
+  const r = await runRawStarts({
+    address,
+    concurrency: o.connections,
+    durationMs: o.rawDurationS * 1000,
+    warmupMs: 1000,
+    bodies: (o.rawDurationS + 1) * 2500,
     logDir,
   });
-  const { code } = await child.exited;
-  if (code !== 0) throw new Error(`raw-start exited ${code}; see ${child.logFile}`);
-  return (JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { rps: number }).rps;
+  return r.rps;
 }
 
 /** POSTs every body with `connections` in flight; returns the ids answered `accepted` (Mailgun: 200). */

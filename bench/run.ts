@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { renderChart } from './lib/chart';
 import { freePort, ROOT, spawnTs, waitForHttp, type Child } from './lib/children';
+import { runRawStarts } from './lib/raw-start';
 import { runEndToEnd } from './lib/e2e';
 import { startApiProcess, taskQueue, type IntakeSetup } from './lib/intake-procs';
 import { httpLoad, type RunResult } from './lib/load';
@@ -138,32 +139,14 @@ async function startHttpChild(
 }
 
 async function runRaw(backend: TemporalBackend, c: number, o: Options, logDir: string): Promise<RunResult> {
-  const resultFile = path.join(logDir, `raw-${c}-${Date.now()}.json`);
-  const child = spawnTs({
-    name: 'raw-start',
-    script: 'bench/scenarios/raw-start.ts',
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: backend.address,
-      BENCH_TASK_QUEUE: taskQueue('bench-raw'),
-      BENCH_CONCURRENCY: String(c),
-      BENCH_DURATION_MS: String(o.duration * 1000),
-      BENCH_WARMUP_MS: String(o.warmup * 1000),
-      BENCH_BODIES: String(Math.max(5000, (o.duration + o.warmup) * 2500)),
-      BENCH_RESULT_FILE: resultFile,
-    },
+  const r = await runRawStarts({
+    address: backend.address,
+    concurrency: c,
+    durationMs: o.duration * 1000,
+    warmupMs: o.warmup * 1000,
+    bodies: Math.max(5000, (o.duration + o.warmup) * 2500),
     logDir,
   });
-  const { code } = await child.exited;
-  if (code !== 0) throw new Error(`raw-start exited ${code}; see ${child.logFile}`);
-  const r = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as {
-    total: number;
-    errors: number;
-    durationS: number;
-    rps: number;
-    latency: { p50: number; p99: number };
-  };
   return {
     total: r.total,
     rps: r.rps,
