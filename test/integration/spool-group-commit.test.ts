@@ -23,6 +23,23 @@ const count = async (store: Store, sql: string, values: unknown[] = []) =>
  * transaction (group commit), and the token binding is written once, with the spooled row, instead
  * of a standalone commit first. Real PostgreSQL; Temporal is stopped so the API spools.
  */
+/**
+ * Records the token-binding INSERTs sent straight to the pool, i.e. outside a spool transaction
+ * (those run on a client checked out by store.tx). The queries still run.
+ */
+function watchStandaloneBindings(intake: Intake) {
+  const standalone: string[] = [];
+  const poolQuery = intake.store.pool.query.bind(intake.store.pool);
+  const spy = jest.spyOn(intake.store.pool, 'query').mockImplementation(((
+    text: unknown,
+    ...rest: unknown[]
+  ) => {
+    if (typeof text === 'string' && text.includes('INSERT INTO mailgun_tokens')) standalone.push(text);
+    return (poolQuery as (...a: unknown[]) => unknown)(text, ...rest);
+  }) as never);
+  return { standalone, spy };
+}
+
 describe('group commit of the start spool (PostgreSQL)', () => {
   let dir: string;
   let address: string;
@@ -56,15 +73,7 @@ describe('group commit of the start spool (PostgreSQL)', () => {
     const first = mailgunRequest();
     expect((await send(intake.url, first)).status).toBe(200);
 
-    const standalone: string[] = [];
-    const poolQuery = intake.store.pool.query.bind(intake.store.pool);
-    const spy = jest.spyOn(intake.store.pool, 'query').mockImplementation(((
-      text: unknown,
-      ...rest: unknown[]
-    ) => {
-      if (typeof text === 'string' && text.includes('INSERT INTO mailgun_tokens')) standalone.push(text);
-      return (poolQuery as (...a: unknown[]) => unknown)(text, ...rest);
-    }) as never);
+    const { standalone, spy } = watchStandaloneBindings(intake);
     const events = Array.from({ length: BURST }, () => mailgunRequest());
     // A redelivery in the same burst, and a token replayed for another event id.
     const redelivered = events[7]!;
@@ -140,15 +149,7 @@ describe('a burst past the start limiter (PostgreSQL, Temporal up)', () => {
   });
 
   it('spools what finds the limiter full before writing anything else of it', async () => {
-    const standalone: string[] = [];
-    const poolQuery = intake.store.pool.query.bind(intake.store.pool);
-    const spy = jest.spyOn(intake.store.pool, 'query').mockImplementation(((
-      text: unknown,
-      ...rest: unknown[]
-    ) => {
-      if (typeof text === 'string' && text.includes('INSERT INTO mailgun_tokens')) standalone.push(text);
-      return (poolQuery as (...a: unknown[]) => unknown)(text, ...rest);
-    }) as never);
+    const { standalone, spy } = watchStandaloneBindings(intake);
     const events = Array.from({ length: 100 }, () => mailgunRequest());
     let answers;
     try {
