@@ -23,7 +23,7 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { checkExactlyOnce, waitForDrain, type ExactlyOnceCheck } from './lib/chaos-check';
 import type { LoadStats } from './lib/chaos-load';
-import { ROOT, spawnTs, waitForHttp, type Child } from './lib/children';
+import { envPairs, ROOT, startHttpChild, type Child } from './lib/children';
 import { runRawStarts } from './lib/raw-start';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { httpLoad } from './lib/load';
@@ -109,12 +109,7 @@ function parse(): BurstOptions {
     .option('--no-check', 'do not wait for processing nor classify events (tuning runs: ack rate only)')
     .parse(process.argv)
     .opts<Record<string, string | string[] | undefined>>();
-  const env: Record<string, string> = {};
-  for (const kv of (o.env as string[] | undefined) ?? []) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--env expects KEY=VALUE, got ${kv}`);
-    env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
+  const env = envPairs(o.env as string[] | undefined);
   return {
     connections: Number(o.connections),
     events: Number(o.events),
@@ -208,24 +203,6 @@ async function burst(
   };
 }
 
-async function startHttpChild(
-  name: string,
-  script: string,
-  port: number,
-  env: Record<string, string>,
-  logDir: string,
-): Promise<{ child: Child; url: string }> {
-  const child = spawnTs({
-    name,
-    script,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ...env },
-    logDir,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, 60_000, child);
-  return { child, url };
-}
-
 async function endpointBurst(
   name: string,
   script: string,
@@ -234,7 +211,7 @@ async function endpointBurst(
   o: BurstOptions,
   logDir: string,
 ): Promise<BurstResult> {
-  const target = await startHttpChild(name, script, port, env, logDir);
+  const target = await startHttpChild(name, script, env, logDir, port);
   try {
     const { result } = await burst(target.url, signedBodies(o.events), o.connections);
     return result;

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import pg from 'pg';
-import { sleep } from './lib/children';
+import { envPairs, sleep } from './lib/children';
 import { runRawStarts } from './lib/raw-start';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
 import { writeResultFile } from './lib/results';
@@ -67,12 +67,7 @@ function parse(): DrainOptions {
     .option('--label <text>', 'what this run measures (e.g. the commit)', '')
     .parse(process.argv)
     .opts<Record<string, string | string[] | undefined>>();
-  const env: Record<string, string> = {};
-  for (const kv of (o.env as string[] | undefined) ?? []) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--env expects KEY=VALUE, got ${kv}`);
-    env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
+  const env = envPairs(o.env as string[] | undefined);
   return {
     server: o.server === 'postgres' ? 'postgres' : 'dev',
     synchronousCommit: o.synchronousCommit === 'off' ? 'off' : 'on',

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { renderChart } from './lib/chart';
-import { freePort, ROOT, spawnTs, waitForHttp, type Child } from './lib/children';
+import { ROOT, startHttpChild, type Child } from './lib/children';
 import { runRawStarts } from './lib/raw-start';
 import { runEndToEnd } from './lib/e2e';
 import { startApiProcess, taskQueue, type IntakeSetup } from './lib/intake-procs';
@@ -118,24 +118,6 @@ interface Targets {
   naive?: { child: Child; url: string };
   intake?: { child: Child; url: string; db: BenchDatabase };
   rabbit?: { child: Child; url: string };
-}
-
-async function startHttpChild(
-  name: string,
-  script: string,
-  env: Record<string, string>,
-  logDir: string,
-): Promise<{ child: Child; url: string }> {
-  const port = await freePort();
-  const child = spawnTs({
-    name,
-    script,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ...env },
-    logDir,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, 60_000, child);
-  return { child, url };
 }
 
 async function runRaw(backend: TemporalBackend, c: number, o: Options, logDir: string): Promise<RunResult> {

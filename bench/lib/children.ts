@@ -199,3 +199,34 @@ export async function waitForHttp(
 
 /** Promise-based sleep. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A bench scenario server (`script`, listening on PORT) as a child process; resolves once it answers. */
+export async function startHttpChild(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  logDir: string,
+  port?: number,
+): Promise<{ child: Child; url: string }> {
+  const p = port ?? (await freePort());
+  const child = spawnTs({
+    name,
+    script,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(p), ...env },
+    logDir,
+  });
+  const url = `http://127.0.0.1:${p}`;
+  await waitForHttp(`${url}/healthz`, 60_000, child);
+  return { child, url };
+}
+
+/** `--env KEY=VALUE` options as an environment (tuning experiments). */
+export function envPairs(pairs: string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of pairs ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--env expects KEY=VALUE, got ${kv}`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
