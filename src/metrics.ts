@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { freePort } from './net';
 
 /** The API's Prometheus series. One registry per app, so several apps can share a process. */
 export class ApiMetrics {
@@ -141,16 +142,9 @@ export class WorkerMetrics {
   }
 }
 
-/** A host:port on 127.0.0.1 that was free a moment ago, for Core's Prometheus exporter. */
+/** A host:port on 127.0.0.1 that is free now, for Core's Prometheus exporter (see freePort). */
 export async function loopbackAddress(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(`127.0.0.1:${port}`));
-    });
-  });
+  return `127.0.0.1:${await freePort()}`;
 }
 
 /** Options of {@link serveWorkerMetrics}. */

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { freePort as anyFreePort } from '../../src/net';
+import { freePort as pickPort } from '../../src/net';
 
 /** Repository root (bench/lib/ → ../..). */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -121,9 +120,6 @@ export function spawnTs(opts: SpawnOptions): Child {
   };
 }
 
-/** Ports this process handed out: a range is scanned in order, so a port is never given twice. */
-const handedOut = new Set<number>();
-
 /** `BENCH_PORTS=7600-7699`: every port the bench opens comes from this range (shared machines). */
 export function benchPortRange(env = process.env): { from: number; to: number } | undefined {
   const spec = env.BENCH_PORTS;
@@ -135,41 +131,20 @@ export function benchPortRange(env = process.env): { from: number; to: number } 
   return { from, to };
 }
 
-function bindable(port: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** The next port of [from, to] that this process has not handed out and that binds now. */
-async function portIn(from: number, to: number, random: boolean): Promise<number> {
-  const span = to - from + 1;
-  const offset = random ? Math.floor(Math.random() * span) : 0;
-  for (let i = 0; i < span; i++) {
-    const port = from + ((offset + i) % span);
-    if (handedOut.has(port) || !(await bindable(port))) continue;
-    handedOut.add(port);
-    return port;
-  }
-  throw new Error(`no free port in ${from}-${to}`);
-}
-
-/** A free port: from BENCH_PORTS when set, else one the kernel picks. */
+/** A free port: from BENCH_PORTS when set (in order), else one of src/net's default range. */
 export async function freePort(): Promise<number> {
   const range = benchPortRange();
-  return range ? portIn(range.from, range.to, false) : anyFreePort();
+  return range ? pickPort(range, false) : pickPort();
 }
 
 /**
- * A free port below 32768 (BENCH_PORTS, else [20000, 32000)): the Temporal server stores
- * membership ports as SQL smallint, so the kernel's ephemeral ports cannot be used for it.
+ * A free port below 32768: the Temporal server stores membership ports as SQL smallint. The
+ * default range is (a unit test holds it there); BENCH_PORTS must be too.
  */
 export async function freeLowPort(): Promise<number> {
   const range = benchPortRange();
   if (range && range.to > 32767) throw new Error(`BENCH_PORTS must end below 32768 for the Temporal server`);
-  return range ? portIn(range.from, range.to, false) : portIn(20000, 31999, true);
+  return range ? pickPort(range, false) : pickPort();
 }
 
 /** Polls `url` until it answers with `status` (default 200), or throws after `timeoutMs`. */
