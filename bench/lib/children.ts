@@ -83,7 +83,13 @@ export function spawnTs(opts: SpawnOptions): Child {
     ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
     ...(opts.nodeArgs ?? []),
   ];
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+  // BENCH_ENTRY=compiled: `intake` runs from the build (bin/intake.js → dist/, as in the Docker
+  // image and `npx intake`) instead of the TypeScript sources under tsx. Run `npm run build` first.
+  const entry =
+    process.env.BENCH_ENTRY === 'compiled' && opts.script === 'src/cli/main.ts'
+      ? ['bin/intake.js']
+      : ['--import', 'tsx', opts.script];
+  const proc = spawn(process.execPath, [...nodeArgs, ...entry, ...(opts.args ?? [])], {
     cwd: ROOT,
     env: opts.env,
     stdio: ['ignore', fd, fd],
