@@ -102,11 +102,14 @@ function listRoutes(router: Router, events: EventService, parked: ParkedEvents):
     .route('/admin/events')
     .get(
       route(async (req, res) => {
+        // An empty parameter (`?status=&source=&limit=`, a form left blank) is no filter.
         const q = req.query as Record<string, string | undefined>;
         const limit = q.limit ? Number(q.limit) : 100;
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
           throw new BadRequestError('limit must be 1..1000');
-        res.json({ events: await events.list({ status: q.status, source: q.source, limit }) });
+        res.json({
+          events: await events.list({ status: q.status || undefined, source: q.source || undefined, limit }),
+        });
       }),
     )
     .all(GET);
