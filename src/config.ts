@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { emptyToUndefined, intString, optionalString } from './env-values';
+import { emptyToUndefined, intString, optionalString, stringWithDefault } from './env-values';
 import { ConfigError } from './errors';
 import { parseFailpoints, type Failpoint } from './failpoints';
 import { sources } from './sources/registry';
@@ -60,13 +60,13 @@ const envSchema = z.object({
   PORT: intString('PORT', 3000, 0),
   HOST: optionalString,
   NODE_ENV: optionalString,
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_ADDRESS: stringWithDefault('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: stringWithDefault('default'),
   TEMPORAL_CLI_PATH: optionalString,
   TCTL_PATH: optionalString,
-  INTAKE_TASK_QUEUE: z.string().min(1).default('intake'),
+  INTAKE_TASK_QUEUE: stringWithDefault('intake'),
   DATABASE_URL: optionalString,
-  INTAKE_DATA_DIR: z.string().default('./data'),
+  INTAKE_DATA_DIR: stringWithDefault('./data'),
   INTAKE_ADMIN_TOKEN: optionalString,
   INTAKE_READ_TOKEN: optionalString,
   INTAKE_API_URL: optionalString,
@@ -443,6 +443,12 @@ export interface ServeableOptions {
    * `intake worker` passes false: it serves no HTTP, so the token would only spread a secret.
    */
   requireAdminToken?: boolean;
+  /**
+   * Require at least one source to be on. Default true (an API with no source accepts nothing);
+   * `intake worker` passes false: it verifies no signature, so it needs no source secret, and it
+   * processes whatever the API started. A source listed in INTAKE_SOURCES still needs its secret.
+   */
+  requireSource?: boolean;
 }
 
 /** Shortest bearer token production accepts: 32 characters (e.g. `openssl rand -hex 16`). */
@@ -464,7 +470,7 @@ export function assertServeable(config: Config, opts: ServeableOptions = {}): vo
       );
     }
   }
-  if (on.length === 0) {
+  if (on.length === 0 && opts.requireSource !== false) {
     const variables = sources.map((s) => s.secretVariable);
     throw new ConfigError(
       variables[0] ?? 'INTAKE_SOURCES',

@@ -11,10 +11,16 @@ export const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim
 /** An optional string variable; empty means unset. */
 export const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
-/** A whole number of at least `min`, `def` when unset, with messages naming the variable. */
+/** A string variable, `def` when unset or empty (`PORT=` in a compose file means "the default"). */
+export const stringWithDefault = (def: string) => z.preprocess(emptyToUndefined, z.string().default(def));
+
+/** A whole number of at least `min`, `def` when unset or empty, with messages naming the variable. */
 export const intString = (name: string, def: number, min = 0) =>
-  z.coerce
-    .number({ message: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be at least ${min}`)
-    .default(def);
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: `${name} must be a number` })
+      .int(`${name} must be a whole number`)
+      .min(min, `${name} must be at least ${min}`)
+      .default(def),
+  );

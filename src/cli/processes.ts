@@ -78,11 +78,12 @@ export async function runApi(config: Config): Promise<void> {
 }
 
 /**
- * `intake worker`: processes events from the task queue. Checks the same source settings as the
- * API (one environment for both keeps them in step), but not the admin token: it serves no HTTP.
+ * `intake worker`: processes events from the task queue. A source listed in INTAKE_SOURCES still
+ * needs its secret (one environment for both keeps them in step), but the worker starts without
+ * any source secret and without the admin token: it verifies no signature and serves no HTTP.
  */
 export async function runWorker(config: Config): Promise<void> {
-  assertServeable(config, { requireAdminToken: false });
+  assertServeable(config, { requireAdminToken: false, requireSource: false });
   const logger = createLogger(config.logLevel);
   // Before any connection: the Runtime (SDK logs via pino, Core's Prometheus exporter) is per process.
   const metricsOn = config.workerMetricsPort > 0;

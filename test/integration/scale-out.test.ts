@@ -42,12 +42,14 @@ describe('scale-out: two API processes and two worker processes on one Temporal 
       const port = await freePort();
       children.push(spawnIntake('api', { ...env, PORT: String(port), LOG_LEVEL: 'info' }, `api${n}`));
       apiUrls.push(`http://127.0.0.1:${port}`);
-      // Each worker's Prometheus endpoint tells how many handler attempts it ran.
+      // Each worker's Prometheus endpoint tells how many handler attempts it ran. The second one has
+      // no source secret and no admin token: a worker verifies no signature and serves no HTTP.
       const metricsPort = String(await freePort());
+      const { MAILGUN_SIGNING_KEY: _key, INTAKE_ADMIN_TOKEN: _token, ...noSecrets } = env;
       children.push(
         spawnIntake(
           'worker',
-          { ...env, INTAKE_WORKER_METRICS_PORT: metricsPort, LOG_LEVEL: 'info' },
+          { ...(n === 1 ? env : noSecrets), INTAKE_WORKER_METRICS_PORT: metricsPort, LOG_LEVEL: 'info' },
           `worker${n}`,
         ),
       );

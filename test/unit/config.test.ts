@@ -46,6 +46,32 @@ describe('loadConfig', () => {
     expect(c.enabledSources).toBeUndefined();
   });
 
+  it('takes an empty variable (`PORT=` in a compose or env file) as unset: the documented default', () => {
+    const blank = Object.fromEntries(
+      [
+        'PORT',
+        'TEMPORAL_ADDRESS',
+        'TEMPORAL_NAMESPACE',
+        'INTAKE_TASK_QUEUE',
+        'INTAKE_DATA_DIR',
+        'INTAKE_MAX_BODY_BYTES',
+        'INTAKE_RETRY_MAX_ATTEMPTS',
+        'INTAKE_SIGNATURE_TOLERANCE_S',
+      ].map((k) => [k, '']),
+    );
+    expect(loadConfig(blank)).toMatchObject({
+      port: 3000,
+      temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'intake' },
+      dataDir: path.resolve('./data'),
+      maxBodyBytes: 1024 * 1024,
+      signatureToleranceS: 300,
+      retry: { maxAttempts: 10 },
+    });
+    expect(loadConfig({ PORT: '  ' }).port).toBe(3000);
+    // A value that is there is still checked.
+    expect(configError(() => loadConfig({ PORT: 'abc' })).message).toMatch(/PORT must be a number/);
+  });
+
   it('keeps the heartbeat timeout within the activity timeout, and at least 1 s', () => {
     expect(loadConfig({ INTAKE_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '2000' }).activityHeartbeatTimeoutMs).toBe(
       2000,
@@ -251,5 +277,13 @@ describe('activeSources and assertServeable', () => {
   it('refuses a config with no source at all', () => {
     const err = configError(() => assertServeable(loadConfig({})));
     expect(err.message).toContain('no source is configured');
+  });
+
+  it('lets a worker start without source secrets (it verifies no signature), but not with a listed source unset', () => {
+    const worker = { requireAdminToken: false, requireSource: false };
+    expect(() => assertServeable(loadConfig({ NODE_ENV: 'production' }), worker)).not.toThrow();
+    expect(
+      configError(() => assertServeable(loadConfig({ INTAKE_SOURCES: 'mailgun' }), worker)).variable,
+    ).toBe('MAILGUN_SIGNING_KEY');
   });
 });
