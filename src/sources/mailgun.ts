@@ -8,7 +8,11 @@ import { safeId, storableJson, unixSeconds } from './validation';
 
 /** Mailgun's `signature` block (https://documentation.mailgun.com: securing webhooks). */
 const signatureSchema = z.object({
-  timestamp: z.string().regex(/^\d{1,12}$/),
+  // Mailgun sends a string of digits; a JSON integer (some relays and hand-written tests) signs the same.
+  timestamp: z.union([
+    z.string().regex(/^\d{1,12}$/),
+    z.number().int().nonnegative().max(999_999_999_999).transform(String),
+  ]),
   token: z.string().min(1).max(256),
   signature: z.string().regex(/^[0-9a-f]{64}$/i),
 });

@@ -34,6 +34,14 @@ describe('Mailgun signature', () => {
     expect(verify(block())).toEqual({ token: 'a'.repeat(50) });
   });
 
+  it('accepts the timestamp as a JSON integer too (the same digits are signed)', () => {
+    const b = block();
+    expect(verify({ ...b, timestamp: NOW_S })).toEqual({ token: b.token });
+    expect(refusal(() => verify({ ...b, timestamp: NOW_S + 0.5 }))).toBe(
+      'missing or malformed signature block',
+    );
+  });
+
   it('accepts upper-case hex too', () => {
     const b = block();
     expect(verify({ ...b, signature: b.signature.toUpperCase() })).toEqual({ token: b.token });
