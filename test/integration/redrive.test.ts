@@ -115,6 +115,11 @@ describe('issues and the redriveParked workflow', () => {
     expect(res.json.matched).toBe(2 * PER_TYPE);
     expect((res.json.issues as Issue[]).map((i) => i.count)).toEqual([PER_TYPE, PER_TYPE]);
     expect(res.json.redrive).toBeUndefined();
+    // The CLI's spelling is a dry run too.
+    const dashed = await adminPost('/admin/retry-parked?source=mailgun&dry-run=true');
+    expect(dashed.status).toBe(200);
+    expect(dashed.json.redrive).toBeUndefined();
+    expect(dashed.json.matched).toBe(2 * PER_TYPE);
 
     const cli = await intakeCli(intake.config, [
       'events',
@@ -138,6 +143,8 @@ describe('issues and the redriveParked workflow', () => {
       { canary: '120%' },
       { rate: -1 },
       { issue: 'x' },
+      // A misspelt dry run must not start a real redrive.
+      { source: 'mailgun', dryrun: 'true' },
     ]) {
       const r = await adminPost('/admin/retry-parked', bad);
       expect({ bad, status: r.status, error: r.json.error }).toEqual({
