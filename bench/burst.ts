@@ -129,9 +129,8 @@ async function rawStarts(address: string, o: BurstOptions, logDir: string): Prom
   const r = await runRawStarts({
     address,
     concurrency: o.connections,
-    durationMs: o.rawDurationS * 1000,
-    warmupMs: 1000,
-    bodies: Math.max(5000, (o.rawDurationS + 1) * 1000),
+    durationS: o.rawDurationS,
+    bodiesPerS: 1000,
     logDir,
   });
   return {

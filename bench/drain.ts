@@ -84,18 +84,6 @@ function parse(): DrainOptions {
   };
 }
 
-async function rawStarts(address: string, o: DrainOptions, logDir: string): Promise<number> {
-  const r = await runRawStarts({
-    address,
-    concurrency: o.connections,
-    durationMs: o.rawDurationS * 1000,
-    warmupMs: 1000,
-    bodies: (o.rawDurationS + 1) * 2500,
-    logDir,
-  });
-  return r.rps;
-}
-
 /** POSTs every body with `connections` in flight; returns the ids answered `accepted` (Mailgun: 200). */
 async function ackAll(url: string, bodies: SignedBody[], connections: number): Promise<string[]> {
   const acked: string[] = [];
@@ -221,7 +209,14 @@ async function main(): Promise<void> {
       : await startDevBackend(path.join(logDir, 'temporal'));
   log(`  ${backend.label} at ${backend.address}`);
   try {
-    const raw = await rawStarts(backend.address, o, logDir);
+    const raw = (
+      await runRawStarts({
+        address: backend.address,
+        concurrency: o.connections,
+        durationS: o.rawDurationS,
+        logDir,
+      })
+    ).rps;
     log(`  raw starts: ${raw.toFixed(1)}/s at ${o.connections}`);
     const d = await drain(backend, o, logDir);
     log(

@@ -124,9 +124,8 @@ async function runRaw(backend: TemporalBackend, c: number, o: Options, logDir: s
   const r = await runRawStarts({
     address: backend.address,
     concurrency: c,
-    durationMs: o.duration * 1000,
-    warmupMs: o.warmup * 1000,
-    bodies: Math.max(5000, (o.duration + o.warmup) * 2500),
+    durationS: o.duration,
+    warmupS: o.warmup,
     logDir,
   });
   return {
