@@ -209,6 +209,18 @@ describe('SpoolWriter on PostgreSQL', () => {
     searchAttributes: { source: 'mailgun', eventType: 'delivered', entity: 'm@x' },
   });
 
+  /** Spools `ids` at once, event i with binding item i of `bindAll`; each add's outcome. */
+  const addAllBound = (
+    writer: SpoolWriter,
+    ids: string[],
+    bindAll: (q: Queryable, items: unknown[]) => Promise<(Error | undefined)[]>,
+  ) =>
+    Promise.allSettled(
+      ids.map((id, i) =>
+        writer.add({ start: startOf(id), reason: 'backlog', binding: { bindAll, item: i } }),
+      ),
+    );
+
   it('writes the events of one turn in one transaction, in arrival order', async () => {
     const writer = new SpoolWriter(store, spool, { concurrency: 1 });
     const ids = Array.from({ length: 50 }, (_, i) => `mailgun:order-${i}`);
@@ -229,16 +241,8 @@ describe('SpoolWriter on PostgreSQL', () => {
       await q.query(items.includes(3) ? 'SELECT 1 / 0' : 'SELECT 1');
       return items.map(() => undefined);
     };
-    const results = await Promise.allSettled(
-      ids.map((id, i) =>
-        writer.add({
-          start: startOf(id),
-          reason: 'backlog',
-          // Event 3's binding breaks its statement (division by zero), which aborts the transaction.
-          binding: { bindAll: faulty, item: i },
-        }),
-      ),
-    );
+    // Event 3's binding breaks its statement (division by zero), which aborts the transaction.
+    const results = await addAllBound(writer, ids, faulty);
     expect(results.map((r) => r.status)).toEqual(ids.map((_, i) => (i === 3 ? 'rejected' : 'fulfilled')));
     expect(
       await count(store, 'SELECT count(*)::int AS n FROM start_spool WHERE workflow_id = ANY($1)', [ids]),
@@ -252,15 +256,7 @@ describe('SpoolWriter on PostgreSQL', () => {
       items.map((i) =>
         i === 0 ? new InvalidSignatureError('token already used for another event') : undefined,
       );
-    const results = await Promise.allSettled(
-      ids.map((id, i) =>
-        writer.add({
-          start: startOf(id),
-          reason: 'backlog',
-          binding: { bindAll: refuseFirst, item: i },
-        }),
-      ),
-    );
+    const results = await addAllBound(writer, ids, refuseFirst);
     expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(InvalidSignatureError) });
     expect(results[1]).toEqual({ status: 'fulfilled', value: true });
     expect(results[2]).toEqual({ status: 'fulfilled', value: false });
