@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './errors';
-import type { Config } from './config';
-import { sources } from './sources/registry';
+import { ConfigError } from '../errors';
+import type { Config } from '../config';
+import { sources } from '../sources/registry';
 
 const devSecretsSchema = z.object({
   adminToken: z.string(),
