@@ -1,7 +1,7 @@
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
-import { writeDevEndpoints } from '../dev-env';
-import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev-secrets';
+import { writeDevEndpoints } from '../dev/dev-env';
+import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev/dev-secrets';
 import { startApi } from '../api/server';
 import { createLogger, type Logger } from '../platform/logger';
 import { installRuntime } from '../temporal/runtime';
