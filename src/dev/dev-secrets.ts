@@ -17,7 +17,7 @@ export type DevSecrets = z.infer<typeof devSecretsSchema>;
 
 /**
  * The file: the variables by the names the README, the start banner and `intake env` use
- * (`{"INTAKE_ADMIN_TOKEN": …, "MAILGUN_SIGNING_KEY": …}`). Files written before issue 19 keep the
+ * (`{"INTAKE_ADMIN_TOKEN": …, "<a source secret variable>": …}`). Files written before issue 19 keep the
  * admin token as `adminToken` and the rest under `env`; they are read and rewritten in the new form.
  */
 const fileSchema = z.union([
