@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { optionalString } from '../env-values';
+import { optionalString } from '../config/env-values';
 import { InvalidJsonError, InvalidSignatureError, TokenBoundError } from '../errors';
 import { topLevelObjectMember } from './json-member';
 import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../store/token-bindings-repo';

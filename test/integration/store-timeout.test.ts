@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { startApi, type RunningApi } from '../../src/api/server';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/platform/logger';
 import { openStore, type Store } from '../../src/store/store';
 import { createClient } from '../../src/temporal/connection';
 import { testEnv } from '../support/harness';

@@ -10,7 +10,7 @@ import {
   withoutValues,
   type ValidationIssue,
 } from '../errors';
-import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
+import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import { contentSha256, type Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
