@@ -110,7 +110,7 @@ const envSchema = z.object({
   ),
   INTAKE_QUARANTINE_MAX_ROWS: intString('INTAKE_QUARANTINE_MAX_ROWS', 10_000, 1),
   INTAKE_QUARANTINE_MAX_BYTES: intString('INTAKE_QUARANTINE_MAX_BYTES', 256 * 1024 * 1024, 1024),
-  INTAKE_STORE_TIMEOUT_MS: intString('INTAKE_STORE_TIMEOUT_MS', 3_000, 100),
+  INTAKE_STORE_TIMEOUT_MS: intString('INTAKE_STORE_TIMEOUT_MS', 5_000, 100),
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
   INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 25, 0),
@@ -248,7 +248,7 @@ export interface Config {
    */
   quarantine: { maxRows: number; maxBytes: number };
   /**
-   * Longest wait for the store on the ingest path (INTAKE_STORE_TIMEOUT_MS, default 3000): a frozen
+   * Longest wait for the store on the ingest path (INTAKE_STORE_TIMEOUT_MS, default 5000): a frozen
    * or unreachable PostgreSQL is answered 503 with Retry-After after this, not after the client's
    * own timeout. The provider retries the 503.
    */
