@@ -5,6 +5,7 @@ import { runDev } from './dev';
 import { eventsCommand } from './events';
 import { runApi, runServer, runWorker } from './processes';
 import { sendCommand } from './send';
+import { migrateCommand, searchAttributesCommand } from './setup';
 import { tctlCommand, temporalCommand } from './tools';
 
 let cached: Config | undefined;
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
     .action(() => runWorker(config()));
   program.addCommand(eventsCommand(config));
   program.addCommand(sendCommand(config));
+  program.addCommand(migrateCommand(config));
+  program.addCommand(searchAttributesCommand(config));
   program.addCommand(temporalCommand(config));
   program.addCommand(tctlCommand(config));
   await program.parseAsync(process.argv);
