@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config';
-import { ParkedEvents, type Issue } from '../events/parked-events';
-import { RedriveService, type RedriveRequest, type RedriveView } from '../events/redrive-service';
+import { ParkedEvents, type Issue } from '../operations/parked-events';
+import { RedriveService, type RedriveRequest, type RedriveView } from '../operations/redrive-service';
 import { withTemporal } from './reach';
 
 const out = (line: string): void => {

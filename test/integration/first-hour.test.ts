@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { writeDevEndpoints } from '../../src/dev-env';
-import { loadOrCreateDevSecrets } from '../../src/dev-secrets';
+import { writeDevEndpoints } from '../../src/dev/dev-env';
+import { loadOrCreateDevSecrets } from '../../src/dev/dev-secrets';
 import { run } from '../support/cli';
 import { freePort } from '../support/ports';
 

@@ -1,6 +1,6 @@
 import { mailgunExample } from '../../src/sources/mailgun';
-import type { Issue, ParkedEvent } from '../../src/events/parked-events';
-import type { RedriveView } from '../../src/events/redrive-service';
+import type { Issue, ParkedEvent } from '../../src/operations/parked-events';
+import type { RedriveView } from '../../src/operations/redrive-service';
 import { intakeCli } from '../support/cli';
 import {
   adminGet,
@@ -12,7 +12,7 @@ import {
   type Intake,
 } from '../support/harness';
 import { createTestNamespace } from '../support/namespace';
-import { ParkedEvents } from '../../src/events/parked-events';
+import { ParkedEvents } from '../../src/operations/parked-events';
 
 const PER_TYPE = 15;
 

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { withFileLock } from '../../src/file-lock';
+import { withFileLock } from '../../src/platform/file-lock';
 import {
   findTemporalCli,
   goBuildProgress,
   TemporalCliNotFoundError,
   TEMPORAL_CLI_VERSION,
-} from '../../src/temporal/cli-binary';
+} from '../../src/dev/cli-binary';
 
 function fakeBinary(dir: string, name = 'temporal'): string {
   fs.mkdirSync(dir, { recursive: true });

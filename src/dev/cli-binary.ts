@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { withFileLock } from '../file-lock';
+import { withFileLock } from '../platform/file-lock';
 
 /** The Temporal CLI release Intake pins: the last one that `go install` can build. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

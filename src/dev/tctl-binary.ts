@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { withFileLock } from '../file-lock';
+import { withFileLock } from '../platform/file-lock';
 import { defaultCacheDir, GoOutputWatch, intoPlace, isExecutable, onPath } from './cli-binary';
 
 /**
