@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultCacheDir, isExecutable, onPath } from '../src/temporal/cli-binary';
+import { defaultCacheDir, isExecutable, onPath } from '../src/dev/cli-binary';
 
 /** The Helm release the chart is checked with, built from the Go module proxy. */
 export const HELM_VERSION = 'v3.22.0';
