@@ -23,7 +23,7 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { checkExactlyOnce, waitForDrain, type ExactlyOnceCheck } from './lib/chaos-check';
 import type { LoadStats } from './lib/chaos-load';
-import { envPairs, ROOT, startHttpChild, type Child } from './lib/children';
+import { envPairs, startHttpChild, type Child } from './lib/children';
 import { runRawStarts } from './lib/raw-start';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { httpLoad } from './lib/load';

@@ -203,7 +203,7 @@ async function main(): Promise<void> {
   if (o.report)
     await updateReliabilityMd(
       path.join(ROOT, 'RELIABILITY.md'),
-      renderReliability(run, path.relative(ROOT, file)),
+      renderReliability(run, path.relative(ROOT, path.join(path.dirname(file), 'latest-chaos.json'))),
     );
   log(
     `chaos ${run.verdict}${ok ? '' : ` (${reasons.join('; ')})`}: ${s.acked.size} acked — ` +

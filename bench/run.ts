@@ -320,7 +320,7 @@ async function main(): Promise<void> {
   run.wallS = (Date.now() - started.getTime()) / 1000;
   const jsonFile = writeResultFile('load', run, started);
   log(`results: ${path.relative(ROOT, jsonFile)}`);
-  if (o.report) await writeReport(run, jsonFile);
+  if (o.report) await writeReport(run, path.join(path.dirname(jsonFile), 'latest-load.json'));
   if (run.skipped.length === 0) fs.rmSync(logDir, { recursive: true, force: true });
   else log(`logs kept in ${logDir}`);
 }
