@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import type { Config } from './config';
-import { sources } from './sources/registry';
+import type { AnySource } from './sources/types';
 
 const devSecretsSchema = z.object({
   adminToken: z.string(),
@@ -38,7 +38,7 @@ export function readDevSecrets(dataDir: string): DevSecrets | undefined {
  * Reads or creates (mode 0600) the dev secrets for this data dir. A source registered after the
  * file was written gets its secrets generated and added.
  */
-export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
+export function loadOrCreateDevSecrets(dataDir: string, sources: readonly AnySource[]): DevSecrets {
   const existing = readDevSecrets(dataDir);
   const secrets: DevSecrets = existing ?? { adminToken: randomBytes(24).toString('base64url'), env: {} };
   let changed = !existing;
@@ -61,7 +61,7 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
 export function applyDevSecrets(config: Config, secrets: DevSecrets): DevSecretsApplied {
   const generated: DevSecretsApplied['generated'] = [];
   const next: Config = { ...config, sources: { ...config.sources } };
-  for (const source of sources) {
+  for (const source of config.registry.all) {
     if (source.hasSecrets(config.sources[source.name] as never)) continue;
     const env = Object.fromEntries(Object.keys(source.env).map((v) => [v, secrets.env[v]]));
     if (Object.values(env).every((v) => v === undefined)) continue;

@@ -6,7 +6,6 @@ import { ParkedEvents } from '../events/parked-events';
 import { RedriveService } from '../events/redrive-service';
 import type { Logger } from '../logger';
 import type { ApiMetrics } from '../metrics';
-import { findSource } from '../sources/registry';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
 import { requireAdmin } from './admin-auth';
@@ -138,7 +137,7 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
         const id = String(req.params.id);
         const rejected = await quarantine.get(id);
         if (!rejected) throw new NotFoundError('unknown rejected event');
-        const source = findSource(rejected.source);
+        const source = deps.ingest.config.registry.find(rejected.source);
         if (!source || !isServing(deps.ingest.config, source, rejected.params))
           throw new UnknownSourceError();
         const result = await ingest(
@@ -147,6 +146,8 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
           deps.ingest,
           { alreadyVerified: true },
         );
+        // A re-ingest skips verification, and with it any handshake answer.
+        if ('answered' in result) throw new UnknownSourceError();
         await quarantine.remove(id);
         if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
         else if (result.body.status === 'accepted') metrics.starts.inc({ source: source.name });
