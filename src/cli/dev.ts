@@ -1,5 +1,6 @@
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
+import { writeDevEndpoints } from '../dev-env';
 import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev-secrets';
 import { startApi } from '../api/server';
 import { createLogger, type Logger } from '../logger';
@@ -79,6 +80,14 @@ export async function runDev(baseConfig: Config): Promise<void> {
       }),
     });
     stops.push(() => api.close(2000));
+    // For `intake env` in a second terminal: where this run listens.
+    writeDevEndpoints(config.dataDir, {
+      INTAKE_API_URL: api.url,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: config.temporal.namespace,
+      INTAKE_TASK_QUEUE: config.temporal.taskQueue,
+      INTAKE_DATA_DIR: config.dataDir,
+    });
     for (const line of banner(
       config,
       { api: api.url, ui: server.uiUrl, temporal: server.address },
@@ -144,6 +153,7 @@ function banner(
   }
   lines.push(
     '',
+    `Second terminal: eval "$(npx intake env)"   (exports INTAKE_API_URL, INTAKE_ADMIN_TOKEN, TEMPORAL_ADDRESS…)`,
     ...config.registry.all.map((s, i) => `${i ? '       ' : 'Try it:'}  npx intake send ${s.name} --example`),
     'Stop:    Ctrl-C',
   );

@@ -1,20 +1,12 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
 import { EventService, type EventSummary } from '../events/event-service';
-import { createClient } from '../temporal/connection';
 import type { Client } from '@temporalio/client';
+import { fetchApi, withTemporal } from './reach';
 import { issuesCommand, redrivesCommand, retryParked } from './redrive';
 
-async function withService<T>(
-  config: Config,
-  fn: (svc: EventService, client: Client) => Promise<T>,
-): Promise<T> {
-  const client = createClient(config);
-  try {
-    return await fn(new EventService(client), client);
-  } finally {
-    await client.connection.close();
-  }
+function withService<T>(config: Config, fn: (svc: EventService, client: Client) => Promise<T>): Promise<T> {
+  return withTemporal(config, (client) => fn(new EventService(client), client));
 }
 
 /**
@@ -22,7 +14,7 @@ async function withService<T>(
  * the API's store, which the CLI does not open (the embedded store belongs to one process).
  */
 async function adminApi(config: Config, method: 'GET' | 'POST', path: string): Promise<unknown> {
-  const res = await fetch(config.apiUrl.replace(/\/$/, '') + path, {
+  const res = await fetchApi(config.apiUrl.replace(/\/$/, '') + path, {
     method,
     headers: config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {},
   });
