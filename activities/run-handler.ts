@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Tracer } from '@opentelemetry/api';
 import { PermanentProcessingError, RetryLaterError, toProcessingError } from '../src/errors';
-import { firingFailpoint, type Failpoint } from '../src/failpoints';
+import { firingFailpoint, type Failpoint } from '../src/worker/failpoints';
 import { PERMANENT_ERROR_TYPE } from '../workflows/failure-types';
 import type { HandlerInput, HandlerResult } from '../workflows/types';
 

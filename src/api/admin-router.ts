@@ -1,16 +1,16 @@
 import express, { type Router } from 'express';
 import { isServing } from '../config';
 import { BadRequestError, NotFoundError, UnknownSourceError } from '../errors';
-import { EventService } from '../events/event-service';
-import { ParkedEvents } from '../events/parked-events';
-import { RedriveService } from '../events/redrive-service';
-import type { Logger } from '../logger';
-import type { ApiMetrics } from '../metrics';
+import { EventService } from '../operations/event-service';
+import { ParkedEvents } from '../operations/parked-events';
+import { RedriveService } from '../operations/redrive-service';
+import type { Logger } from '../platform/logger';
+import type { ApiMetrics } from '../platform/metrics';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
 import { requireAdmin } from './admin-auth';
-import { ingest, type IngestDeps } from './ingest';
-import { redriveRequest } from './redrive-request';
+import { ingest, type IngestDeps } from '../ingest/pipeline';
+import { redriveRequest } from '../operations/redrive-request';
 import { methodNotAllowed, route } from './route';
 
 const GET = methodNotAllowed(['GET']);

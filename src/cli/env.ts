@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { devEnvironment, shellExports } from '../dev-env';
+import { devEnvironment, shellExports } from '../dev/dev-env';
 
 /**
  * `intake env`: the development environment of INTAKE_DATA_DIR (default ./data) as one `export`

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { EventService, type EventSummary } from '../events/event-service';
+import { EventService, type EventSummary } from '../operations/event-service';
 import type { Client } from '@temporalio/client';
 import { fetchApi, withTemporal } from './reach';
 import { issuesCommand, redrivesCommand, retryParked } from './redrive';

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { Failpoint } from '../failpoints';
+import type { Failpoint } from '../worker/failpoints';
 
 /** How long the handler retries before an event parks: the sum of the backoff intervals (×2, capped). */
 export function timeToParkMs(retry: Config['retry']): number {

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config';
-import { ParkedEvents, type Issue } from '../events/parked-events';
-import { RedriveService, type RedriveRequest, type RedriveView } from '../events/redrive-service';
+import { ParkedEvents, type Issue } from '../operations/parked-events';
+import { RedriveService, type RedriveRequest, type RedriveView } from '../operations/redrive-service';
 import { withTemporal } from './reach';
 
 const out = (line: string): void => {
@@ -78,7 +78,7 @@ export async function retryParked(config: Config, req: RedriveRequest): Promise<
     const view = await follow(svc, started.redrive, started.matched);
     if (view.phase === 'done') out(`${what}; ${started.matched > 0 ? 'retry sent' : 'nothing to retry'}`);
     else if (view.phase === 'stopped') {
-      out(`canary failed, redrive stopped: ${view.reason ?? ''}`);
+      out(`canary failed, redrive stopped: ${view.reason ?? ''} (workflow ${view.status})`);
       for (const p of view.parkedAgain ?? [])
         out(`  parked again: ${p.id}  issue ${p.issue}  ${p.signature}`);
       process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { applyDevSecrets, readDevSecrets } from '../dev-secrets';
+import { applyDevSecrets, readDevSecrets } from '../dev/dev-secrets';
 import type { SourceExample } from '../sources/types';
 import { fetchApi } from './reach';
 

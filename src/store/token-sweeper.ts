@@ -1,4 +1,4 @@
-import type { Logger } from '../logger';
+import type { Logger } from '../platform/logger';
 import type { Source } from '../sources/types';
 import type { Store } from './store';
 

@@ -1,5 +1,5 @@
 import { failpointNotice, timeToParkMs } from '../../src/cli/failpoint-notice';
-import { parseFailpoints } from '../../src/failpoints';
+import { parseFailpoints } from '../../src/worker/failpoints';
 
 describe('the start banner when a failpoint is on', () => {
   const defaults = { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 };

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './errors';
-import type { Config } from './config';
-import type { AnySource } from './sources/types';
+import { ConfigError } from '../errors';
+import type { Config } from '../config';
+import type { AnySource } from '../sources/types';
 
 const devSecretsSchema = z.object({
   adminToken: z.string(),
@@ -17,7 +17,7 @@ export type DevSecrets = z.infer<typeof devSecretsSchema>;
 
 /**
  * The file: the variables by the names the README, the start banner and `intake env` use
- * (`{"INTAKE_ADMIN_TOKEN": …, "MAILGUN_SIGNING_KEY": …}`). Files written before issue 19 keep the
+ * (`{"INTAKE_ADMIN_TOKEN": …, "<a source secret variable>": …}`). Files written before issue 19 keep the
  * admin token as `adminToken` and the rest under `env`; they are read and rewritten in the new form.
  */
 const fileSchema = z.union([

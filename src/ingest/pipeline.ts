@@ -8,7 +8,7 @@ import {
   withoutValues,
   type ValidationIssue,
 } from '../errors';
-import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
+import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
 import type { SourceAnswer } from '../sources/presets/preset';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import type { Quarantine } from '../store/quarantine';
