@@ -56,6 +56,13 @@ export function parseRateLimits(raw: string | undefined): Map<SourceName, number
   return out;
 }
 
+/**
+ * The largest INTAKE_OFFLOAD_THRESHOLD_BYTES: an inline payload of this size, with the encryption
+ * codec's envelope and the rest of the workflow input, stays under Temporal's default 2 MiB blob
+ * limit, so every input Intake builds can be started.
+ */
+export const MAX_INLINE_PAYLOAD_BYTES = 1536 * 1024;
+
 const envSchema = z.object({
   PORT: intString('PORT', 3000, 0),
   HOST: optionalString,
@@ -93,7 +100,17 @@ const envSchema = z.object({
     .min(0, 'INTAKE_WORKER_METRICS_PORT must be at least 0')
     .max(65535, 'INTAKE_WORKER_METRICS_PORT must be at most 65535')
     .default(9464),
-  INTAKE_OFFLOAD_THRESHOLD_BYTES: intString('INTAKE_OFFLOAD_THRESHOLD_BYTES', 128 * 1024, 1024),
+  // At most 1.5 MiB: an inline payload must stay under Temporal's 2 MiB blob limit with its codec
+  // envelope and the rest of the workflow input.
+  INTAKE_OFFLOAD_THRESHOLD_BYTES: intString(
+    'INTAKE_OFFLOAD_THRESHOLD_BYTES',
+    128 * 1024,
+    1024,
+    MAX_INLINE_PAYLOAD_BYTES,
+  ),
+  INTAKE_QUARANTINE_MAX_ROWS: intString('INTAKE_QUARANTINE_MAX_ROWS', 10_000, 1),
+  INTAKE_QUARANTINE_MAX_BYTES: intString('INTAKE_QUARANTINE_MAX_BYTES', 256 * 1024 * 1024, 1024),
+  INTAKE_STORE_TIMEOUT_MS: intString('INTAKE_STORE_TIMEOUT_MS', 5_000, 100),
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
   INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 25, 0),
@@ -223,6 +240,19 @@ export interface Config {
    * reference (claim check), so histories stay small. Default 128 KiB; at least 1024.
    */
   offloadThresholdBytes: number;
+  /**
+   * Per-source caps of the quarantine of signed, schema-refused requests: rows
+   * (INTAKE_QUARANTINE_MAX_ROWS, default 10000) and stored body bytes (INTAKE_QUARANTINE_MAX_BYTES,
+   * default 256 MiB). Past either, such a request is answered 429 with Retry-After and nothing is
+   * stored, so one captured signature cannot fill the volume.
+   */
+  quarantine: { maxRows: number; maxBytes: number };
+  /**
+   * Longest wait for the store on the ingest path (INTAKE_STORE_TIMEOUT_MS, default 5000): a frozen
+   * or unreachable PostgreSQL is answered 503 with Retry-After after this, not after the client's
+   * own timeout. The provider retries the 503.
+   */
+  storeTimeoutMs: number;
   /**
    * Handler activities per second by source (INTAKE_RATE_LIMITS). A limited source's activities
    * run on their own task queue `<INTAKE_TASK_QUEUE>-<source>`; empty = no limits.
@@ -390,6 +420,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eagerStart: e.INTAKE_EAGER_START,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
+    quarantine: { maxRows: e.INTAKE_QUARANTINE_MAX_ROWS, maxBytes: e.INTAKE_QUARANTINE_MAX_BYTES },
+    storeTimeoutMs: e.INTAKE_STORE_TIMEOUT_MS,
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),
     workflowBundle: e.INTAKE_WORKFLOW_BUNDLE ? path.resolve(e.INTAKE_WORKFLOW_BUNDLE) : undefined,
     shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,

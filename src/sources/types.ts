@@ -115,6 +115,15 @@ export interface Source<T = unknown, S = unknown> {
   schema: z.ZodType<T>;
   /** Derives the event id, type and entity. */
   identify(event: T, req: SourceRequest): EventIdentity;
+  /**
+   * For a signed request the schema refused, before it is quarantined: binds what the signature
+   * authenticates (a token) to `key`, which names the request's content (`rejected:sha256:<hex>` of
+   * `contentOf`, or of the raw bytes). Throws InvalidSignatureError (TokenBoundError) when the token
+   * is already bound to anything else: a signature block replayed with other content is refused
+   * instead of being kept, and a forged copy can never win the token later (a re-ingest of a row
+   * that has a binding skips `bind`). Needed by sources whose signature does not cover the content.
+   */
+  bindRejected?(json: unknown, key: string, ctx: SourceContext): Promise<void>;
   /** Last check needing the event id and shared state (token binding). Throws to refuse. */
   bind?(event: T, identity: EventIdentity, ctx: SourceContext): Promise<void>;
   /**
