@@ -219,6 +219,20 @@ export class PermanentProcessingError extends Error {
   override readonly name = PERMANENT_ERROR_TYPE;
 }
 
+/**
+ * Thrown by a handler for a retryable failure that says when to try again (a delivery answered `429`
+ * or `503` with `Retry-After`): the next attempt waits `retryAfterMs` instead of the policy's backoff.
+ */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A configuration value is missing or invalid; the message names the variable. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

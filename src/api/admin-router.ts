@@ -6,7 +6,6 @@ import { ParkedEvents } from '../operations/parked-events';
 import { RedriveService } from '../operations/redrive-service';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
-import { findSource } from '../sources/registry';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
 import { requireAdmin } from './admin-auth';
@@ -141,7 +140,7 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
         if (!REJECTED_ID.test(id)) throw new NotFoundError('unknown rejected event');
         const rejected = await quarantine.get(id);
         if (!rejected) throw new NotFoundError('unknown rejected event');
-        const source = findSource(rejected.source);
+        const source = deps.ingest.config.registry.find(rejected.source);
         if (!source || !isServing(deps.ingest.config, source, rejected.params))
           throw new UnknownSourceError();
         const result = await ingest(
@@ -151,6 +150,8 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
           // A row kept with its token binding won that token when it arrived: it is not bound again.
           { alreadyVerified: true, tokenBound: rejected.tokenBinding !== null },
         );
+        // A re-ingest skips verification, and with it any handshake answer.
+        if ('answered' in result) throw new UnknownSourceError();
         await quarantine.remove(id);
         if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
         else if (result.body.status === 'accepted') metrics.starts.inc({ source: source.name });

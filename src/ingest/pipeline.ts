@@ -11,6 +11,7 @@ import {
   type ValidationIssue,
 } from '../errors';
 import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
+import type { SourceAnswer } from '../sources/presets/preset';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import { contentSha256, type Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
@@ -25,13 +26,18 @@ import { startEvent, startRefusal } from './workflow-start';
 /** The answer to one accepted or redelivered webhook. */
 export interface IngestResult {
   /** The source's success status for a new event; `200` for a duplicate. */
-  status: 200 | 202;
+  status: 200 | 201 | 202;
   body: { id: string; status: 'accepted' | 'duplicate' };
   eventType: string;
   /** Set when the event was acknowledged from the spool rather than started. */
   spooled?: SpoolReason;
   /** The start was eager: its first workflow task went straight to this process's worker. */
   eager?: true;
+}
+
+/** A verified handshake the source answered itself (a URL verification challenge): nothing started. */
+export interface AnsweredResult {
+  answered: SourceAnswer;
 }
 
 /** What the ingest pipeline needs. */
@@ -89,10 +95,13 @@ export async function ingest(
   req: SourceRequest,
   deps: IngestDeps,
   opts: IngestOptions = {},
-): Promise<IngestResult> {
+): Promise<IngestResult | AnsweredResult> {
   if (!opts.alreadyVerified) source.verifyRaw?.(req, deps);
   const json = parseJsonStrict(req.rawBody);
   if (!opts.alreadyVerified) source.verifyParsed?.(json, req, deps);
+  // Only an authentic request is answered: the handshake proves the secret to the provider.
+  const answered = opts.alreadyVerified ? undefined : source.answer?.(json, req);
+  if (answered) return { answered };
   // From here on the request is authentic: a body the schema refuses is kept, not lost.
   const parsed = source.schema.safeParse(json);
   if (!parsed.success) {
@@ -134,7 +143,14 @@ export async function ingest(
     const id = `${source.name}:${identity.eventId}`;
     // Large bodies go to the store before the start, so the history only holds a reference.
     const body = await storeCall(deps, 'the store did not keep the payload', () =>
-      payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
+      payloadOffloadFor(config).prepare(
+        deps.store,
+        id,
+        source.workflowPayload ? source.workflowPayload(event, req) : event,
+        // The raw body as a JSON string: valid JSON text has no raw control characters, so escaping
+        // (`"`, `\\`, newline, tab) at most doubles it; the wrapper adds a few bytes.
+        source.workflowPayload ? req.rawBody.length * 2 + 512 : req.rawBody.length,
+      ),
     );
     const start = spooledStart(source, req, deps.config, id, identity, body);
     const ownBinding = (err: unknown) => isOwnQuarantineBinding(err, source, json, req);
