@@ -1,11 +1,20 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { PermanentProcessingError, toProcessingError } from '../src/errors';
+import type { Tracer } from '@opentelemetry/api';
+import { PermanentProcessingError, RetryLaterError, toProcessingError } from '../src/errors';
 import { firingFailpoint, type Failpoint } from '../src/worker/failpoints';
 import { PERMANENT_ERROR_TYPE } from '../workflows/failure-types';
 import type { HandlerInput, HandlerResult } from '../workflows/types';
 
 /** What a source's processing function gets besides the event. */
 export type ProcessFn = (input: HandlerInput) => Promise<{ applied: boolean }>;
+
+/** Worker services a source's processing may use besides the store (delivery: tracing, metrics). */
+export interface ProcessServices {
+  /** The worker's tracer, when tracing is on. */
+  tracer?: Tracer;
+  /** Counts one delivery attempt by source and outcome (`delivered`, `retry`, `permanent`). */
+  onDelivery?(source: string, outcome: 'delivered' | 'retry' | 'permanent'): void;
+}
 
 /** Hooks for metrics and logs; ids and types only, never payloads. */
 export interface HandlerObserver {
@@ -62,6 +71,8 @@ export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer
         type: permanent ? PERMANENT_ERROR_TYPE : e.name || 'Error',
         nonRetryable: permanent,
         details: [{ attempt }],
+        // A Retry-After the handler was given replaces the policy's backoff for the next attempt.
+        ...(e instanceof RetryLaterError ? { nextRetryDelay: e.retryAfterMs } : {}),
         cause: e,
       });
     } finally {
