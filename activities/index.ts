@@ -25,7 +25,10 @@ export type HandlerActivity = ReturnType<typeof runHandler>;
  */
 export function createActivities(deps: ActivityDeps): Record<string, HandlerActivity> {
   const handlers = Object.fromEntries(
-    sources.map((s) => [s.activity, runHandler(s.process(deps.store), deps.failpoints, deps.observer)]),
+    sources.map((s) => [
+      s.activity,
+      runHandler(s.process(deps.store), deps.failpoints, deps.observer, deps.store),
+    ]),
   );
   // Every activity gets its offloaded payload put back before it runs (claim check).
   return withPayloadRefs(deps.store, deps.payloads ?? new PayloadOffload(Infinity), handlers);

@@ -94,6 +94,7 @@ const envSchema = z.object({
     .max(65535, 'INTAKE_WORKER_METRICS_PORT must be at most 65535')
     .default(9464),
   INTAKE_OFFLOAD_THRESHOLD_BYTES: intString('INTAKE_OFFLOAD_THRESHOLD_BYTES', 128 * 1024, 1024),
+  INTAKE_ARCHIVE_RETENTION_DAYS: intString('INTAKE_ARCHIVE_RETENTION_DAYS', 30, 1),
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
   INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 25, 0),
@@ -223,6 +224,12 @@ export interface Config {
    * reference (claim check), so histories stay small. Default 128 KiB; at least 1024.
    */
   offloadThresholdBytes: number;
+  /**
+   * Days an accepted event's payload and metadata stay in the store's archive (INTAKE_ARCHIVE_RETENTION_DAYS,
+   * default 30), whatever Temporal's retention: `GET /events/:id`, deduplication and replay work
+   * that long after the workflow was deleted.
+   */
+  archiveRetentionDays: number;
   /**
    * Handler activities per second by source (INTAKE_RATE_LIMITS). A limited source's activities
    * run on their own task queue `<INTAKE_TASK_QUEUE>-<source>`; empty = no limits.
@@ -390,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eagerStart: e.INTAKE_EAGER_START,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
+    archiveRetentionDays: e.INTAKE_ARCHIVE_RETENTION_DAYS,
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),
     workflowBundle: e.INTAKE_WORKFLOW_BUNDLE ? path.resolve(e.INTAKE_WORKFLOW_BUNDLE) : undefined,
     shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,

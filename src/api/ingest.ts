@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { activityTaskQueueFor, type Config } from '../config';
+import type { Config } from '../config';
 import {
   IntakeHttpError,
   StoreError,
@@ -8,16 +8,17 @@ import {
   withoutValues,
   type ValidationIssue,
 } from '../errors';
+import { eventArchiveFor } from '../archive';
 import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
+import type { ArchiveRow } from '../store/event-archive';
 import type { Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { SpoolRelay } from './spool-relay';
 import type { SpoolBinding, SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
-import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
-import { isTransientStartError, startEvent } from './workflow-start';
+import { isTransientStartError, processEventInput, startEvent } from './workflow-start';
 
 /** The answer to one accepted or redelivered webhook. */
 export interface IngestResult {
@@ -118,7 +119,16 @@ export async function ingest(
       payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
     );
     const start = spooledStart(source, req, deps.config, id, identity, body);
-    return await startOrSpool({ source, event, identity, id, start, route }, deps);
+    // Archived before the acknowledgement: here for a direct start, in the spool's transaction for a
+    // spooled one. A settled archived event is a redelivery even after Temporal deleted its workflow.
+    const archived = await archiveRow(start, event, config);
+    if (!route.spool) {
+      const settled = await storeCall('the store did not archive the event', () =>
+        eventArchiveFor(config).record(deps.store, archived),
+      );
+      if (settled) return { status: 200, body: { id, status: 'duplicate' }, eventType: identity.eventType };
+    }
+    return await startOrSpool({ source, event, identity, id, start, route, archived }, deps);
   } finally {
     route.release?.();
   }
@@ -156,6 +166,8 @@ interface ReadyEvent {
   id: string;
   start: SpooledStart;
   route: Route;
+  /** Its archive row (src/store/event-archive.ts). */
+  archived: ArchiveRow;
 }
 
 /**
@@ -163,7 +175,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start, route } = ready;
+  const { source, event, identity, id, start, route, archived } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -185,7 +197,7 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
     // events spooled at the same moment (group commit, ./spool-writer.ts). The binding is idempotent
     // for this event id, so repeating it is harmless when it already committed above.
     const added = await storeCall('neither Temporal nor the store persisted the event', () =>
-      writer.add({ start, reason, binding: bindingOf(source, event, identity, deps) }),
+      writer.add({ start, reason, binding: bindingOf(source, event, identity, deps), archived }),
     );
     if (!added) return duplicate;
     relay.noteSpooled(reason);
@@ -265,8 +277,7 @@ function spooledStart(
   identity: EventIdentity,
   body: PreparedPayload,
 ): SpooledStart {
-  const activityTaskQueue = activityTaskQueueFor(config, source.name);
-  const input: ProcessEventInput = {
+  const input = processEventInput(config, source, {
     id,
     source: source.name,
     eventId: identity.eventId,
@@ -275,17 +286,28 @@ function spooledStart(
     ...body,
     params: req.params,
     receivedAt: new Date().toISOString(),
-    activity: source.activity,
-    retry: config.retry,
-    activityTimeoutMs: config.activityTimeoutMs,
-    heartbeatTimeoutMs: config.activityHeartbeatTimeoutMs,
-    ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
-  };
+  });
   return {
     workflowId: id,
     input,
     searchAttributes: { source: source.name, eventType: identity.eventType, entity: identity.entity },
   };
+}
+
+/** The archive row of an event about to be started or spooled. */
+function archiveRow(start: SpooledStart, event: unknown, config: Config): Promise<ArchiveRow> {
+  const { input } = start;
+  return eventArchiveFor(config).row(
+    {
+      id: start.workflowId,
+      source: input.source,
+      eventType: input.eventType,
+      entity: input.entity,
+      params: input.params,
+      receivedAt: new Date(input.receivedAt),
+    },
+    event,
+  );
 }
 
 /** Runs a store call; a store failure becomes 503 (the provider retries), refusals pass through. */
