@@ -19,13 +19,13 @@ module.exports = tseslint.config(
         'error',
         {
           selector: "MemberExpression[object.name='process'][property.name='env']",
-          message: 'Read the environment only in src/config.ts.',
+          message: 'Read the environment only in src/config/.',
         },
       ],
     },
   },
   {
-    files: ['src/config.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    files: ['src/config/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -1,5 +1,5 @@
-import type { Failpoint } from '../src/failpoints';
-import { PayloadOffload, withPayloadRefs } from '../src/payload-offload';
+import type { Failpoint } from '../src/worker/failpoints';
+import { PayloadOffload, withPayloadRefs } from '../src/ingest/payload-offload';
 import type { Store } from '../src/store/store';
 import { sources } from '../src/sources/registry';
 import { runHandler, type HandlerObserver } from './run-handler';

@@ -1,8 +1,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { BadRequestError } from '../src/errors';
-import { issueSignature } from '../src/events/issue-signature';
-import { ParkedEvents, type ParkedFilter } from '../src/events/parked-events';
+import { issueSignature } from '../src/operations/issue-signature';
+import { ParkedEvents, type ParkedFilter } from '../src/operations/parked-events';
 import { statusQuery } from '../workflows/process-event';
 import type { EventState } from '../workflows/types';
 import type { RedriveEventState, RedriveTarget } from '../workflows/redrive-types';

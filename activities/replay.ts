@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { processEventInput, startEvent } from '../src/api/workflow-start';
-import { eventArchiveFor } from '../src/archive';
+import { processEventInput, startEvent } from '../src/ingest/workflow-start';
+import { eventArchiveFor } from '../src/ingest/archive';
 import type { Config } from '../src/config';
-import { runIdOf } from '../src/events/event-service';
-import { payloadOffloadFor } from '../src/payload-offload';
+import { runIdOf } from '../src/operations/event-service';
+import { payloadOffloadFor } from '../src/ingest/payload-offload';
 import { findSource } from '../src/sources/registry';
 import type { Store } from '../src/store/store';
 import { statusQuery } from '../workflows/process-event';

@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { PermanentProcessingError, toProcessingError } from '../src/errors';
-import { firingFailpoint, type Failpoint } from '../src/failpoints';
+import { firingFailpoint, type Failpoint } from '../src/worker/failpoints';
 import { markProcessed } from '../src/store/ledger';
 import type { Queryable } from '../src/store/store';
 import { PERMANENT_ERROR_TYPE } from '../workflows/failure-types';

@@ -26,7 +26,7 @@ import {
   type IntakeSetup,
 } from './lib/intake-procs';
 import { temporalCli } from './lib/temporal';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { startDevServer, type DevServer } from '../src/dev/dev-server';
 
 type FaultKind = 'worker' | 'temporal' | 'postgres';
 

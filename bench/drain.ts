@@ -1,7 +1,7 @@
 /**
  * `npm run bench:drain`: can Intake process what it acknowledges? On one Temporal server (`--server
  * dev`: the dev server; `--server postgres`: the Temporal server on the local PostgreSQL, built by
- * scripts/ensure-temporal-server.ts), in one run (so the ratios hold on a busy machine):
+ * bench/ensure-temporal-server.ts), in one run (so the ratios hold on a busy machine):
  *  1. raw starts/s: the raw-start scenario (no HTTP, no worker) at `--connections`;
  *  2. drain: N signed events acknowledged through `intake api` with no worker running, then one
  *     `intake worker` starts and processes the backlog: processed/s ÷ raw starts/s, and history

@@ -19,8 +19,8 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import pg from 'pg';
-import { findTemporalCli } from '../src/temporal/cli-binary';
-import { startDevServer } from '../src/temporal/dev-server';
+import { findTemporalCli } from '../src/dev/cli-binary';
+import { startDevServer } from '../src/dev/dev-server';
 import { spawnTs, waitForHttp, sleep, type Child } from './lib/children';
 import {
   intakeEnv,

@@ -1,11 +1,11 @@
 // API + worker + store in one process, as `intake dev` runs them (without starting its own dev server).
 import { loadConfig } from '../src/config';
 import { startApi } from '../src/api/server';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/platform/logger';
 import { installRuntime } from '../src/temporal/runtime';
 import { openStore } from '../src/store/store';
 import { createClient } from '../src/temporal/connection';
-import { createWorker } from '../src/worker';
+import { createWorker } from '../src/worker/worker';
 
 async function main() {
   const config = loadConfig(process.env);

@@ -7,8 +7,8 @@ import { workflowTracingInterceptorModules } from '../src/temporal/tracing';
  * `npm run build:bundle` (part of `npm run build`): bundles workflows/ once, at build time, into
  * dist/workflow-bundle.js, and with the OpenTelemetry workflow interceptors (which run inside the
  * sandbox, so only a bundle can carry them) into dist/workflow-bundle-traced.js. The compiled
- * worker (dist/src/worker.js) loads the one that matches its tracing setting instead of running
- * webpack at every start; running from source never does (see workflowSource in src/worker.ts).
+ * worker (dist/src/worker/worker.js) loads the one that matches its tracing setting instead of running
+ * webpack at every start; running from source never does (see workflowSource in src/worker/worker.ts).
  * Usage: tsx scripts/build-workflow-bundle.ts [output path]  (the traced one gets `-traced` added)
  */
 async function main(): Promise<void> {

@@ -1,9 +1,9 @@
 /**
- * Prints the path of `tctl`, building the pinned release if needed (see src/temporal/tctl-binary.ts
+ * Prints the path of `tctl`, building the pinned release if needed (see src/dev/tctl-binary.ts
  * for the order). Progress goes to stderr, so `TCTL_PATH=$(npx tsx scripts/ensure-tctl.ts)`.
  */
 import { loadConfig } from '../src/config';
-import { findTctl } from '../src/temporal/tctl-binary';
+import { findTctl } from '../src/dev/tctl-binary';
 
 async function main(): Promise<void> {
   const config = loadConfig();

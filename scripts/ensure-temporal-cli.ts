@@ -1,9 +1,9 @@
 /**
- * Prints the path of the `temporal` binary, acquiring it if needed (see src/temporal/cli-binary.ts
+ * Prints the path of the `temporal` binary, acquiring it if needed (see src/dev/cli-binary.ts
  * for the order). Progress goes to stderr, so `TEMPORAL_CLI_PATH=$(npx tsx scripts/ensure-temporal-cli.ts)`.
  */
 import { loadConfig } from '../src/config';
-import { findTemporalCli } from '../src/temporal/cli-binary';
+import { findTemporalCli } from '../src/dev/cli-binary';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { freePort } from '../src/net';
+import { freePort } from '../src/platform/net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,15 +27,15 @@ import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 import type { Client } from '@temporalio/client';
 import { startApi } from '../src/api/server';
 import { loadConfig, type Config } from '../src/config';
-import { EventService } from '../src/events/event-service';
-import { parseFailpoints } from '../src/failpoints';
-import { createLogger } from '../src/logger';
+import { EventService } from '../src/operations/event-service';
+import { parseFailpoints } from '../src/worker/failpoints';
+import { createLogger } from '../src/platform/logger';
 import { mailgunExample } from '../src/sources/mailgun';
 import { openStore, type Store } from '../src/store/store';
-import { findTemporalCli } from '../src/temporal/cli-binary';
+import { findTemporalCli } from '../src/dev/cli-binary';
 import { createClient } from '../src/temporal/connection';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { createWorker } from '../src/worker';
+import { startDevServer, type DevServer } from '../src/dev/dev-server';
+import { createWorker } from '../src/worker/worker';
 import type { EventStatus } from '../workflows/types';
 
 const OUT_DIR = path.resolve(__dirname, '..', 'test', 'fixtures', 'histories');

@@ -1,7 +1,9 @@
 import {
+  ApplicationFailure,
   defineQuery,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -17,6 +19,17 @@ const { redriveEventStates, redriveSelect } = proxyActivities<ReturnType<typeof 
   startToCloseTimeout: '1 minute',
   retry: { maximumInterval: '10 seconds' },
 });
+
+/**
+ * Patch id (issue 19): a redrive whose canary stopped fails (ApplicationFailure of type
+ * {@link REDRIVE_STOPPED_ERROR_TYPE}, its progress in the details) instead of completing, so the Web
+ * UI and `temporal workflow list` show it as Failed, not as a green Completed. Redrives that started
+ * before it (the recorded `canary-stopped` history) still complete.
+ */
+export const REDRIVE_STOPPED_FAILS_PATCH = 'redrive-stopped-fails';
+
+/** Failure type of a redrive stopped by its canary. */
+export const REDRIVE_STOPPED_ERROR_TYPE = 'RedriveStopped';
 
 /** Signals sent at once when no rate is given. */
 const BATCH = 20;
@@ -47,7 +60,8 @@ function settled(s: RedriveEventState, before: RedriveTarget): boolean {
 /**
  * Resumes parked events (the `retry` signal of processEvent), optionally a random canary sample
  * first: the rest follow only if every sampled event was processed; otherwise the redrive stops,
- * reports what parked again and leaves the rest parked. Cancelling it leaves the unsent rest parked.
+ * reports what parked again, leaves the rest parked and fails (a Failed workflow with the reason).
+ * Cancelling it leaves the unsent rest parked.
  */
 export async function redriveParked(input: RedriveInput): Promise<RedriveProgress> {
   const progress: RedriveProgress = {
@@ -102,6 +116,14 @@ export async function redriveParked(input: RedriveInput): Promise<RedriveProgres
         progress.phase = 'stopped';
         const signatures = [...new Set(failed.map((s) => s.signature))];
         progress.reason = `${failed.length} of ${canary.length} canary event(s) did not process (${signatures.join('; ')}); the other ${rest.length} stay parked`;
+        if (patched(REDRIVE_STOPPED_FAILS_PATCH)) {
+          throw ApplicationFailure.create({
+            type: REDRIVE_STOPPED_ERROR_TYPE,
+            message: `redrive stopped by its canary: ${progress.reason}`,
+            nonRetryable: true,
+            details: [progress],
+          });
+        }
         return progress;
       }
     }

@@ -8,7 +8,7 @@ export interface RedriveTarget {
   issue: string;
 }
 
-/** Input of the redriveParked workflow (built by src/events/redrive-service.ts). */
+/** Input of the redriveParked workflow (built by src/operations/redrive-service.ts). */
 export interface RedriveInput {
   /** What the operator asked for, kept for the record (Web UI, `redrives show`). */
   filter?: { source?: string; issue?: string };

@@ -15,7 +15,7 @@ export interface ReplayFilter {
   maxSeq?: string;
 }
 
-/** Input of the replayEvents workflow (built by src/events/replay-service.ts). */
+/** Input of the replayEvents workflow (built by src/operations/replay-service.ts). */
 export interface ReplayInput {
   filter: ReplayFilter;
   /** Events counted when the replay was asked for; the replay takes at most these. */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort as pickPort } from '../../src/net';
+import { freePort as pickPort, parsePortRange } from '../../src/platform/net';
 
 /** Repository root (bench/lib/ → ../..). */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -128,13 +128,7 @@ export function spawnTs(opts: SpawnOptions): Child {
 
 /** `BENCH_PORTS=7600-7699`: every port the bench opens comes from this range (shared machines). */
 export function benchPortRange(env = process.env): { from: number; to: number } | undefined {
-  const spec = env.BENCH_PORTS;
-  if (!spec) return undefined;
-  const m = /^(\d+)-(\d+)$/.exec(spec.trim());
-  const from = Number(m?.[1]);
-  const to = Number(m?.[2]);
-  if (!m || from < 1 || to > 65535 || from > to) throw new Error(`BENCH_PORTS "${spec}" is not FROM-TO`);
-  return { from, to };
+  return env.BENCH_PORTS ? parsePortRange(env.BENCH_PORTS, 'BENCH_PORTS') : undefined;
 }
 
 /** A free port: from BENCH_PORTS when set (in order), else one of src/net's default range. */

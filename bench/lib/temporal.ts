@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultCacheDir, findTemporalCli, isExecutable } from '../../src/temporal/cli-binary';
-import { startDevServer, waitForTemporal } from '../../src/temporal/dev-server';
+import { defaultCacheDir, findTemporalCli, isExecutable } from '../../src/dev/cli-binary';
+import { startDevServer, waitForTemporal } from '../../src/dev/dev-server';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
 import { freeLowPort, freePort, ROOT } from './children';
 import { cpuSeconds } from './cpu';
@@ -139,7 +139,7 @@ export async function ensureServerBinaries(
   if (missing.length === 0) return bins;
   if (installTimeoutMs === undefined) {
     throw new TemporalServerNotBuiltError(
-      `temporal server binary not built (${missing.join(', ')} missing): run npx tsx scripts/ensure-temporal-server.ts`,
+      `temporal server binary not built (${missing.join(', ')} missing): run npx tsx bench/ensure-temporal-server.ts`,
     );
   }
   await buildServerBinaries(installTimeoutMs, log);

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import type { Logger } from '../logger';
+import type { Logger } from '../platform/logger';
 
 /**
  * The route pattern that answered (`/webhooks/<source route>`, `/events/:id`), never the path

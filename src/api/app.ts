@@ -10,8 +10,8 @@ import express, {
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { NotFoundError } from '../errors';
-import type { Logger } from '../logger';
-import { ApiMetrics } from '../metrics';
+import type { Logger } from '../platform/logger';
+import { ApiMetrics } from '../platform/metrics';
 import { Quarantine } from '../store/quarantine';
 import { StartSpool } from '../store/start-spool';
 import type { Store } from '../store/store';
@@ -20,11 +20,11 @@ import { accessLog } from './access-log';
 import { adminRouter } from './admin-router';
 import { errorHandler, toHttpError } from './error-handler';
 import { healthRouter } from './health-router';
-import type { IngestDeps } from './ingest';
+import type { IngestDeps } from '../ingest/pipeline';
 import { readRouter } from './read-router';
-import { SpoolRelay } from './spool-relay';
-import { SpoolWriter } from './spool-writer';
-import { StartLimiter } from './start-limiter';
+import { SpoolRelay } from '../ingest/spool-relay';
+import { SpoolWriter } from '../ingest/spool-writer';
+import { StartLimiter } from '../ingest/start-limiter';
 import { webhooksRouter } from './webhooks-router';
 
 /** What the API is built from. */
@@ -36,7 +36,7 @@ export interface ApiDeps {
   metrics?: ApiMetrics;
   /** Extra routers mounted before the fallbacks (e.g. the payload codec endpoint, src/api/codec-router.ts). */
   extraRouters?: Router[];
-  /** Traces webhook requests when set (src/telemetry.ts; the client must carry the interceptor). */
+  /** Traces webhook requests when set (src/platform/telemetry.ts; the client must carry the interceptor). */
   tracer?: Tracer;
 }
 

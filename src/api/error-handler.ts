@@ -8,7 +8,7 @@ import {
   UnavailableError,
   withoutValues,
 } from '../errors';
-import type { Logger } from '../logger';
+import type { Logger } from '../platform/logger';
 
 /** Body-parser errors we translate (they carry `type` and `status`). */
 interface BodyParserError {

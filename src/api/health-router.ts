@@ -1,9 +1,9 @@
 import express, { type Router } from 'express';
 import type { Client } from '@temporalio/client';
-import type { ApiMetrics } from '../metrics';
+import type { ApiMetrics } from '../platform/metrics';
 import type { StartSpool } from '../store/start-spool';
 import type { Store } from '../store/store';
-import type { SpoolRelay } from './spool-relay';
+import type { SpoolRelay } from '../ingest/spool-relay';
 import { methodNotAllowed, route } from './route';
 
 /** What the health and metrics routes read. */

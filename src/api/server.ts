@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ApiDeps } from './app';
 import { createApp } from './app';
-import type { SpoolRelay } from './spool-relay';
+import type { SpoolRelay } from '../ingest/spool-relay';
 
 /** A listening API. */
 export interface RunningApi {

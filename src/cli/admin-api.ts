@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { fetchApi } from './reach';
 
 /**
  * Calls the admin API (INTAKE_API_URL, INTAKE_ADMIN_TOKEN): the spool and the quarantine live in
@@ -11,7 +12,7 @@ export async function adminApi(
   path: string,
   payload?: unknown,
 ): Promise<unknown> {
-  const res = await fetch(config.apiUrl.replace(/\/$/, '') + path, {
+  const res = await fetchApi(config.apiUrl.replace(/\/$/, '') + path, {
     method,
     headers: {
       ...(config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {}),

@@ -1,15 +1,16 @@
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
-import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev-secrets';
+import { writeDevEndpoints } from '../dev/dev-env';
+import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev/dev-secrets';
 import { startApi } from '../api/server';
-import { createLogger, type Logger } from '../logger';
+import { createLogger, type Logger } from '../platform/logger';
 import { installRuntime } from '../temporal/runtime';
 import { openStore, type Store } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
 import { sources } from '../sources/registry';
-import { startTracing } from '../telemetry';
+import { startTracing } from '../platform/telemetry';
 import { createClient } from '../temporal/connection';
-import { createWorker } from '../worker';
+import { createWorker } from '../worker/worker';
 import { failpointNotice } from './failpoint-notice';
 import { onShutdown } from './lifecycle';
 import { apiExtraRouters, startConfiguredDevServer } from './processes';
@@ -80,6 +81,14 @@ export async function runDev(baseConfig: Config): Promise<void> {
       }),
     });
     stops.push(() => api.close(2000));
+    // For `intake env` in a second terminal: where this run listens.
+    writeDevEndpoints(config.dataDir, {
+      INTAKE_API_URL: api.url,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: config.temporal.namespace,
+      INTAKE_TASK_QUEUE: config.temporal.taskQueue,
+      INTAKE_DATA_DIR: config.dataDir,
+    });
     for (const line of banner(
       config,
       { api: api.url, ui: server.uiUrl, temporal: server.address },
@@ -145,6 +154,7 @@ function banner(
   }
   lines.push(
     '',
+    `Second terminal: eval "$(npx intake env)"   (exports INTAKE_API_URL, INTAKE_ADMIN_TOKEN, TEMPORAL_ADDRESS…)`,
     ...sources.map((s, i) => `${i ? '       ' : 'Try it:'}  npx intake send ${s.name} --example`),
     'Stop:    Ctrl-C',
   );

@@ -1,22 +1,14 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { EventService, type EventSummary } from '../events/event-service';
-import { createClient } from '../temporal/connection';
+import { EventService, type EventSummary } from '../operations/event-service';
 import type { Client } from '@temporalio/client';
+import { withTemporal } from './reach';
 import { issuesCommand, redrivesCommand, retryParked } from './redrive';
 import { replayCommand, replaysCommand } from './replay';
 import { adminApi } from './admin-api';
 
-async function withService<T>(
-  config: Config,
-  fn: (svc: EventService, client: Client) => Promise<T>,
-): Promise<T> {
-  const client = createClient(config);
-  try {
-    return await fn(new EventService(client), client);
-  } finally {
-    await client.connection.close();
-  }
+function withService<T>(config: Config, fn: (svc: EventService, client: Client) => Promise<T>): Promise<T> {
+  return withTemporal(config, (client) => fn(new EventService(client), client));
 }
 
 const print = (v: unknown): void => {

@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import type { Failpoint } from '../worker/failpoints';
 
 /** How long the handler retries before an event parks: the sum of the backoff intervals (×2, capped). */
 export function timeToParkMs(retry: Config['retry']): number {
@@ -14,19 +15,35 @@ function human(ms: number): string {
   return `${(ms / 60_000).toFixed(1)} min`;
 }
 
+/** What one failpoint does to an affected event, in the banner's words. */
+function effect(f: Failpoint, retry: Config['retry']): string {
+  switch (f.point) {
+    case 'permanent':
+      return 'fails permanently: an affected event parks at once (1 attempt, no retries)';
+    case 'once':
+      return 'fails the first attempt (per worker process), the retry succeeds: nothing parks';
+    case 'silent':
+      return 'a bug that does not throw: an affected event ends processed with its effect skipped (replay it after)';
+    case 'handler':
+      return `an affected event retries ~${human(timeToParkMs(retry))} before it parks (${retry.maxAttempts} attempts)`;
+  }
+}
+
 /**
- * The start banner's lines when INTAKE_FAILPOINTS is set: that handlers fail on purpose, and how long
- * an affected event retries before it parks (about 8.5 minutes at the default budget), with the
- * settings that make a rehearsal take seconds. Empty when no failpoint is on.
+ * The start banner's lines when INTAKE_FAILPOINTS is set: that handlers fail on purpose and, per
+ * failpoint, what happens to an affected event (a `handler` one retries about 8.5 minutes at the
+ * default budget before it parks, a `permanent` one parks at once, a `once` one recovers), with the
+ * settings that make a `handler` rehearsal take seconds. Empty when no failpoint is on.
  */
 export function failpointNotice(config: Pick<Config, 'failpoints' | 'retry'>): string[] {
   if (config.failpoints.length === 0) return [];
   const spec = config.failpoints.map((f) => f.entry).join(',');
-  const lines = [
-    `  Failpoints ON   INTAKE_FAILPOINTS=${spec} (handlers fail on purpose)`,
-    `                  an affected event retries ~${human(timeToParkMs(config.retry))} before it parks (${config.retry.maxAttempts} attempts)`,
-  ];
-  if (timeToParkMs(config.retry) > 60_000)
+  const lines = [`  Failpoints ON   INTAKE_FAILPOINTS=${spec} (handlers fail on purpose)`];
+  for (const f of config.failpoints)
+    lines.push(
+      `                  ${config.failpoints.length > 1 ? `${f.entry}: ` : ''}${effect(f, config.retry)}`,
+    );
+  if (config.failpoints.some((f) => f.point === 'handler') && timeToParkMs(config.retry) > 60_000)
     lines.push(
       '                  to rehearse in seconds: INTAKE_RETRY_MAX_ATTEMPTS=3 INTAKE_RETRY_MAX_INTERVAL_MS=2000',
     );

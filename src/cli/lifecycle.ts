@@ -15,7 +15,7 @@ const RELAYED_WITHIN_MS = 1500;
  * Ctrl-C under `npm start` delivers SIGINT twice within milliseconds (the terminal's to the whole
  * group, then npm's relayed copy): a second signal that close to the first is the same request and
  * is ignored, so the stop stays orderly. Whatever way the process ends, the dev server's supervisor
- * sees it and stops the server (see src/temporal/dev-server.ts).
+ * sees it and stops the server (see src/dev/dev-server.ts).
  */
 export function onShutdown(stop: (signal: string) => Promise<void>, opts: ShutdownOptions = {}): void {
   let stoppingAt = 0;

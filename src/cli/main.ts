@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
 import { ConfigError } from '../errors';
 import { runDev } from './dev';
+import { envCommand } from './env';
 import { eventsCommand } from './events';
 import { runApi, runServer, runWorker } from './processes';
 import { sendCommand } from './send';
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     .action(() => runWorker(config()));
   program.addCommand(eventsCommand(config));
   program.addCommand(sendCommand(config));
+  program.addCommand(envCommand(config));
   program.addCommand(temporalCommand(config));
   program.addCommand(tctlCommand(config));
   await program.parseAsync(process.argv);

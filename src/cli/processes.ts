@@ -1,17 +1,17 @@
 import { assertServeable, type Config } from '../config';
 import { startApi } from '../api/server';
 import { codecRouter } from '../api/codec-router';
-import { createLogger } from '../logger';
-import { loopbackAddress, serveWorkerMetrics, WorkerMetrics } from '../metrics';
+import { createLogger } from '../platform/logger';
+import { loopbackAddress, serveWorkerMetrics, WorkerMetrics } from '../platform/metrics';
 import { openStore } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
-import { findTemporalCli } from '../temporal/cli-binary';
-import { startTracing } from '../telemetry';
+import { findTemporalCli } from '../dev/cli-binary';
+import { startTracing } from '../platform/telemetry';
 import { createClient } from '../temporal/connection';
 import { createEncryptionCodec } from '../temporal/encryption-codec';
-import { startDevServer } from '../temporal/dev-server';
+import { startDevServer } from '../dev/dev-server';
 import { installRuntime } from '../temporal/runtime';
-import { createWorker } from '../worker';
+import { createWorker } from '../worker/worker';
 import { onShutdown } from './lifecycle';
 
 /** Finds the `temporal` binary and starts the dev server where the config says (intake server/dev). */

@@ -1,23 +1,14 @@
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config';
-import { ParkedEvents, type Issue } from '../events/parked-events';
-import { RedriveService, type RedriveRequest, type RedriveView } from '../events/redrive-service';
-import { createClient } from '../temporal/connection';
+import { ParkedEvents, type Issue } from '../operations/parked-events';
+import { RedriveService, type RedriveRequest, type RedriveView } from '../operations/redrive-service';
+import { withTemporal } from './reach';
 
 const out = (line: string): void => {
   process.stdout.write(line + '\n');
 };
 const print = (v: unknown): void => out(JSON.stringify(v, null, 2));
-
-async function withClient<T>(config: Config, fn: (client: ReturnType<typeof createClient>) => Promise<T>) {
-  const client = createClient(config);
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 function printIssues(issues: Issue[]): void {
   for (const i of issues) {
@@ -36,7 +27,7 @@ export function issuesCommand(getConfig: () => Config): Command {
     .option('--source <source>', 'only this source')
     .option('--json', 'print JSON')
     .action(async (o: { source?: string; json?: boolean }) => {
-      const issues = await withClient(getConfig(), (c) => new ParkedEvents(c).issues({ source: o.source }));
+      const issues = await withTemporal(getConfig(), (c) => new ParkedEvents(c).issues({ source: o.source }));
       if (o.json) return print(issues);
       if (issues.length === 0) return out('no parked events');
       out(`${'issue'.padEnd(12)}  count  source error`);
@@ -51,7 +42,7 @@ export function redrivesCommand(getConfig: () => Config): Command {
     .argument('[action]', 'show | cancel')
     .argument('[id]', 'redrive id (redrive:…)')
     .action(async (action: string | undefined, id: string | undefined) => {
-      await withClient(getConfig(), async (c) => {
+      await withTemporal(getConfig(), async (c) => {
         const svc = new RedriveService(c, getConfig().temporal.taskQueue);
         if (action === undefined) {
           const rows = await svc.list();
@@ -74,7 +65,7 @@ export function redrivesCommand(getConfig: () => Config): Command {
  * running: it is a workflow).
  */
 export async function retryParked(config: Config, req: RedriveRequest): Promise<void> {
-  await withClient(config, async (c) => {
+  await withTemporal(config, async (c) => {
     const svc = new RedriveService(c, config.temporal.taskQueue);
     const started = await svc.start(req);
     const what = `matched ${started.matched} parked event(s)${req.source ? ` of ${req.source}` : ''}${req.issue ? ` with issue ${req.issue}` : ''}`;
@@ -87,7 +78,7 @@ export async function retryParked(config: Config, req: RedriveRequest): Promise<
     const view = await follow(svc, started.redrive, started.matched);
     if (view.phase === 'done') out(`${what}; ${started.matched > 0 ? 'retry sent' : 'nothing to retry'}`);
     else if (view.phase === 'stopped') {
-      out(`canary failed, redrive stopped: ${view.reason ?? ''}`);
+      out(`canary failed, redrive stopped: ${view.reason ?? ''} (workflow ${view.status})`);
       for (const p of view.parkedAgain ?? [])
         out(`  parked again: ${p.id}  issue ${p.issue}  ${p.signature}`);
       process.exitCode = 1;

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Config } from '../config';
-import { replayRequestSchema, type ReplayRequest } from '../events/replay-request';
-import type { ReplayStart, ReplayView } from '../events/replay-service';
+import { replayRequestSchema, type ReplayRequest } from '../operations/replay-request';
+import type { ReplayStart, ReplayView } from '../operations/replay-service';
 import { adminApi } from './admin-api';
 
 const out = (line: string): void => {

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { applyDevSecrets, readDevSecrets } from '../dev-secrets';
+import { applyDevSecrets, readDevSecrets } from '../dev/dev-secrets';
 import { findSource, sources } from '../sources/registry';
 import type { SourceExample } from '../sources/types';
+import { fetchApi } from './reach';
 
 /**
  * The example for a source (Source.example) with the configured secrets, or the generated dev
@@ -29,14 +30,14 @@ export function sendCommand(getConfig: () => Config): Command {
       const config = getConfig();
       const { request: req, read } = exampleRequest(config, source, o);
       const base = (o.url ?? config.apiUrl).replace(/\/$/, '');
-      const res = await fetch(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
+      const res = await fetchApi(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
       const text = await res.text();
       process.stdout.write(`${res.status} ${text}\n`);
       if (res.status === 202 || res.status === 200) {
         const id = (JSON.parse(text) as { id: string }).id;
         const tokenNote = config.adminToken
           ? 'INTAKE_ADMIN_TOKEN'
-          : `INTAKE_ADMIN_TOKEN: printed by npm start, kept in ${config.dataDir}/dev-secrets.json`;
+          : `INTAKE_ADMIN_TOKEN: printed by npm start, kept in ${config.dataDir}/dev-secrets.json; eval "$(npx intake env)" exports it`;
         const auth = `-H "Authorization: Bearer $INTAKE_ADMIN_TOKEN"`;
         process.stdout.write(
           [

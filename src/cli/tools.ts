@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { findTemporalCli } from '../temporal/cli-binary';
-import { findTctl } from '../temporal/tctl-binary';
+import { findTemporalCli } from '../dev/cli-binary';
+import { findTctl } from '../dev/tctl-binary';
 
 /** Runs `binary args…` with the terminal attached; resolves with its exit code. */
 function passThrough(binary: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {

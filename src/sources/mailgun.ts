@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { optionalString } from '../env-values';
+import { optionalString } from '../config/env-values';
 import { InvalidSignatureError } from '../errors';
 import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../store/token-bindings-repo';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import { optionalString } from '../env-values';
+import { optionalString } from '../config/env-values';
 import { ConfigError, InvalidJsonError, InvalidSignatureError } from '../errors';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableJson } from './validation';

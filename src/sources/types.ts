@@ -23,7 +23,7 @@ export interface EventIdentity {
 }
 
 /**
- * The part of the parsed config a source reads. Structural, so that src/config.ts (which builds its
+ * The part of the parsed config a source reads. Structural, so that src/config/index.ts (which builds its
  * schema from the registry) and the sources do not import each other.
  */
 export interface SourceConfig {
@@ -61,7 +61,7 @@ export interface SourceExample {
  * when it is on, the secrets it needs and how to generate development ones, the example
  * `intake send` posts, the request pipeline and the processing activity.
  *
- * The pipeline (src/api/ingest.ts) runs: content type → verifySignature (raw bytes) → JSON parse →
+ * The pipeline (src/ingest/pipeline.ts) runs: content type → verifySignature (raw bytes) → JSON parse →
  * schema → identify → bind (optional, e.g. replay protection needing the event id) → start.
  *
  * `T` is the validated body, `S` the source's settings (parsed from its environment variables).
@@ -80,7 +80,7 @@ export interface Source<T = unknown, S = unknown> {
    */
   successStatus: 200 | 202;
   /**
-   * The environment variables this source reads, merged into the one env schema of src/config.ts
+   * The environment variables this source reads, merged into the one env schema of src/config/index.ts
    * (parsed once, at start-up). Unset secrets are allowed there: they turn the source off.
    */
   env: Record<string, z.ZodType>;

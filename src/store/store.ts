@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { packageRoot } from '../paths';
+import { packageRoot } from '../platform/paths';
 
 /** Anything that runs a parameterised query: the pool or a transaction's client. */
 export interface Queryable {

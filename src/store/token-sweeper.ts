@@ -1,4 +1,4 @@
-import type { Logger } from '../logger';
+import type { Logger } from '../platform/logger';
 import { sources as registeredSources } from '../sources/registry';
 import type { Source } from '../sources/types';
 import { sweepArchive } from './event-archive';

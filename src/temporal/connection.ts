@@ -3,7 +3,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import type { Config } from '../config';
-import type { Tracing } from '../telemetry';
+import type { Tracing } from '../platform/telemetry';
 import { createEncryptionCodec } from './encryption-codec';
 import { clientTracingInterceptors } from './tracing';
 

@@ -6,7 +6,7 @@ import {
 } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
+import type { Logger } from '../platform/logger';
 
 /** Pino level → the SDK's level (the SDK has no fatal/silent; pino filters those itself). */
 const SDK_LEVEL: Record<Config['logLevel'], LogLevel> = {

@@ -6,7 +6,7 @@ import {
   OpenTelemetryWorkflowClientInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
 import type { WorkerOptions } from '@temporalio/worker';
-import type { Tracing } from '../telemetry';
+import type { Tracing } from '../platform/telemetry';
 
 /**
  * The workflow-side interceptors of @temporalio/interceptors-opentelemetry: a span for the workflow

@@ -84,9 +84,17 @@ describe('intake dev (npm start): the embedded default end to end', () => {
     const id = (JSON.parse(m![1]!) as { id: string }).id;
     expect(id).toMatch(/^mailgun:/);
 
-    const token = (
-      JSON.parse(fs.readFileSync(path.join(dir, 'dev-secrets.json'), 'utf8')) as { adminToken: string }
-    ).adminToken;
+    // A second terminal's settings, as the README gives them: eval "$(npx intake env)".
+    const shell = await run('bash', ['-c', `eval "$(${tsx} ${main} env)" && env`], {
+      env: { PATH: env.PATH, HOME: env.HOME, INTAKE_DATA_DIR: dir },
+    });
+    const exported = new Map(
+      shell.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(exported.get('INTAKE_API_URL')).toBe(`http://127.0.0.1:${env.PORT}`);
+    expect(exported.get('TEMPORAL_ADDRESS')).toBe(env.TEMPORAL_ADDRESS);
+    const token = exported.get('INTAKE_ADMIN_TOKEN')!;
+    expect(output).toContain(`INTAKE_ADMIN_TOKEN=${token}`);
     const view = await waitFor(
       async () => {
         const r = await fetch(`http://127.0.0.1:${env.PORT}/events/${encodeURIComponent(id)}`, {

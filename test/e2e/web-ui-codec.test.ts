@@ -4,7 +4,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { apiExtraRouters } from '../../src/cli/processes';
 import { mailgunExample } from '../../src/sources/mailgun';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { ENCRYPTED_ENCODING, generateEncryptionKey } from '../../src/temporal/encryption-codec';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 import { freePort } from '../support/ports';

@@ -3,9 +3,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { RedriveService } from '../../src/events/redrive-service';
+import { RedriveService } from '../../src/operations/redrive-service';
 import { mailgunExample } from '../../src/sources/mailgun';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 import { freePort } from '../support/ports';
 

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { exampleRequest } from '../../src/cli/send';
-import { optionalString } from '../../src/env-values';
+import { optionalString } from '../../src/config/env-values';
 import { InvalidSignatureError } from '../../src/errors';
 import { markProcessed } from '../../src/store/ledger';
 import type { Source, SourceDefinition } from '../../src/sources/types';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
 import { freePort } from '../support/ports';
 

@@ -1,5 +1,5 @@
 import { mailgunExample } from '../../src/sources/mailgun';
-import type { EventView } from '../../src/events/event-service';
+import type { EventView } from '../../src/operations/event-service';
 import { intakeCli } from '../support/cli';
 import {
   adminGet,

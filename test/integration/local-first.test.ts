@@ -1,5 +1,5 @@
 import { temporal } from '@temporalio/proto';
-import type { EventView } from '../../src/events/event-service';
+import type { EventView } from '../../src/operations/event-service';
 import { mailgunExample } from '../../src/sources/mailgun';
 import { adminGet, post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 

@@ -1,5 +1,5 @@
-import { WorkerMetrics } from '../../src/metrics';
-import { createWorker } from '../../src/worker';
+import { WorkerMetrics } from '../../src/platform/metrics';
+import { createWorker } from '../../src/worker/worker';
 import { startIntake, waitFor, type Intake } from '../support/harness';
 import { mailgunRequest, send } from '../support/requests';
 

@@ -1,6 +1,6 @@
 import { mailgunExample } from '../../src/sources/mailgun';
-import type { Issue, ParkedEvent } from '../../src/events/parked-events';
-import type { RedriveView } from '../../src/events/redrive-service';
+import type { Issue, ParkedEvent } from '../../src/operations/parked-events';
+import type { RedriveView } from '../../src/operations/redrive-service';
 import { intakeCli } from '../support/cli';
 import {
   adminGet,
@@ -12,7 +12,7 @@ import {
   type Intake,
 } from '../support/harness';
 import { createTestNamespace } from '../support/namespace';
-import { ParkedEvents } from '../../src/events/parked-events';
+import { ParkedEvents } from '../../src/operations/parked-events';
 
 const PER_TYPE = 15;
 
@@ -171,7 +171,14 @@ describe('issues and the redriveParked workflow', () => {
     expect(cli.stdout).toContain(`the other ${PER_TYPE - 3} stay parked`);
     const id = /redrive (redrive:\S+)/.exec(cli.stdout)![1]!;
     const view = await redrive(id);
-    expect(view).toMatchObject({ status: 'completed', phase: 'stopped', matched: PER_TYPE, sample: 3 });
+    // Issue 19: a stopped redrive is a failed workflow (red in the Web UI), not a green `completed`.
+    expect(view).toMatchObject({ status: 'failed', phase: 'stopped', matched: PER_TYPE, sample: 3 });
+    expect(view.failure).toMatch(/^redrive stopped by its canary: 3 of 3 canary event\(s\) did not process/);
+    expect(cli.stdout).toContain('(workflow failed)');
+    const described = await intake.client.workflow.getHandle(id).describe();
+    expect(described.status.name).toBe('FAILED');
+    const listed = (await intakeCli(intake.config, ['events', 'redrives'])).stdout.split('\n');
+    expect(listed.find((l) => l.endsWith(id))).toMatch(/^failed /);
     expect(view.parkedAgain!.map((p) => p.issue)).toEqual([openedIssue.id, openedIssue.id, openedIssue.id]);
 
     const now = await byId();
@@ -182,7 +189,8 @@ describe('issues and the redriveParked workflow', () => {
   });
 
   it('cancelling a redrive mid-way leaves the events not yet signalled parked', async () => {
-    const res = await adminPost('/admin/retry-parked', { issue: clickedIssue.id, rate: 2 });
+    // Slow enough that the cancel (a CLI process, slow to start on a busy machine) comes mid-way.
+    const res = await adminPost('/admin/retry-parked', { issue: clickedIssue.id, rate: 1 });
     expect(res.status).toBe(202);
     expect(res.json.matched).toBe(PER_TYPE);
     const id = res.json.redrive as string;

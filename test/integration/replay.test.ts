@@ -135,9 +135,16 @@ describe('replay of recorded workflow histories', () => {
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(names.map((n) => [n, undefined]));
   });
 
+  // canary-stopped completed (before issue 19); v2-canary-stopped failed with the
+  // `redrive-stopped-fails` patch marker. Both must replay on the current code.
   it('replays the recorded redriveParked histories (canary stopped, cancelled, canary then rest)', async () => {
     const redrives = recordedHistories(path.join(HISTORIES_DIR, 'redrive'));
-    expect(redrives.map((h) => h.name)).toEqual(['canary-stopped', 'canary-then-rest', 'cancelled']);
+    expect(redrives.map((h) => h.name)).toEqual([
+      'canary-stopped',
+      'canary-then-rest',
+      'cancelled',
+      'v2-canary-stopped',
+    ]);
     const results: ReplayResult[] = [];
     for await (const r of Worker.runReplayHistories(
       { workflowsPath: require.resolve('../../workflows') },

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mailgunExample } from '../../src/sources/mailgun';
-import { findTctl } from '../../src/temporal/tctl-binary';
+import { findTctl } from '../../src/dev/tctl-binary';
 import { cliEnv, run } from '../support/cli';
 import { post, startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/harness';
 import { createTestNamespace } from '../support/namespace';

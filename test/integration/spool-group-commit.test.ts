@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SpoolWriter } from '../../src/api/spool-writer';
+import { SpoolWriter } from '../../src/ingest/spool-writer';
 import { InvalidSignatureError } from '../../src/errors';
 import { StartSpool, type SpooledStart } from '../../src/store/start-spool';
 import { openStore, type Queryable, type Store } from '../../src/store/store';
 import { bindMailgunTokens } from '../../src/store/token-bindings-repo';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { startIntake, waitFor, type Intake } from '../support/harness';
 import { createTestDatabase } from '../support/postgres';
 import { freePort } from '../support/ports';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findTemporalCli } from '../../src/temporal/cli-binary';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { findTemporalCli } from '../../src/dev/cli-binary';
+import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { freePort } from './ports';
 
 declare global {

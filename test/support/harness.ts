@@ -7,14 +7,14 @@ import type { Client } from '@temporalio/client';
 import type { Router } from 'express';
 import { startApi, type RunningApi } from '../../src/api/server';
 import { loadConfig, type Config } from '../../src/config';
-import { EventService } from '../../src/events/event-service';
-import { createLogger, type Logger } from '../../src/logger';
+import { EventService } from '../../src/operations/event-service';
+import { createLogger, type Logger } from '../../src/platform/logger';
 import { registerSource } from '../../src/sources/registry';
 import type { Source, SourceDefinition } from '../../src/sources/types';
 import { openStore, type Store } from '../../src/store/store';
-import { startTracing, type Tracing } from '../../src/telemetry';
+import { startTracing, type Tracing } from '../../src/platform/telemetry';
 import { createClient } from '../../src/temporal/connection';
-import { createWorker } from '../../src/worker';
+import { createWorker } from '../../src/worker/worker';
 import { createTestDatabase } from './postgres';
 
 export const TEST_MAILGUN_KEY = 'key-test-0123456789abcdef';
@@ -55,7 +55,7 @@ export interface HarnessOptions {
   sources?: { definition: SourceDefinition<never, never>; process: Source<never, never>['process'] }[];
 }
 
-/** The worker(s) of one harness process (see src/worker-group.ts). */
+/** The worker(s) of one harness process (see src/worker/worker-group.ts). */
 type Worker = Awaited<ReturnType<typeof createWorker>>['worker'];
 
 /** A running Intake (API + optional worker) on the real Temporal server and a real store. */

@@ -1,6 +1,6 @@
-import { loopbackAddress, serveWorkerMetrics, WorkerMetrics } from '../../src/metrics';
+import { loopbackAddress, serveWorkerMetrics, WorkerMetrics } from '../../src/platform/metrics';
 import { installRuntime } from '../../src/temporal/runtime';
-import { createWorker } from '../../src/worker';
+import { createWorker } from '../../src/worker/worker';
 import type { Intake } from './harness';
 
 /** A worker with its own metrics endpoint, as `intake worker` runs it (see {@link startMetricsWorker}). */

@@ -1,1 +1,1 @@
-export { freePort } from '../../src/net';
+export { freePort } from '../../src/platform/net';

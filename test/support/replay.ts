@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ReplayView } from '../../src/events/replay-service';
+import type { ReplayView } from '../../src/operations/replay-service';
 import { mailgunExample } from '../../src/sources/mailgun';
 import type { SignedRequest } from '../../src/sources/types';
 import { cliEnv, run, type CliResult } from './cli';

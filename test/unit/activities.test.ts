@@ -7,7 +7,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { processMailgun } from '../../activities/mailgun';
 import { processPartners } from '../../activities/partners';
 import { runHandler, type HandlerObserver } from '../../activities/run-handler';
-import { parseFailpoints } from '../../src/failpoints';
+import { parseFailpoints } from '../../src/worker/failpoints';
 import { mailgunExample } from '../../src/sources/mailgun';
 import { partnerExample } from '../../src/sources/partners';
 import { getCustomer } from '../../src/store/customers-repo';

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/platform/logger';
 
 // Routing only: a 405 or 404 is answered before any handler reaches Temporal or the store, so
 // neither is needed here (the integration tests cover the routes' answers with both running).

@@ -1,11 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  findTemporalCli,
-  TemporalCliNotFoundError,
-  TEMPORAL_CLI_VERSION,
-} from '../../src/temporal/cli-binary';
+import { findTemporalCli, TemporalCliNotFoundError, TEMPORAL_CLI_VERSION } from '../../src/dev/cli-binary';
 
 function fakeBinary(dir: string, name = 'temporal'): string {
   fs.mkdirSync(dir, { recursive: true });

@@ -131,7 +131,7 @@ describe('parseEncryptionKeys', () => {
     expect(createEncryptionCodec(undefined)).toBeUndefined();
     expect(createEncryptionCodec([])).toBeUndefined();
     expect(createEncryptionCodec(parseEncryptionKeys(keyEntry('k1')))).toBeInstanceOf(EncryptionCodec);
-    // Parsed once, in src/config.ts: unset or blank is off, a bad value stops start-up naming the variable.
+    // Parsed once, in src/config/index.ts: unset or blank is off, a bad value stops start-up naming the variable.
     expect(loadConfig({ INTAKE_ENCRYPTION_KEYS: ' ' }).encryptionKeys).toBeUndefined();
     expect(loadConfig({ INTAKE_ENCRYPTION_KEYS: keyEntry('k1') }).encryptionKeys?.map((k) => k.id)).toEqual([
       'k1',

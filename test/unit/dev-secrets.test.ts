@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
-import { applyDevSecrets, loadOrCreateDevSecrets, readDevSecrets } from '../../src/dev-secrets';
+import { applyDevSecrets, loadOrCreateDevSecrets, readDevSecrets } from '../../src/dev/dev-secrets';
 import { settingsOf } from '../../src/sources/types';
 import { findSource, sources } from '../../src/sources/registry';
 

@@ -1,5 +1,5 @@
 import { failpointNotice, timeToParkMs } from '../../src/cli/failpoint-notice';
-import { parseFailpoints } from '../../src/failpoints';
+import { parseFailpoints } from '../../src/worker/failpoints';
 
 describe('the start banner when a failpoint is on', () => {
   const defaults = { maxAttempts: 10, initialIntervalMs: 1000, maxIntervalMs: 300_000 };
@@ -22,8 +22,34 @@ describe('the start banner when a failpoint is on', () => {
   it('drops the hint when retries are already short', () => {
     const retry = { maxAttempts: 3, initialIntervalMs: 100, maxIntervalMs: 2000 };
     expect(timeToParkMs(retry)).toBe(300);
-    const lines = failpointNotice({ failpoints: parseFailpoints('mailgun.permanent=clicked'), retry });
+    const lines = failpointNotice({ failpoints: parseFailpoints('mailgun.handler=clicked'), retry });
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('~300 ms before it parks');
+  });
+
+  // Issue 19: a `permanent` failpoint parks at once; the banner promised minutes of retries.
+  it('says a permanent failpoint parks at once, without retries or the faster-setting hint', () => {
+    const lines = failpointNotice({
+      failpoints: parseFailpoints('mailgun.permanent=clicked'),
+      retry: defaults,
+    });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('parks at once (1 attempt, no retries)');
+    expect(lines.join('\n')).not.toMatch(/before it parks|INTAKE_RETRY_MAX_ATTEMPTS/);
+  });
+
+  it('says what each failpoint does when several are on', () => {
+    const lines = failpointNotice({
+      failpoints: parseFailpoints('mailgun.handler=opened,mailgun.permanent=clicked,mailgun.once=delivered'),
+      retry: defaults,
+    });
+    expect(lines.slice(1, 4)).toEqual([
+      expect.stringContaining('mailgun.handler=opened: an affected event retries ~8.5 min before it parks'),
+      expect.stringContaining(
+        'mailgun.permanent=clicked: fails permanently: an affected event parks at once',
+      ),
+      expect.stringContaining('mailgun.once=delivered: fails the first attempt'),
+    ]);
+    expect(lines[4]).toContain('INTAKE_RETRY_MAX_ATTEMPTS=3');
   });
 });

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { firingFailpoint, parseFailpoints } from '../../src/failpoints';
+import { firingFailpoint, parseFailpoints } from '../../src/worker/failpoints';
 
 describe('INTAKE_FAILPOINTS', () => {
   it('is off when unset or empty (a worker started with INTAKE_FAILPOINTS="" has none)', () => {
@@ -8,7 +8,7 @@ describe('INTAKE_FAILPOINTS', () => {
     expect(parseFailpoints('')).toEqual([]);
     expect(loadConfig({ INTAKE_FAILPOINTS: '' }).failpoints).toEqual([]);
     expect(loadConfig({ INTAKE_FAILPOINTS: '  ' }).failpoints).toEqual([]);
-    // Parsed once, in src/config.ts: consumers get typed failpoints, and a bad value stops start-up.
+    // Parsed once, in src/config/index.ts: consumers get typed failpoints, and a bad value stops start-up.
     const [fp] = loadConfig({ INTAKE_FAILPOINTS: 'mailgun.handler=opened' }).failpoints;
     expect(fp).toMatchObject({ entry: 'mailgun.handler=opened', source: 'mailgun', point: 'handler' });
     expect(() => loadConfig({ INTAKE_FAILPOINTS: 'mailgun' })).toThrow(/INTAKE_FAILPOINTS/);

@@ -1,5 +1,5 @@
-import { issueSignature, normaliseMessage } from '../../src/events/issue-signature';
-import { groupIssues, type ParkedEvent } from '../../src/events/parked-events';
+import { issueSignature, normaliseMessage } from '../../src/operations/issue-signature';
+import { groupIssues, type ParkedEvent } from '../../src/operations/parked-events';
 
 describe('issue signatures', () => {
   it('normalises quoted values, ids, emails and numbers', () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import { DEFAULT_PORT_RANGE, freePort } from '../../src/net';
+import { DEFAULT_PORT_RANGE, freePort, parsePortRange } from '../../src/platform/net';
 
 const [ephFrom, ephTo] = fs
   .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
@@ -41,5 +41,18 @@ describe('freePort', () => {
     } finally {
       await new Promise<void>((r) => busy.close(() => r()));
     }
+  });
+});
+
+describe('parsePortRange', () => {
+  it('parses FROM-TO and refuses anything else, naming the setting', () => {
+    expect(parsePortRange('7600-7699', 'BENCH_PORTS')).toEqual({ from: 7600, to: 7699 });
+    expect(parsePortRange(' 20000-20000 ', 'BENCH_PORTS')).toEqual({ from: 20000, to: 20000 });
+    expect(() => parsePortRange('7699-7600', 'BENCH_PORTS')).toThrow(
+      /BENCH_PORTS "7699-7600" is not FROM-TO/,
+    );
+    expect(() => parsePortRange('7600', 'BENCH_PORTS')).toThrow(/FROM-TO/);
+    expect(() => parsePortRange('0-10', 'BENCH_PORTS')).toThrow(/FROM-TO/);
+    expect(() => parsePortRange('1-65536', 'BENCH_PORTS')).toThrow(/FROM-TO/);
   });
 });

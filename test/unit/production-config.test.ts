@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { activityTaskQueueFor, assertServeable, loadConfig, parseRateLimits } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { workflowSource } from '../../src/worker';
+import { workflowSource } from '../../src/worker/worker';
 
 describe('INTAKE_RATE_LIMITS', () => {
   it('parses per-source rates and routes limited sources to their own activity queue', () => {
@@ -87,16 +87,16 @@ describe('start-up checks of the production processes', () => {
 
 describe('workflow code source', () => {
   it('bundles workflows/ at start when running from source, even if a built bundle exists', () => {
-    expect(workflowSource({}, path.join('/app', 'src'))).toHaveProperty('workflowsPath');
+    expect(workflowSource({}, path.join('/app', 'src', 'worker'))).toHaveProperty('workflowsPath');
   });
 
   it('picks the prebuilt bundle with the tracing interceptors when tracing is on', () => {
     const dist = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'intake-bundles-')), 'dist');
-    fs.mkdirSync(path.join(dist, 'src'), { recursive: true });
+    fs.mkdirSync(path.join(dist, 'src', 'worker'), { recursive: true });
     for (const name of ['workflow-bundle.js', 'workflow-bundle-traced.js'])
       fs.writeFileSync(path.join(dist, name), '');
     try {
-      const compiledDir = path.join(dist, 'src');
+      const compiledDir = path.join(dist, 'src', 'worker');
       expect(workflowSource(loadConfig({}), compiledDir)).toEqual({
         workflowBundle: { codePath: path.join(dist, 'workflow-bundle.js') },
       });

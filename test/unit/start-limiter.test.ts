@@ -1,4 +1,4 @@
-import { StartLimiter } from '../../src/api/start-limiter';
+import { StartLimiter } from '../../src/ingest/start-limiter';
 
 const deferred = () => {
   let resolve!: () => void;

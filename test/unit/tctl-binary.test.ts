@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findTctl, TCTL_VERSION, TctlNotFoundError } from '../../src/temporal/tctl-binary';
+import { findTctl, TCTL_VERSION, TctlNotFoundError } from '../../src/dev/tctl-binary';
 
 function fakeBinary(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });

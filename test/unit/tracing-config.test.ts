@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { startTracing } from '../../src/telemetry';
+import { startTracing } from '../../src/platform/telemetry';
 
 describe('tracing configuration (standard OTEL_* variables)', () => {
   it('is off without an OTLP endpoint', () => {

@@ -1,4 +1,4 @@
-import { isTransientStartError } from '../../src/api/workflow-start';
+import { isTransientStartError } from '../../src/ingest/workflow-start';
 
 describe('isTransientStartError', () => {
   const grpc = (code: number) => Object.assign(new Error('rpc'), { code });

@@ -1,8 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { z } from 'zod';
 import { BadRequestError, NotFoundError, RedriveNotRunningError } from '../errors';
-import { redriveParked, redriveProgressQuery } from '../../workflows/redrive-parked';
+import {
+  REDRIVE_STOPPED_ERROR_TYPE,
+  redriveParked,
+  redriveProgressQuery,
+} from '../../workflows/redrive-parked';
 import type { RedriveInput, RedriveProgress } from '../../workflows/redrive-types';
 import { groupIssues, ParkedEvents, type Issue, type ParkedFilter } from './parked-events';
 
@@ -22,8 +32,13 @@ export type RedriveStart = { matched: number; redrive: string } | { matched: num
 /** GET /admin/redrives/:id and `intake events redrives show ID`. */
 export interface RedriveView extends Partial<RedriveProgress> {
   id: string;
-  /** Temporal execution status: running, completed, cancelled, terminated, failed… */
+  /**
+   * Temporal execution status: running, completed, cancelled, terminated, failed… A redrive whose
+   * canary stopped it is `failed` (phase `stopped`; redrives started before issue 19 completed).
+   */
   status: string;
+  /** Why a failed redrive failed (e.g. "redrive stopped by its canary: 3 of 3 …"). */
+  failure?: string;
   startedAt: string;
   closedAt: string | null;
 }
@@ -76,6 +91,8 @@ export class RedriveService {
       workflowId: id,
       taskQueue: this.taskQueue,
       args: [input],
+      // The Web UI's Summary: what this redrive resumes (no event ids).
+      staticSummary: `redrive of ${events.length} parked ${req.source ?? 'any-source'} event(s)${req.issue ? `, issue ${req.issue}` : ''}${req.canary ? `, canary ${req.canary}` : ''}`,
     });
     return { matched: events.length, redrive: id };
   }
@@ -98,6 +115,11 @@ export class RedriveService {
       startedAt: desc.startTime.toISOString(),
       closedAt: desc.closeTime?.toISOString() ?? null,
     };
+    if (view.status === 'failed') {
+      // A stopped redrive carries its progress in the failure: no worker needed to show it.
+      const stopped = await this.stoppedProgress(id);
+      if (stopped) return { ...view, ...stopped };
+    }
     try {
       const progress = await this.client.connection.withDeadline(Date.now() + 5000, () =>
         handle.query(redriveProgressQuery),
@@ -106,6 +128,20 @@ export class RedriveService {
     } catch {
       return view; // no worker to answer: the execution status alone
     }
+  }
+
+  /** The progress and reason of a redrive its canary stopped (a failed workflow), if it is one. */
+  private async stoppedProgress(id: string): Promise<(RedriveProgress & { failure: string }) | undefined> {
+    try {
+      await this.client.workflow.getHandle(id).result();
+    } catch (err) {
+      const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === REDRIVE_STOPPED_ERROR_TYPE) {
+        const progress = cause.details?.[0] as RedriveProgress | undefined;
+        if (progress?.phase) return { ...progress, failure: cause.message };
+      }
+    }
+    return undefined;
   }
 
   /** The most recent redrives (running ones first). */

@@ -2,21 +2,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import { createArchiveActivities } from '../activities/archive';
-import { createRedriveActivities } from '../activities/redrive';
-import { createReplayActivities } from '../activities/replay';
-import { activityTaskQueueFor, type Config } from './config';
-import type { Logger } from './logger';
-import { WorkerMetrics } from './metrics';
-import { payloadOffloadFor } from './payload-offload';
-import type { Store } from './store/store';
-import { tracingOff, type Tracing } from './telemetry';
-import { dataConverter, temporalConnectConfig } from './temporal/connection';
-import { installRuntime } from './temporal/runtime';
-import { workerTracingOptions } from './temporal/tracing';
+import { createActivities } from '../../activities';
+import { createArchiveActivities } from '../../activities/archive';
+import { createRedriveActivities } from '../../activities/redrive';
+import { createReplayActivities } from '../../activities/replay';
+import { activityTaskQueueFor, type Config } from '../config';
+import type { Logger } from '../platform/logger';
+import { WorkerMetrics } from '../platform/metrics';
+import { payloadOffloadFor } from '../ingest/payload-offload';
+import type { Store } from '../store/store';
+import { tracingOff, type Tracing } from '../platform/telemetry';
+import { dataConverter, temporalConnectConfig } from '../temporal/connection';
+import { installRuntime } from '../temporal/runtime';
+import { workerTracingOptions } from '../temporal/tracing';
 import { WorkerGroup } from './worker-group';
-import type { EventSinks } from '../workflows/process-event';
+import type { EventSinks } from '../../workflows/process-event';
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
@@ -26,7 +26,7 @@ export interface WorkerOptions {
   metrics?: WorkerMetrics;
   /** Seconds in-flight activities get to finish on shutdown. Default config.shutdownGraceS (25). */
   shutdownGraceS?: number;
-  /** Traces workflows and activities (src/telemetry.ts). Default off; the caller shuts it down. */
+  /** Traces workflows and activities (src/platform/telemetry.ts). Default off; the caller shuts it down. */
   tracing?: Tracing;
 }
 
@@ -45,10 +45,10 @@ export function workflowSource(
   if (config.workflowBundle) return { workflowBundle: { codePath: config.workflowBundle } };
   const compiled = moduleDir.split(path.sep).includes('dist');
   const name = config.tracing?.endpoint ? 'workflow-bundle-traced.js' : 'workflow-bundle.js';
-  // The compiled build is dist/src/worker.js: its bundles sit one folder up.
-  const bundle = path.join(moduleDir, '..', name);
+  // The compiled build is dist/src/worker/worker.js: its bundles sit two folders up, in dist/.
+  const bundle = path.join(moduleDir, '..', '..', name);
   if (compiled && fs.existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
-  return { workflowsPath: require.resolve('../workflows') };
+  return { workflowsPath: require.resolve('../../workflows') };
 }
 
 /**

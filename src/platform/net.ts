@@ -7,6 +7,18 @@ export interface PortRange {
   to: number;
 }
 
+/**
+ * Parses `FROM-TO` (e.g. `7600-7699`, as BENCH_PORTS takes it) into a range; throws naming `what`
+ * when it is anything else.
+ */
+export function parsePortRange(spec: string, what: string): PortRange {
+  const m = /^(\d+)-(\d+)$/.exec(spec.trim());
+  const from = Number(m?.[1]);
+  const to = Number(m?.[2]);
+  if (!m || from < 1 || to > 65535 || from > to) throw new Error(`${what} "${spec}" is not FROM-TO`);
+  return { from, to };
+}
+
 /** Where {@link freePort} looks by default: below Linux's ephemeral range (32768–60999). */
 export const DEFAULT_PORT_RANGE: PortRange = { from: 20000, to: 31999 };
 

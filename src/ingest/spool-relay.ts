@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
-import type { ApiMetrics } from '../metrics';
+import type { Logger } from '../platform/logger';
+import type { ApiMetrics } from '../platform/metrics';
 import type { SpoolReason, SpoolStats, StartSpool } from '../store/start-spool';
 import { isTransientStartError, startEvent } from './workflow-start';
 

@@ -8,8 +8,8 @@ import {
   withoutValues,
   type ValidationIssue,
 } from '../errors';
-import { eventArchiveFor } from '../archive';
-import { payloadOffloadFor, type PreparedPayload } from '../payload-offload';
+import { eventArchiveFor } from './archive';
+import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import type { ArchiveRow } from '../store/event-archive';
 import type { Quarantine } from '../store/quarantine';

@@ -4,9 +4,9 @@
  * module proxy, into ~/.cache/intake/temporal-server/<version>/; prints that folder. Bench-only:
  * `npm test` and CI never need it. Progress goes to stderr.
  *
- *   npx tsx scripts/ensure-temporal-server.ts && npm run bench:drain -- --server postgres
+ *   npx tsx bench/ensure-temporal-server.ts && npm run bench:drain -- --server postgres
  */
-import { ensureServerBinaries, serverBinDir } from '../bench/lib/temporal';
+import { ensureServerBinaries, serverBinDir } from './lib/temporal';
 
 async function main(): Promise<void> {
   const timeoutMs = 60 * 60_000;

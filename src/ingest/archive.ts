@@ -1,6 +1,6 @@
-import type { Config } from './config';
-import { EventArchive } from './store/event-archive';
-import { createEncryptionCodec } from './temporal/encryption-codec';
+import type { Config } from '../config';
+import { EventArchive } from '../store/event-archive';
+import { createEncryptionCodec } from '../temporal/encryption-codec';
 
 const byConfig = new WeakMap<Config, EventArchive>();
 

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { emptyToUndefined, intString, optionalString, stringWithDefault } from './env-values';
-import { ConfigError } from './errors';
-import { parseFailpoints, type Failpoint } from './failpoints';
-import { sources } from './sources/registry';
-import type { AnySource } from './sources/types';
-import { parseEncryptionKeys, type EncryptionKey } from './temporal/encryption-codec';
+import { ConfigError } from '../errors';
+import { parseFailpoints, type Failpoint } from '../worker/failpoints';
+import { sources } from '../sources/registry';
+import type { AnySource } from '../sources/types';
+import { parseEncryptionKeys, type EncryptionKey } from '../temporal/encryption-codec';
 
 /**
  * The one place that reads the environment. Every setting is parsed with zod once, at start-up,
@@ -260,7 +260,7 @@ export interface Config {
     /** Time for the whole request, headers and body (INTAKE_HTTP_REQUEST_TIMEOUT_MS). Default 30 s. */
     requestTimeoutMs: number;
   };
-  /** INTAKE_FAILPOINTS, parsed (syntax in src/failpoints.ts). Empty (off) by default. */
+  /** INTAKE_FAILPOINTS, parsed (syntax in src/worker/failpoints.ts). Empty (off) by default. */
   failpoints: Failpoint[];
   /**
    * INTAKE_ENCRYPTION_KEYS, parsed: the first key encrypts, all decrypt (src/temporal/encryption-codec.ts).
@@ -270,7 +270,7 @@ export interface Config {
   /** Browser origins (the Temporal Web UI) allowed to call /codec (INTAKE_CODEC_CORS_ORIGINS). */
   codecCorsOrigins: string[];
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  /** OpenTelemetry tracing, from the standard OTEL_* variables (see src/telemetry.ts). */
+  /** OpenTelemetry tracing, from the standard OTEL_* variables (see src/platform/telemetry.ts). */
   tracing: {
     /**
      * Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else OTEL_EXPORTER_OTLP_ENDPOINT

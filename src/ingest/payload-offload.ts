@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
 // The protobuf form of a Payload, as the encryption codec uses it (same package version as the SDK).
 import { temporal } from '@temporalio/proto';
-import type { Config } from './config';
-import { insertPayload, payloadData, payloadInfo } from './store/payload-repo';
-import type { Queryable } from './store/store';
-import { createEncryptionCodec } from './temporal/encryption-codec';
-import type { HandlerInput, PayloadRef } from '../workflows/types';
+import type { Config } from '../config';
+import { insertPayload, payloadData, payloadInfo } from '../store/payload-repo';
+import type { Queryable } from '../store/store';
+import { createEncryptionCodec } from '../temporal/encryption-codec';
+import type { HandlerInput, PayloadRef } from '../../workflows/types';
 
 /** The payload part of a workflow input: the body itself, or null plus a reference to the store. */
 export interface PreparedPayload {

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './errors';
-import type { Config } from './config';
-import { sources } from './sources/registry';
+import { ConfigError } from '../errors';
+import type { Config } from '../config';
+import { sources } from '../sources/registry';
 
 const devSecretsSchema = z.object({
   adminToken: z.string(),
@@ -14,6 +14,23 @@ const devSecretsSchema = z.object({
 
 /** Secrets `intake dev` generated because none were given; kept in INTAKE_DATA_DIR. */
 export type DevSecrets = z.infer<typeof devSecretsSchema>;
+
+/**
+ * The file: the variables by the names the README, the start banner and `intake env` use
+ * (`{"INTAKE_ADMIN_TOKEN": …, "<a source secret variable>": …}`). Files written before issue 19 keep the
+ * admin token as `adminToken` and the rest under `env`; they are read and rewritten in the new form.
+ */
+const fileSchema = z.union([
+  z
+    .record(z.string(), z.string())
+    .refine((r) => typeof r.INTAKE_ADMIN_TOKEN === 'string')
+    .transform(({ INTAKE_ADMIN_TOKEN, ...env }) => ({ adminToken: INTAKE_ADMIN_TOKEN!, env, legacy: false })),
+  devSecretsSchema.transform((s) => ({ ...s, legacy: true })),
+]);
+
+function toFile(secrets: DevSecrets): Record<string, string> {
+  return { INTAKE_ADMIN_TOKEN: secrets.adminToken, ...secrets.env };
+}
 
 /** Which settings were filled from generated development secrets. */
 export interface DevSecretsApplied {
@@ -25,13 +42,27 @@ function file(dataDir: string) {
   return path.join(dataDir, 'dev-secrets.json');
 }
 
-/** Reads the dev secrets file, if any. */
-export function readDevSecrets(dataDir: string): DevSecrets | undefined {
+function readFile(dataDir: string): (DevSecrets & { legacy: boolean }) | undefined {
   try {
-    return devSecretsSchema.parse(JSON.parse(fs.readFileSync(file(dataDir), 'utf8')));
+    return fileSchema.parse(JSON.parse(fs.readFileSync(file(dataDir), 'utf8')));
   } catch {
     return undefined;
   }
+}
+
+/** Reads the dev secrets file, if any. */
+export function readDevSecrets(dataDir: string): DevSecrets | undefined {
+  const read = readFile(dataDir);
+  return read && { adminToken: read.adminToken, env: read.env };
+}
+
+/**
+ * The dev secrets file's variables by name (INTAKE_ADMIN_TOKEN first), for `intake env`; undefined
+ * when this data dir has none.
+ */
+export function devSecretVariables(dataDir: string): Record<string, string> | undefined {
+  const secrets = readDevSecrets(dataDir);
+  return secrets && toFile(secrets);
 }
 
 /**
@@ -39,9 +70,11 @@ export function readDevSecrets(dataDir: string): DevSecrets | undefined {
  * file was written gets its secrets generated and added.
  */
 export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
-  const existing = readDevSecrets(dataDir);
-  const secrets: DevSecrets = existing ?? { adminToken: randomBytes(24).toString('base64url'), env: {} };
-  let changed = !existing;
+  const existing = readFile(dataDir);
+  const secrets: DevSecrets = existing
+    ? { adminToken: existing.adminToken, env: existing.env }
+    : { adminToken: randomBytes(24).toString('base64url'), env: {} };
+  let changed = !existing || existing.legacy;
   for (const source of sources) {
     if (Object.keys(source.env).some((v) => secrets.env[v] !== undefined)) continue;
     Object.assign(secrets.env, source.devSecrets());
@@ -49,7 +82,7 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   }
   if (changed) {
     fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file(dataDir), JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+    fs.writeFileSync(file(dataDir), JSON.stringify(toFile(secrets), null, 2) + '\n', { mode: 0o600 });
   }
   return secrets;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Zod building blocks for environment variables, shared by src/config.ts and the sources' own
+ * Zod building blocks for environment variables, shared by src/config/index.ts and the sources' own
  * variables (Source.env), so every variable is parsed the same way and in one pass.
  */
 

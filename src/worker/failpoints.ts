@@ -1,4 +1,4 @@
-import { ConfigError } from './errors';
+import { ConfigError } from '../errors';
 
 /**
  * INTAKE_FAILPOINTS: rehearse a processing bug without changing code. Off by default.

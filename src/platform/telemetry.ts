@@ -11,7 +11,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { Config } from './config';
+import type { Config } from '../config';
 
 /** The two roles that trace; each exports under its own `service.name` unless OTEL_SERVICE_NAME says otherwise. */
 export type TracedService = 'intake-api' | 'intake-worker';

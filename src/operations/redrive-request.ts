@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors';
-import type { RedriveRequest } from '../events/redrive-service';
+import type { RedriveRequest } from './redrive-service';
 
 const flag = z.union([
   z.boolean(),
