@@ -111,12 +111,10 @@ export class ReplayService {
       createdAt: row.created_at.toISOString(),
       finishedAt: row.finished_at?.toISOString() ?? null,
     };
-    const live = row.finished_at ? undefined : await this.progress(id);
-    if (live) Object.assign(view, pickCounts(live));
-    else if (row.finished_at && row.status === 'stopped') {
-      const done = await this.progress(id);
-      if (done?.stoppedBy) view.stoppedBy = done.stoppedBy;
-    }
+    // The workflow's own counts while it runs and once it completed (its result); the row's when it
+    // was cancelled or is gone.
+    const progress = await this.progress(id);
+    if (progress) Object.assign(view, pickCounts(progress));
     // Replay runs that parked after the canary: the archive knows (processEvent settles it).
     const parked = await this.store.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM event_archive WHERE replay_id = $1 AND status = 'parked'`,
