@@ -6,6 +6,7 @@ import { envCommand } from './env';
 import { eventsCommand } from './events';
 import { runApi, runServer, runWorker } from './processes';
 import { sendCommand } from './send';
+import { migrateCommand, searchAttributesCommand } from './setup';
 import { tctlCommand, temporalCommand } from './tools';
 
 let cached: Config | undefined;
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
     .action(() => runWorker(config()));
   program.addCommand(eventsCommand(config));
   program.addCommand(sendCommand(config));
+  program.addCommand(migrateCommand(config));
+  program.addCommand(searchAttributesCommand(config));
   program.addCommand(envCommand(config));
   program.addCommand(temporalCommand(config));
   program.addCommand(tctlCommand(config));
