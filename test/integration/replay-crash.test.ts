@@ -3,6 +3,9 @@ import { startIntake, TEST_MAILGUN_KEY, waitFor, type Intake } from '../support/
 import { freePort } from '../support/ports';
 import { adminPost, messageId, replayClosed, replayView, sendMailgun, waitRevision } from '../support/replay';
 
+// Each step drives real processes (CLI, dev server, workers) on a busy 2-core host.
+jest.setTimeout(900_000);
+
 /** Events replayed; issue 20 asks for 500 (INTAKE_TEST_REPLAY_EVENTS=500), the suite runs fewer on a busy box. */
 const EVENTS = Number(process.env.INTAKE_TEST_REPLAY_EVENTS ?? 120);
 

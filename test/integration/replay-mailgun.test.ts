@@ -13,6 +13,9 @@ import {
   waitRevision,
 } from '../support/replay';
 
+// Each step drives real processes (CLI, dev server, workers) on a busy 2-core host.
+jest.setTimeout(900_000);
+
 type Sent = Awaited<ReturnType<typeof sendMailgun>>;
 
 const archiveStatus = async (intake: Intake, ids: string[]) =>

@@ -6,6 +6,9 @@ import { startIntake, TEST_ADMIN_TOKEN, waitFor, type Intake } from '../support/
 import { createTestNamespace } from '../support/namespace';
 import { message, messageId, sendMailgun, waitRevision } from '../support/replay';
 
+// Each step drives real processes (CLI, dev server, workers) on a busy 2-core host.
+jest.setTimeout(900_000);
+
 const ROOT = path.resolve(__dirname, '../..');
 
 /** The shell blocks of README.md marked ```sh replay-runbook:<name>, by name. */
