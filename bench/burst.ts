@@ -10,7 +10,7 @@
  * Every burst sends `--events` requests over `--connections` keep-alive connections (autocannon,
  * pipelining 1, each connection sends its next request when the answer arrives). Ports come from
  * `--port-base` (Temporal +0, intake api +10, RabbitMQ endpoint +20, hello-world +30).
- * Writes bench/results/burst-<timestamp>.json and prints a markdown table for BENCHMARKS.md.
+ * Writes bench/results/burst-<timestamp>.json (and latest-burst.json) and prints a markdown table for BENCHMARKS.md.
  *
  *   npm run bench:burst -- --connections 1000 --events 5000
  */
@@ -23,12 +23,13 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { checkExactlyOnce, waitForDrain, type ExactlyOnceCheck } from './lib/chaos-check';
 import type { LoadStats } from './lib/chaos-load';
-import { envPairs, ROOT, startHttpChild, type Child } from './lib/children';
+import { envPairs, startHttpChild, type Child } from './lib/children';
 import { runRawStarts } from './lib/raw-start';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { httpLoad } from './lib/load';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
+import { writeResultFile } from './lib/results';
 import { summarize } from './lib/stats';
 import { startDevBackend } from './lib/temporal';
 
@@ -409,15 +410,10 @@ async function main(): Promise<void> {
   } finally {
     await backend.stop();
   }
-  const out = path.join(
-    ROOT,
-    'bench',
-    'results',
-    `burst-${started.toISOString().replace(/[:.]/g, '-')}.json`,
-  );
-  fs.writeFileSync(
-    out,
-    JSON.stringify({ label: o.label, options: o, ulimit, loadavg: loads, results }, null, 2) + '\n',
+  const out = writeResultFile(
+    'burst',
+    { label: o.label, options: o, ulimit, loadavg: loads, results },
+    started,
   );
   process.stdout.write(
     `\n${markdown(o, results)}\n\nload average (1/5/15 min): ${JSON.stringify(loads)}\nresults: ${out}\n`,

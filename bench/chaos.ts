@@ -5,7 +5,7 @@
  * backlog drains and classifies every acknowledged event: processed exactly once, pending (still
  * running in Temporal), lost, or doubled. It exits 1 on any lost or doubled event, a counter
  * mismatch, or a backlog that stopped draining, and says which. Writes
- * bench/results/chaos-<timestamp>.json and the generated part of RELIABILITY.md. `--short` is the
+ * bench/results/chaos-<timestamp>.json (and latest-chaos.json) and the generated part of RELIABILITY.md. `--short` is the
  * CI version (90 s of load).
  */
 import fs from 'node:fs';
@@ -25,6 +25,7 @@ import {
   taskQueue,
   type IntakeSetup,
 } from './lib/intake-procs';
+import { writeResultFile } from './lib/results';
 import { temporalCli } from './lib/temporal';
 import { startDevServer, type DevServer } from '../src/dev/dev-server';
 
@@ -198,13 +199,11 @@ async function main(): Promise<void> {
   const ok = reasons.length === 0;
   run.verdict = ok ? 'pass' : 'fail';
   run.failures = reasons;
-  const file = path.join(ROOT, 'bench', 'results', `chaos-${run.startedAt.replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(run, null, 2));
+  const file = writeResultFile('chaos', run, new Date(run.startedAt));
   if (o.report)
     await updateReliabilityMd(
       path.join(ROOT, 'RELIABILITY.md'),
-      renderReliability(run, path.relative(ROOT, file)),
+      renderReliability(run, path.relative(ROOT, path.join(path.dirname(file), 'latest-chaos.json'))),
     );
   log(
     `chaos ${run.verdict}${ok ? '' : ` (${reasons.join('; ')})`}: ${s.acked.size} acked — ` +

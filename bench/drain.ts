@@ -7,7 +7,7 @@
  *     `intake worker` starts and processes the backlog: processed/s ÷ raw starts/s, and history
  *     events per processed event (every event's history length, from Temporal);
  *  3. end to end at fixed arrival rates (`--rates`): received→processed p50/p99 and backlog slope.
- * Writes bench/results/drain-<timestamp>.json and prints a markdown summary for BENCHMARKS.md.
+ * Writes bench/results/drain-<timestamp>.json (and latest-drain.json) and prints a markdown summary for BENCHMARKS.md.
  *
  *   npm run bench:drain -- --events 600 --rates 30,60,90 --rate-duration 20 [--server postgres]
  */

@@ -3,7 +3,7 @@
  * process)? A/B pairs of end-to-end runs at fixed arrival rates, INTAKE_EAGER_START=false then
  * true, alternating so both see the same machine: received→processed p50/p99, ack p50/p99 and
  * backlog slope. Each run is a fresh `intake dev` (its own dev server) on a fresh database.
- * Writes bench/results/eager-<timestamp>.json and prints a markdown table for BENCHMARKS.md.
+ * Writes bench/results/eager-<timestamp>.json (and latest-eager.json) and prints a markdown table for BENCHMARKS.md.
  *
  *   npm run bench:eager -- --rates 30,60 --duration 20 --pairs 2
  */

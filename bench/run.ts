@@ -2,7 +2,7 @@
  * `npm run bench`: one orchestrated run of every scenario at the same concurrency levels, against
  * the Temporal dev server and against the Temporal server on PostgreSQL. Starts everything it needs
  * (Temporal, databases, the servers under test as child processes), writes
- * bench/results/<timestamp>.json and bench/results/chart.svg, and updates BENCHMARKS.md.
+ * bench/results/load-<timestamp>.json (and latest-load.json) and bench/results/chart.svg, and updates BENCHMARKS.md.
  * See BENCHMARKS.md for what each scenario is and `npm run bench -- --help` for the flags.
  */
 import { execSync } from 'node:child_process';
@@ -19,7 +19,7 @@ import { httpLoad, type RunResult } from './lib/load';
 import { signedBodies } from './lib/mailgun-bodies';
 import { createDatabase, type BenchDatabase } from './lib/postgres';
 import { renderResults, updateBenchmarksMd } from './lib/report';
-import { SCENARIOS, type BackendResult, type BenchRun, type Scenario } from './lib/results';
+import { SCENARIOS, writeResultFile, type BackendResult, type BenchRun, type Scenario } from './lib/results';
 import { startDevBackend, startPostgresBackend, type TemporalBackend } from './lib/temporal';
 
 interface Options {
@@ -265,10 +265,7 @@ async function main(): Promise<void> {
     return writeReport(JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRun, file);
   }
   const started = new Date();
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const resultsDir = path.join(ROOT, 'bench', 'results');
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-bench-'));
-  fs.mkdirSync(resultsDir, { recursive: true });
   log(
     `bench: logs in ${logDir}; levels ${o.levels.join(',')}, ${o.duration} s each, backends ${o.backends.join(',')}`,
   );
@@ -321,10 +318,9 @@ async function main(): Promise<void> {
   }
   run.finishedAt = new Date().toISOString();
   run.wallS = (Date.now() - started.getTime()) / 1000;
-  const jsonFile = path.join(resultsDir, `${stamp}.json`);
-  fs.writeFileSync(jsonFile, JSON.stringify(run, null, 2));
+  const jsonFile = writeResultFile('load', run, started);
   log(`results: ${path.relative(ROOT, jsonFile)}`);
-  if (o.report) await writeReport(run, jsonFile);
+  if (o.report) await writeReport(run, path.join(path.dirname(jsonFile), 'latest-load.json'));
   if (run.skipped.length === 0) fs.rmSync(logDir, { recursive: true, force: true });
   else log(`logs kept in ${logDir}`);
 }

@@ -8,6 +8,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   proxySinks,
+  setCurrentDetails,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
@@ -17,6 +18,7 @@ import {
 import { RetryState } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { createArchiveActivities } from '../activities/archive';
+import { errorSignature } from './error-signature';
 import { PERMANENT_ERROR_TYPE } from './failure-types';
 import { IntakeStatus } from './search-attributes';
 import type { DiscardRequest, EventState, EventStatus, HandlerResult, ProcessEventInput } from './types';
@@ -112,6 +114,27 @@ function failureMessage(err: HandlerFailure): string {
   return `${type}: ${cause?.message ?? err.message}`.slice(0, 2000);
 }
 
+/** The event's state in words, for the Web UI's Current Details (markdown). */
+export function currentDetails(state: EventState): string {
+  switch (state.status) {
+    case 'parked':
+      return [
+        `**parked**: ${errorSignature(state.source, state.lastError).signature}`,
+        '',
+        `${state.attempts} attempt(s). After the fix: More Actions → Send a Signal \`retry\` (or \`discard\`),`,
+        `or \`npx intake events retry '${state.id}'\`. Never Reset or Cancel: that drops the event.`,
+      ].join('\n');
+    case 'processing':
+      return state.attempts > 0
+        ? `**processing**: retrying after ${state.attempts} failed attempt(s), last: ${errorSignature(state.source, state.lastError).signature}`
+        : '**processing**';
+    case 'discarded':
+      return '**discarded** by an operator';
+    default:
+      return `**${state.status}**`;
+  }
+}
+
 /**
  * One event, from acceptance to a final state. The handler first runs as a local activity (a few
  * quick attempts in the same workflow task, no extra server round trip), and the status search
@@ -146,6 +169,11 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
   const setStatus = (status: EventStatus, searchAttribute = true) => {
     state.status = status;
     if (searchAttribute) upsertSearchAttributes([{ key: IntakeStatus, value: status }]);
+    // The Web UI's workflow page shows this (Current Details) without per-browser set-up: a parked
+    // event is `Running` to Temporal. Not a command (the SDK answers it from workflow state through
+    // the __temporal_workflow_metadata query), so running and recorded histories replay unchanged.
+    // The signature is the normalised error (no ids, values or emails), as `intake events issues`.
+    setCurrentDetails(currentDetails(state));
   };
 
   setHandler(statusQuery, () => state);

@@ -55,14 +55,17 @@ export interface BenchRun {
   notes: string[];
 }
 
-/** Writes one bench's results as bench/results/<kind>-<timestamp>.json; returns the file. */
-export function writeResultFile(kind: string, data: unknown): string {
-  const file = path.join(
-    ROOT,
-    'bench',
-    'results',
-    `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-  );
-  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+/**
+ * Writes one bench's results as bench/results/<kind>-<timestamp>.json (ignored by git: a run's
+ * record on this machine) and as bench/results/latest-<kind>.json (committed: the figures
+ * BENCHMARKS.md quotes); returns the timestamped file. `startedAt` names the file when given.
+ */
+export function writeResultFile(kind: string, data: unknown, startedAt = new Date()): string {
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const text = JSON.stringify(data, null, 2) + '\n';
+  const file = path.join(dir, `${kind}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, text);
+  fs.writeFileSync(path.join(dir, `latest-${kind}.json`), text);
   return file;
 }

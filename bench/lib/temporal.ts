@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { withFileLock } from '../../src/platform/file-lock';
 import { defaultCacheDir, findTemporalCli, isExecutable } from '../../src/dev/cli-binary';
 import { startDevServer, waitForTemporal } from '../../src/dev/dev-server';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
@@ -142,7 +143,14 @@ export async function ensureServerBinaries(
       `temporal server binary not built (${missing.join(', ')} missing): run npx tsx bench/ensure-temporal-server.ts`,
     );
   }
-  await buildServerBinaries(installTimeoutMs, log);
+  // One build at a time (the same lock helper as the temporal CLI and tctl builds).
+  await withFileLock(
+    path.join(serverBinDir(), '.build.lock'),
+    async () => {
+      if (Object.values(bins).some((b) => !isExecutable(b))) await buildServerBinaries(installTimeoutMs, log);
+    },
+    { onWait: (holder) => log(`waiting for another build of the Temporal server (${holder})…`) },
+  );
   return bins;
 }
 

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { withFileLock } from '../platform/file-lock';
 
 /** The Temporal CLI release Intake pins: the last one that `go install` can build. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -96,13 +97,80 @@ async function download(
       progress(`  ${pct}% of ${(total / 1e6).toFixed(1)} MB`);
     }
   }
+  return intoPlace(destDir, 'download', (tmp) => {
+    const archive = path.join(tmp, 'temporal.tar.gz');
+    fs.writeFileSync(archive, Buffer.concat(chunks));
+    const tar = spawnSync('tar', ['-xzf', archive, '-C', tmp, 'temporal'], { stdio: 'pipe' });
+    if (tar.status !== 0) throw new Error(`could not unpack: ${tar.stderr.toString().trim()}`);
+    return Promise.resolve();
+  });
+}
+
+/**
+ * Makes the binary `name` in a fresh temporary folder inside `destDir` (unique per call, same file
+ * system) and renames it into place, so a concurrent lookup never runs half a binary and two
+ * writers never share a file.
+ */
+export async function intoPlace(
+  destDir: string,
+  label: string,
+  make: (tmpDir: string) => Promise<void>,
+  name = 'temporal',
+): Promise<string> {
   fs.mkdirSync(destDir, { recursive: true });
-  const archive = path.join(destDir, 'temporal.tar.gz');
-  fs.writeFileSync(archive, Buffer.concat(chunks));
-  const tar = spawnSync('tar', ['-xzf', archive, '-C', destDir, 'temporal'], { stdio: 'pipe' });
-  fs.rmSync(archive, { force: true });
-  if (tar.status !== 0) throw new Error(`could not unpack: ${tar.stderr.toString().trim()}`);
-  return path.join(destDir, 'temporal');
+  const tmp = fs.mkdtempSync(path.join(destDir, `.${label}-`));
+  try {
+    await make(tmp);
+    const dest = path.join(destDir, name);
+    fs.renameSync(path.join(tmp, name), dest);
+    return dest;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The progress line while Go builds: module downloads come first (`go: downloading …` lines on
+ * stderr); once they have stopped for `quietMs`, or when there were none (a warm module cache), Go
+ * is compiling, which takes most of the time and prints nothing.
+ */
+export function goBuildProgress(
+  what: string,
+  elapsedMs: number,
+  fetched: number,
+  msSinceLastFetch: number,
+  quietMs = 10_000,
+): string {
+  const s = Math.round(elapsedMs / 1000);
+  const phase =
+    fetched > 0 && msSinceLastFetch < quietMs
+      ? `fetching modules, ${fetched} so far`
+      : `compiling${fetched ? ` (${fetched} modules fetched)` : ''}`;
+  return `  still building ${what}… ${s} s, ${phase}`;
+}
+
+/** Watches a Go command's stderr: `go: downloading` lines and the tail, for progress and errors. */
+export class GoOutputWatch {
+  fetched = 0;
+  lastFetchAt = 0;
+  tail = '';
+  private readonly started = Date.now();
+
+  /** Feeds a chunk of stderr. */
+  feed(chunk: string): void {
+    this.tail = (this.tail + chunk).slice(-2000);
+    const n = chunk.split('\n').filter((l) => l.startsWith('go: downloading')).length;
+    if (n > 0) {
+      this.fetched += n;
+      this.lastFetchAt = Date.now();
+    }
+  }
+
+  /** The progress line now. */
+  line(what: string): string {
+    const now = Date.now();
+    return goBuildProgress(what, now - this.started, this.fetched, now - this.lastFetchAt);
+  }
 }
 
 /** Builds the pinned release with the Go toolchain into `destDir`, streaming its progress. */
@@ -115,42 +183,70 @@ async function goInstall(
     onPath('go', env.PATH ?? '') ??
     (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go) throw new Error('no Go toolchain on PATH');
-  fs.mkdirSync(destDir, { recursive: true });
   progress(
-    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (a few minutes the first time)…`,
+    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (10–20 minutes the first time on a small machine)…`,
   );
   const started = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
-      env: { ...env, GOBIN: destDir, GOFLAGS: '-mod=mod' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let lines = 0;
-    let tail = '';
-    const ticker = setInterval(
-      () =>
-        progress(
-          `  still building… ${Math.round((Date.now() - started) / 1000)} s, ${lines} modules fetched`,
-        ),
-      15_000,
-    );
-    child.stderr.on('data', (d: Buffer) => {
-      const text = d.toString();
-      tail = (tail + text).slice(-2000);
-      lines += text.split('\n').filter((l) => l.startsWith('go: downloading')).length;
-    });
-    child.on('error', (e) => {
-      clearInterval(ticker);
-      reject(e);
-    });
-    child.on('exit', (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolve();
-      else reject(new Error(`go install exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
+  const dest = await intoPlace(
+    destDir,
+    'build',
+    (gobin) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(
+          go,
+          ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`],
+          {
+            env: { ...env, GOBIN: gobin, GOFLAGS: '-mod=mod' },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        const watch = new GoOutputWatch();
+        const ticker = setInterval(() => progress(watch.line('the Temporal CLI')), 15_000);
+        child.stderr.on('data', (d: Buffer) => watch.feed(d.toString()));
+        child.on('error', (e) => {
+          clearInterval(ticker);
+          reject(e);
+        });
+        child.on('exit', (code) => {
+          clearInterval(ticker);
+          if (code === 0) resolve();
+          else
+            reject(
+              new Error(`go install exited ${code}: ${watch.tail.trim().split('\n').slice(-3).join(' | ')}`),
+            );
+        });
+      }),
+  );
   progress(`  built in ${Math.round((Date.now() - started) / 1000)} s`);
-  return path.join(destDir, 'temporal');
+  return dest;
+}
+
+/** Under the build lock: the binary if another process put it in place meanwhile, else download, else go install. */
+async function fetchCli(
+  opts: FindTemporalCliOptions,
+  binDir: string,
+  cached: string,
+  progress: (l: string) => void,
+  failures: string[],
+): Promise<string | undefined> {
+  if (isExecutable(cached)) return cached;
+  try {
+    return await download(
+      opts.downloadUrl ?? releaseUrl(),
+      binDir,
+      opts.downloadTimeoutMs ?? 20_000,
+      progress,
+    );
+  } catch (err) {
+    failures.push(`release download: ${describe(err)}`);
+    progress(`  download failed (${describe(err)}); trying go install`);
+  }
+  try {
+    return await goInstall(binDir, opts.env, progress);
+  } catch (err) {
+    failures.push(`go install: ${describe(err)}`);
+  }
+  return undefined;
 }
 
 /**
@@ -172,22 +268,17 @@ export async function findTemporalCli(opts: FindTemporalCliOptions): Promise<str
   if (isExecutable(cached)) return cached;
   const failures: string[] = [];
   if (!opts.lookOnly) {
-    try {
-      return await download(
-        opts.downloadUrl ?? releaseUrl(),
-        binDir,
-        opts.downloadTimeoutMs ?? 20_000,
-        progress,
-      );
-    } catch (err) {
-      failures.push(`release download: ${describe(err)}`);
-      progress(`  download failed (${describe(err)}); trying go install`);
-    }
-    try {
-      return await goInstall(binDir, opts.env, progress);
-    } catch (err) {
-      failures.push(`go install: ${describe(err)}`);
-    }
+    // One download or build at a time per cache (several terminals, a test run): the others wait,
+    // then find the binary the first one put in place.
+    const found = await withFileLock(
+      path.join(binDir, '.build.lock'),
+      () => fetchCli(opts, binDir, cached, progress, failures),
+      {
+        onWait: (holder) =>
+          progress(`Waiting for another download or build of the Temporal CLI (${holder})…`),
+      },
+    );
+    if (found) return found;
   }
   throw new TemporalCliNotFoundError(
     [

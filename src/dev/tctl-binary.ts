@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultCacheDir, isExecutable, onPath } from './cli-binary';
+import { withFileLock } from '../platform/file-lock';
+import { defaultCacheDir, GoOutputWatch, intoPlace, isExecutable, onPath } from './cli-binary';
 
 /**
  * The tctl release Intake pins (tctl reached end of support in 2025; operators still use it for
@@ -30,25 +31,34 @@ export class TctlNotFoundError extends Error {
   override readonly name = 'TctlNotFoundError';
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  watch = new GoOutputWatch(),
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let tail = '';
-    child.stderr.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-2000)));
+    child.stderr.on('data', (d: Buffer) => watch.feed(d.toString()));
     child.on('error', reject);
     child.on('exit', (code) =>
       code === 0
         ? resolve()
         : reject(
             new Error(
-              `${path.basename(cmd)} ${args[0]} exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`,
+              `${path.basename(cmd)} ${args[0]} exited ${code}: ${watch.tail.trim().split('\n').slice(-3).join(' | ')}`,
             ),
           ),
     );
   });
 }
 
-/** Builds the pinned tctl from a throw-away module (go get, go build) into `dest`. */
+/**
+ * Builds the pinned tctl from a throw-away module (go get, go build) into `dest`: built in a
+ * temporary folder of its own beside it and renamed, so concurrent builds never write the same file
+ * and a concurrent lookup never runs half a binary.
+ */
 async function build(dest: string, env: NodeJS.ProcessEnv, progress: (l: string) => void): Promise<string> {
   const go =
     onPath('go', env.PATH ?? '') ??
@@ -57,18 +67,25 @@ async function build(dest: string, env: NodeJS.ProcessEnv, progress: (l: string)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-tctl-'));
   const goEnv = { ...env, GOFLAGS: '-mod=mod' };
   const started = Date.now();
-  const ticker = setInterval(
-    () => progress(`  still building tctl… ${Math.round((Date.now() - started) / 1000)} s`),
-    30_000,
-  );
+  const watch = new GoOutputWatch();
+  const ticker = setInterval(() => progress(watch.line('tctl')), 30_000);
   try {
     progress(`Building tctl ${TCTL_VERSION} with Go (about 10 minutes the first time)…`);
-    await run(go, ['mod', 'init', 'intake-tctl-build'], work, goEnv);
-    await run(go, ['get', `github.com/temporalio/tctl@${TCTL_VERSION}`], work, goEnv);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    // Built beside and renamed, so a concurrent lookup never runs half a binary.
-    await run(go, ['build', '-o', `${dest}.tmp`, 'github.com/temporalio/tctl/cmd/tctl'], work, goEnv);
-    fs.renameSync(`${dest}.tmp`, dest);
+    await run(go, ['mod', 'init', 'intake-tctl-build'], work, goEnv, watch);
+    await run(go, ['get', `github.com/temporalio/tctl@${TCTL_VERSION}`], work, goEnv, watch);
+    await intoPlace(
+      path.dirname(dest),
+      'build',
+      (tmp) =>
+        run(
+          go,
+          ['build', '-o', path.join(tmp, 'tctl'), 'github.com/temporalio/tctl/cmd/tctl'],
+          work,
+          goEnv,
+          watch,
+        ),
+      'tctl',
+    );
     progress(`  built in ${Math.round((Date.now() - started) / 1000)} s`);
     return dest;
   } finally {
@@ -95,7 +112,12 @@ export async function findTctl(opts: FindTctlOptions): Promise<string> {
   let failure = '';
   if (!opts.lookOnly) {
     try {
-      return await build(cached, opts.env, progress);
+      // One build at a time per cache; the others wait and then find it in place.
+      return await withFileLock(
+        path.join(path.dirname(cached), '.build.lock'),
+        async () => (isExecutable(cached) ? cached : build(cached, opts.env, progress)),
+        { onWait: (holder) => progress(`Waiting for another build of tctl (${holder})…`) },
+      );
     } catch (err) {
       failure = (err as Error).message;
     }

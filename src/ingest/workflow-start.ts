@@ -56,6 +56,7 @@ export async function startEvent(
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         requestEagerStart: startsEagerly(client),
+        ...eventMetadata(start),
         typedSearchAttributes: [
           { key: IntakeSource, value: start.searchAttributes.source },
           { key: IntakeEventType, value: start.searchAttributes.eventType.slice(0, 200) },
@@ -69,6 +70,27 @@ export async function startEvent(
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
     throw err;
   }
+}
+
+/**
+ * The Web UI's Summary and Details of an event's workflow (Temporal user metadata): the source and
+ * event type, and how to resume it. No entity, message id or payload: they may be personal data,
+ * and user metadata is stored in clear unless the codec is on.
+ */
+export function eventMetadata(start: Pick<SpooledStart, 'input'>): {
+  staticSummary: string;
+  staticDetails: string;
+} {
+  const { source, eventType } = start.input;
+  return {
+    staticSummary: `${source} ${eventType.slice(0, 100)}`,
+    staticDetails: [
+      `Webhook event from **${source}**, type **${eventType.slice(0, 100)}**, processed by Intake.`,
+      'Its status is the `IntakeStatus` search attribute and the Current Details. A parked event',
+      'waits here (Running) for a `retry` or `discard` signal: More Actions → Send a Signal.',
+      'Never Reset or Request Cancellation: that drops the event.',
+    ].join('\n'),
+  };
 }
 
 /**

@@ -13,6 +13,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/web-ui.png';
 const SIGNAL_SCREENSHOT = '/tmp/web-ui-signal.png';
 const START_SCREENSHOT = '/tmp/web-ui-start-redrive.png';
+const DETAILS_SCREENSHOT = '/tmp/web-ui-parked-details.png';
 
 /** True if nothing listens on 127.0.0.1:port right now. */
 function portIsFree(port: number): Promise<boolean> {
@@ -138,6 +139,36 @@ describe('Temporal Web UI shows the parked events (headless Chromium)', () => {
     await page.setViewportSize({ width: 1900, height: 600 });
     await page.waitForTimeout(500); // the drawer's closing animation
     await page.screenshot({ path: SCREENSHOT });
+  });
+
+  // Issue 19: the state without per-browser set-up. The start's user metadata gives the Summary
+  // (source and event type, nothing personal); the workflow's current details say it is parked, with
+  // the error signature.
+  it('shows on the workflow page that the event is parked, with its error signature (Summary, Current Details)', async () => {
+    const id = parked[0]!;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(id)}`);
+    await page.getByText('User Metadata', { exact: true }).filter({ visible: true }).first().click();
+    // The UI renders Summary, Details and Current Details (markdown) in frames of their own.
+    const allText = async () =>
+      (await Promise.all(page.frames().map((f) => f.innerText('body').catch(() => '')))).join('\n');
+    const details = /parked: mailgun Error: failpoint mailgun\.handler/;
+    const text = await waitFor(
+      async () => {
+        const t = await allText();
+        return t.includes('mailgun opened') && details.test(t) ? t : undefined;
+      },
+      60_000,
+      'the summary "mailgun opened" and Current Details saying parked with the signature',
+    );
+    await page.screenshot({ path: DETAILS_SCREENSHOT, fullPage: true });
+    expect(text).toMatch(details);
+    // No personal data in the metadata: the message id (entity) is not in the summary or details.
+    const entity = (await intake.events.get(id)).entity as string | undefined;
+    const metadata = await intake.client.workflow.getHandle(id).describe();
+    expect(await metadata.staticSummary()).toBe('mailgun opened');
+    expect(await metadata.staticDetails()).not.toContain(entity ?? '@');
+    await page.close();
   });
 
   it('after the fix, retries one parked event from its page: More Actions → Send a Signal `retry`', async () => {
