@@ -5,7 +5,7 @@ import { eventArchiveFor } from '../src/ingest/archive';
 import type { Config } from '../src/config';
 import { runIdOf } from '../src/operations/event-service';
 import { payloadOffloadFor } from '../src/ingest/payload-offload';
-import { findSource } from '../src/sources/registry';
+
 import type { Store } from '../src/store/store';
 import { statusQuery } from '../workflows/process-event';
 import type { ReplayFilter, ReplayProgress, ReplayRunState } from '../workflows/replay-types';
@@ -42,7 +42,7 @@ export function createReplayActivities({ store, client, config }: ReplayActivity
       rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
       const started: string[] = [];
       for (const r of rows) {
-        const source = findSource(r.source);
+        const source = config.registry.find(r.source);
         if (!source) continue;
         const runId = runIdOf(r.id, r.revision);
         // A large body goes to the store under the run's id, as at ingest (claim check).

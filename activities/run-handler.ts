@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { PermanentProcessingError, toProcessingError } from '../src/errors';
+import type { Tracer } from '@opentelemetry/api';
+import { PermanentProcessingError, RetryLaterError, toProcessingError } from '../src/errors';
 import { firingFailpoint, type Failpoint } from '../src/worker/failpoints';
 import { markProcessed } from '../src/store/ledger';
 import type { Queryable } from '../src/store/store';
@@ -11,6 +12,14 @@ import type { HandlerInput, HandlerResult } from '../workflows/types';
  * contract: ledger first, and a replay replaces the event's earlier effect).
  */
 export type ProcessFn = (input: HandlerInput) => Promise<{ applied: boolean }>;
+
+/** Worker services a source's processing may use besides the store (delivery: tracing, metrics). */
+export interface ProcessServices {
+  /** The worker's tracer, when tracing is on. */
+  tracer?: Tracer;
+  /** Counts one delivery attempt by source and outcome (`delivered`, `retry`, `permanent`). */
+  onDelivery?(source: string, outcome: 'delivered' | 'retry' | 'permanent'): void;
+}
 
 /** Hooks for metrics and logs; ids and types only, never payloads. */
 export interface HandlerObserver {
@@ -78,6 +87,8 @@ export function runHandler(
         type: permanent ? PERMANENT_ERROR_TYPE : e.name || 'Error',
         nonRetryable: permanent,
         details: [{ attempt }],
+        // A Retry-After the handler was given replaces the policy's backoff for the next attempt.
+        ...(e instanceof RetryLaterError ? { nextRetryDelay: e.retryAfterMs } : {}),
         cause: e,
       });
     } finally {

@@ -79,6 +79,17 @@ export class InvalidSignatureError extends IntakeHttpError {
   }
 }
 
+/**
+ * A signed token is already bound to another key (`boundTo`: an event id, or the content of a
+ * quarantined request). Ingest lets the request through only when `boundTo` is its own quarantined
+ * content: the same delivery, re-sent after a schema fix.
+ */
+export class TokenBoundError extends InvalidSignatureError {
+  constructor(readonly boundTo: string) {
+    super('token already used for another event');
+  }
+}
+
 /** The body is larger than INTAKE_MAX_BODY_BYTES. */
 export class PayloadTooLargeError extends IntakeHttpError {
   readonly status = 413;
@@ -106,6 +117,34 @@ export class UnavailableError extends IntakeHttpError {
   constructor(reason: string, retryAfterS = 5) {
     super(reason);
     this.retryAfterS = retryAfterS;
+  }
+}
+
+/**
+ * The quarantine of this source holds as many rows or bytes as it may
+ * (INTAKE_QUARANTINE_MAX_ROWS / INTAKE_QUARANTINE_MAX_BYTES): nothing was stored. A provider retries
+ * a 429 later; by then an operator has re-ingested or dropped what is there, or the flood stopped.
+ */
+export class QuarantineFullError extends IntakeHttpError {
+  readonly status = 429;
+  readonly code = 'quarantine_full';
+  /** Seconds the client should wait, sent as Retry-After. */
+  readonly retryAfterS: number;
+  constructor(retryAfterS = 60) {
+    super('the quarantine of this source is full');
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+/** The request's media type is allowed, but its body is not a JSON object (admin routes). */
+export class UnsupportedAdminBodyError extends IntakeHttpError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+  constructor() {
+    super('admin requests take a JSON object (application/json) or query parameters');
+  }
+  override body() {
+    return { error: this.code, expected: 'application/json' };
   }
 }
 
@@ -182,6 +221,20 @@ export class BadRequestError extends IntakeHttpError {
  */
 export class PermanentProcessingError extends Error {
   override readonly name = PERMANENT_ERROR_TYPE;
+}
+
+/**
+ * Thrown by a handler for a retryable failure that says when to try again (a delivery answered `429`
+ * or `503` with `Retry-After`): the next attempt waits `retryAfterMs` instead of the policy's backoff.
+ */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
 }
 
 /** A configuration value is missing or invalid; the message names the variable. */

@@ -22,7 +22,11 @@ export interface LoadStats {
 
 /** Options of {@link startLoad}. */
 export interface LoadOptions {
-  url: string;
+  /**
+   * The API's base URL, or several replicas': attempts rotate over them as a load balancer's
+   * would, so a redelivery after a connection error reaches another replica.
+   */
+  url: string | string[];
   /** Concurrent senders. */
   senders: number;
   /** Target new events per second over all senders. */
@@ -59,6 +63,8 @@ export function startLoad(o: LoadOptions): { stats: LoadStats; stop: () => Promi
   let slot = 0;
   const count = (k: string) => (stats.answers[k] = (stats.answers[k] ?? 0) + 1);
 
+  const urls = typeof o.url === 'string' ? [o.url] : o.url;
+  let rr = 0;
   const deliver = async (eventId: string, body: string) => {
     const firstSentAt = Date.now();
     let backoff = 200;
@@ -67,7 +73,7 @@ export function startLoad(o: LoadOptions): { stats: LoadStats; stop: () => Promi
       let status: string;
       let retryAfterS = 0;
       try {
-        const res = await fetch(`${o.url}/webhooks/mailgun`, {
+        const res = await fetch(`${urls[rr++ % urls.length]}/webhooks/mailgun`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body,

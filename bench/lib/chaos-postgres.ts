@@ -39,8 +39,14 @@ function binDir(): string | undefined {
   return undefined;
 }
 
-/** Starts a private cluster. initdb refuses to run as root: as root, it runs as the `postgres` user. */
-export async function startPrivateCluster(log: (l: string) => void): Promise<PrivateCluster> {
+/**
+ * Starts a private cluster. initdb refuses to run as root: as root, it runs as the `postgres` user.
+ * `maxConnections` (default 100): a multi-service Temporal cluster opens pools per process.
+ */
+export async function startPrivateCluster(
+  log: (l: string) => void,
+  opts: { maxConnections?: number } = {},
+): Promise<PrivateCluster> {
   const bin = binDir();
   const tool = (name: string) => (bin ? path.join(bin, name) : name);
   const asRoot = process.getuid?.() === 0;
@@ -68,7 +74,7 @@ export async function startPrivateCluster(log: (l: string) => void): Promise<Pri
   const data = path.join(dir, 'data');
   const port = await freePort();
   // Sockets in the run's folder, TCP on loopback only; fsync stays on (a restart must lose nothing).
-  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100`;
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=${opts.maxConnections ?? 100}`;
   const pgCtl = (action: string, ...extra: string[]) =>
     run(tool('pg_ctl'), [
       '-D',

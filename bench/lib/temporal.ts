@@ -155,7 +155,7 @@ export async function ensureServerBinaries(
 }
 
 /** The server module's SQL schema folder (in the Go module cache, fetched by go install). */
-function schemaDir(): string {
+export function schemaDir(): string {
   const go = goBinary();
   const modCache = go
     ? spawnSync(go, ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim()
@@ -171,7 +171,7 @@ function schemaDir(): string {
   return dir;
 }
 
-function runTool(bin: string, args: string[]): void {
+export function runTool(bin: string, args: string[]): void {
   const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) {
     throw new Error(

@@ -9,15 +9,17 @@ import { parseReplayRequest } from '../operations/replay-request';
 import { ReplayService } from '../operations/replay-service';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
-import { findSource } from '../sources/registry';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
 import { requireAdmin } from './admin-auth';
+import { adminBody } from './admin-body';
 import { ingest, type IngestDeps } from '../ingest/pipeline';
 import { redriveRequest } from '../operations/redrive-request';
 import { methodNotAllowed, route } from './route';
 
 const GET = methodNotAllowed(['GET']);
+/** The ids the quarantine hands out: `rejected:<uuid>`. */
+const REJECTED_ID = /^rejected:[0-9a-f-]{36}$/;
 const POST = methodNotAllowed(['POST']);
 
 /** `/events/:id` and its retry and discard operations. */
@@ -42,7 +44,6 @@ function eventRoutes(router: Router, events: EventService): void {
   router
     .route('/events/:id/discard')
     .post(
-      express.json({ limit: '16kb' }),
       route(async (req, res) => {
         const reason =
           typeof req.body?.reason === 'string'
@@ -62,7 +63,6 @@ function redriveRoutes(router: Router, redrives: RedriveService): void {
   router
     .route('/admin/retry-parked')
     .post(
-      express.json({ limit: '16kb' }),
       route(async (req, res) => {
         const started = await redrives.start(redriveRequest(req.query, req.body));
         res.status('redrive' in started ? 202 : 200).json(started);
@@ -184,17 +184,22 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
     .post(
       route(async (req, res) => {
         const id = String(req.params.id);
+        // Only ids the quarantine hands out reach the store (a NUL byte made PostgreSQL fail: 500).
+        if (!REJECTED_ID.test(id)) throw new NotFoundError('unknown rejected event');
         const rejected = await quarantine.get(id);
         if (!rejected) throw new NotFoundError('unknown rejected event');
-        const source = findSource(rejected.source);
+        const source = deps.ingest.config.registry.find(rejected.source);
         if (!source || !isServing(deps.ingest.config, source, rejected.params))
           throw new UnknownSourceError();
         const result = await ingest(
           source,
           { params: rejected.params, headers: rejected.headers, rawBody: rejected.rawBody },
           deps.ingest,
-          { alreadyVerified: true },
+          // A row kept with its token binding won that token when it arrived: it is not bound again.
+          { alreadyVerified: true, tokenBound: rejected.tokenBinding !== null },
         );
+        // A re-ingest skips verification, and with it any handshake answer.
+        if ('answered' in result) throw new UnknownSourceError();
         await quarantine.remove(id);
         if (result.spooled) metrics.spooled.inc({ source: source.name, reason: result.spooled });
         else if (result.body.status === 'accepted') metrics.starts.inc({ source: source.name });
@@ -211,7 +216,8 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
     .post(
       route(async (req, res) => {
         const id = String(req.params.id);
-        if (!(await quarantine.remove(id))) throw new NotFoundError('unknown rejected event');
+        if (!REJECTED_ID.test(id) || !(await quarantine.remove(id)))
+          throw new NotFoundError('unknown rejected event');
         logger.info({ rejectedId: id }, 'rejected event dropped');
         res.json({ id, action: 'drop' });
       }),
@@ -227,7 +233,7 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
 export function adminRouter(deps: AdminRouterDeps): Router {
   const { config, client } = deps.ingest;
   const router = express.Router();
-  router.use(['/events', '/admin'], requireAdmin(config.adminToken));
+  router.use(['/events', '/admin'], requireAdmin(config.adminToken), adminBody());
   const events = new EventService(client, undefined, {
     spool: deps.spool,
     quarantine: deps.quarantine,

@@ -14,6 +14,7 @@ import type { Logger } from '../platform/logger';
 import { ApiMetrics } from '../platform/metrics';
 import { Quarantine } from '../store/quarantine';
 import { StartSpool } from '../store/start-spool';
+import { WriteHealth } from '../store/write-health';
 import type { Store } from '../store/store';
 import { createEncryptionCodec } from '../temporal/encryption-codec';
 import { accessLog } from './access-log';
@@ -61,8 +62,9 @@ export function createApp(deps: ApiDeps): express.Express {
   // Spooled starts and quarantined bodies are sealed with the same codec as the histories.
   const codec = createEncryptionCodec(config.encryptionKeys);
   const spool = new StartSpool(store, codec);
-  const quarantine = new Quarantine(store, codec);
+  const quarantine = new Quarantine(store, codec, config.quarantine);
   const relay = new SpoolRelay({ client, config, spool, logger, metrics });
+  const writeHealth = new WriteHealth();
   metrics.watchSpool(() => spool.stats());
   const ingestDeps: IngestDeps = {
     config,
@@ -71,6 +73,7 @@ export function createApp(deps: ApiDeps): express.Express {
     startLimiter: new StartLimiter(config.maxInflightStarts),
     spool: { store: spool, relay, writer: new SpoolWriter(store, spool) },
     quarantine,
+    writeHealth,
   };
   const app = express();
   // startApi runs the relay for as long as the server listens.
@@ -85,7 +88,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(adminRouter({ ingest: ingestDeps, spool, quarantine, logger, metrics }));
   app.use(readRouter(config, store));
   for (const r of deps.extraRouters ?? []) app.use(r);
-  app.use(healthRouter({ client, store, metrics, spool, relay }));
+  app.use(healthRouter({ client, store, metrics, spool, relay, writeHealth }));
 
   app.use((_req, _res, next) => next(new NotFoundError()));
   app.use(refusalCounter(metrics, config.maxBodyBytes));

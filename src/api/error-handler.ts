@@ -40,7 +40,8 @@ export function toHttpError(err: unknown, maxBodyBytes: number): IntakeHttpError
 
 /** Sends an IntakeHttpError as its JSON body and headers. */
 export function sendError(res: Response, err: IntakeHttpError): void {
-  if (err instanceof UnavailableError) res.set('Retry-After', String(err.retryAfterS));
+  const retryAfterS = (err as { retryAfterS?: unknown }).retryAfterS;
+  if (typeof retryAfterS === 'number') res.set('Retry-After', String(retryAfterS));
   if (err instanceof MethodNotAllowedError) res.set('Allow', err.allow.join(', '));
   res.status(err.status).json(err.body());
 }

@@ -4,7 +4,6 @@ import { isServing, type Config } from '../config';
 import { UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
-import { sources } from '../sources/registry';
 import type { AnySource } from '../sources/types';
 import { ingest, type IngestDeps } from '../ingest/pipeline';
 import { readRawBody } from './raw-body';
@@ -67,9 +66,20 @@ function acknowledge(source: AnySource, deps: WebhooksRouterDeps): AsyncHandler 
         params: req.params as Record<string, string>,
         headers: req.headers,
         rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        url: `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`,
       },
       ingestDeps,
     );
+    if ('answered' in result) {
+      // A handshake (e.g. a URL verification challenge): answered by the source, nothing started.
+      metrics.requests.inc({ source: source.name, status: String(result.answered.status) });
+      logger.info(
+        { reqId: res.locals.reqId, source: source.name, outcome: 'answered' },
+        'webhook handshake answered',
+      );
+      res.status(result.answered.status).type(result.answered.contentType).send(result.answered.body);
+      return;
+    }
     res.locals.eventId = result.body.id;
     const seconds = Number(process.hrtime.bigint() - (res.locals.started as bigint)) / 1e9;
     metrics.ackLatency.observe({ source: source.name }, seconds);
@@ -103,7 +113,7 @@ export function webhooksRouter(deps: WebhooksRouterDeps): Router {
   const { config } = deps.ingest;
   const router = express.Router();
   const rawBody = readRawBody({ limit: config.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs });
-  for (const source of sources) {
+  for (const source of config.registry.all) {
     const path = `/webhooks/${source.route}`;
     router
       .route(path)

@@ -7,7 +7,6 @@ import { createLogger, type Logger } from '../platform/logger';
 import { installRuntime } from '../temporal/runtime';
 import { openStore, type Store } from '../store/store';
 import { startTokenSweeper, TOKEN_SWEEP_INTERVAL_MS } from '../store/token-sweeper';
-import { sources } from '../sources/registry';
 import { startTracing } from '../platform/telemetry';
 import { createClient } from '../temporal/connection';
 import { createWorker } from '../worker/worker';
@@ -24,7 +23,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
   // encryption on, a token-less codec endpoint.
   const { config, generated } = applyDevSecrets(
     { ...baseConfig, host: baseConfig.devHost },
-    loadOrCreateDevSecrets(baseConfig.dataDir),
+    loadOrCreateDevSecrets(baseConfig.dataDir, baseConfig.registry.all),
   );
   const logger = createLogger(config.logLevel);
   // Keep a first run's console readable: the SDK's lifecycle chatter (webpack output, worker state)
@@ -56,7 +55,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
   try {
     const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     stops.push(() => store.close());
-    const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
+    const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger, config.registry.all);
     stops.push(async () => stopSweeper());
     const devWorker = await startDevWorker(config, store, logger);
     stops.push(devWorker.stop);
@@ -139,7 +138,7 @@ function banner(
   const lines = [
     '',
     `Intake is running.`,
-    `  API        ${urls.api}   (POST ${sources.map((s) => `/webhooks/${s.route}`).join(', ')})`,
+    `  API        ${urls.api}   (POST ${config.registry.all.map((s) => `/webhooks/${s.route}`).join(', ')})`,
     `  Web UI     ${urls.ui}`,
     `  Temporal   ${urls.temporal}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
     `  Store      ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pglite`}`,
@@ -155,7 +154,7 @@ function banner(
   lines.push(
     '',
     `Second terminal: eval "$(npx intake env)"   (exports INTAKE_API_URL, INTAKE_ADMIN_TOKEN, TEMPORAL_ADDRESS…)`,
-    ...sources.map((s, i) => `${i ? '       ' : 'Try it:'}  npx intake send ${s.name} --example`),
+    ...config.registry.all.map((s, i) => `${i ? '       ' : 'Try it:'}  npx intake send ${s.name} --example`),
     'Stop:    Ctrl-C',
   );
   return lines;

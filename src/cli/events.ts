@@ -24,17 +24,20 @@ interface RetryOptions {
   rate?: string;
 }
 
-/** `intake events list`: Temporal's visibility, or the API for quarantined (`rejected`) events. */
+/**
+ * `intake events list`: Temporal's visibility, or the API for what only its store knows: quarantined
+ * (`rejected`) events and dead letters of the start spool (`dead`).
+ */
 function listEvents(getConfig: () => Config) {
   return async (o: { status?: string; source?: string; limit: string; json?: boolean }): Promise<void> => {
     const config = getConfig();
     const rows =
-      o.status === 'rejected'
+      o.status === 'rejected' || o.status === 'dead'
         ? (
             (await adminApi(
               config,
               'GET',
-              `/admin/events?${new URLSearchParams({ status: 'rejected', limit: o.limit, ...(o.source ? { source: o.source } : {}) })}`,
+              `/admin/events?${new URLSearchParams({ status: o.status, limit: o.limit, ...(o.source ? { source: o.source } : {}) })}`,
             )) as { events: EventSummary[] }
           ).events
         : await withService(config, (s) =>
@@ -87,7 +90,7 @@ export function eventsCommand(getConfig: () => Config): Command {
   events
     .command('list')
     .description('list events: running ones first, then the most recently closed')
-    .option('--status <status>', 'queued | processing | processed | parked | discarded | rejected')
+    .option('--status <status>', 'queued | processing | processed | parked | discarded | rejected | dead')
     .option('--source <source>', 'only this source')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')

@@ -58,7 +58,7 @@ export async function runApi(config: Config): Promise<void> {
     tracer: tracing.tracer,
     extraRouters: apiExtraRouters(config, { uiOrigins: config.codecCorsOrigins, codecAuth: true }),
   });
-  const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger);
+  const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger, config.registry.all);
   logger.info(
     { url: api.url, taskQueue: config.temporal.taskQueue, tracing: tracing.tracer ? 'on' : 'off' },
     'intake api listening',

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
 import { applyDevSecrets, readDevSecrets } from '../dev/dev-secrets';
-import { findSource, sources } from '../sources/registry';
 import type { SourceExample } from '../sources/types';
 import { fetchApi } from './reach';
 
@@ -10,9 +9,9 @@ import { fetchApi } from './reach';
  * secrets where the environment gives none.
  */
 export function exampleRequest(config: Config, name: string, opts: { event?: string }): SourceExample {
-  const source = findSource(name);
+  const source = config.registry.find(name);
   if (!source)
-    throw new Error(`no example for source "${name}" (known: ${sources.map((s) => s.name).join(', ')})`);
+    throw new Error(`no example for source "${name}" (known: ${config.registry.names().join(', ')})`);
   const dev = readDevSecrets(config.dataDir);
   const withDev = dev ? applyDevSecrets(config, dev).config : config;
   return source.example(withDev.sources[source.name] as never, opts);
@@ -21,7 +20,7 @@ export function exampleRequest(config: Config, name: string, opts: { event?: str
 /** `intake send <source> --example`: posts a correctly signed sample webhook to the API. */
 export function sendCommand(getConfig: () => Config): Command {
   return new Command('send')
-    .argument('<source>', sources.map((s) => s.name).join(' | '))
+    .argument('<source>', 'a source name (intake sources list)')
     .requiredOption('--example', 'send a generated, correctly signed example event')
     .option('--event <type>', 'event type of the example (e.g. opened, customer.deleted)')
     .option('--url <url>', 'API base URL (default INTAKE_API_URL or http://127.0.0.1:$PORT)')

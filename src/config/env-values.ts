@@ -15,12 +15,13 @@ export const optionalString = z.preprocess(emptyToUndefined, z.string().optional
 export const stringWithDefault = (def: string) => z.preprocess(emptyToUndefined, z.string().default(def));
 
 /** A whole number of at least `min`, `def` when unset or empty, with messages naming the variable. */
-export const intString = (name: string, def: number, min = 0) =>
+export const intString = (name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
     emptyToUndefined,
     z.coerce
       .number({ message: `${name} must be a number` })
       .int(`${name} must be a whole number`)
       .min(min, `${name} must be at least ${min}`)
+      .max(max, `${name} must be at most ${max}`)
       .default(def),
   );

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { emptyToUndefined, intString, optionalString, stringWithDefault } from './env-values';
 import { ConfigError } from '../errors';
 import { parseFailpoints, type Failpoint } from '../worker/failpoints';
-import { sources } from '../sources/registry';
+import { loadSourcesFile } from '../sources/file/load';
+import { buildRegistry, codeSources, type SourceRegistry } from '../sources/registry';
 import type { AnySource } from '../sources/types';
 import { parseEncryptionKeys, type EncryptionKey } from '../temporal/encryption-codec';
 
@@ -26,14 +27,18 @@ const otlpProtocol = (name: string) =>
 /** A source's name (see src/sources/registry.ts). */
 export type SourceName = string;
 
-const knownSources = () => sources.map((s) => s.name).join(', ');
-const isSourceName = (name: string) => sources.some((s) => s.name === name);
-
 /**
  * `<source>=50,<other>=10`: handler activities per second, per source, across all workers.
- * A source may appear once; rates are positive numbers (0.5 = one every two seconds).
+ * A source may appear once; rates are positive numbers (0.5 = one every two seconds). File sources
+ * are sources: their deliveries are limited the same way.
  */
-export function parseRateLimits(raw: string | undefined): Map<SourceName, number> {
+export function parseRateLimits(
+  raw: string | undefined,
+  registry: Pick<SourceRegistry, 'names'> = buildRegistry(),
+): Map<SourceName, number> {
+  const names = registry.names();
+  const knownSources = () => names.join(', ');
+  const isSourceName = (name: string) => names.includes(name);
   const out = new Map<SourceName, number>();
   if (!raw) return out;
   for (const entry of raw.split(',')) {
@@ -56,6 +61,13 @@ export function parseRateLimits(raw: string | undefined): Map<SourceName, number
   return out;
 }
 
+/**
+ * The largest INTAKE_OFFLOAD_THRESHOLD_BYTES: an inline payload of this size, with the encryption
+ * codec's envelope and the rest of the workflow input, stays under Temporal's default 2 MiB blob
+ * limit, so every input Intake builds can be started.
+ */
+export const MAX_INLINE_PAYLOAD_BYTES = 1536 * 1024;
+
 const envSchema = z.object({
   PORT: intString('PORT', 3000, 0),
   HOST: optionalString,
@@ -71,6 +83,7 @@ const envSchema = z.object({
   INTAKE_READ_TOKEN: optionalString,
   INTAKE_API_URL: optionalString,
   INTAKE_SOURCES: optionalString,
+  INTAKE_SOURCES_FILE: optionalString,
   INTAKE_SIGNATURE_TOLERANCE_S: intString('INTAKE_SIGNATURE_TOLERANCE_S', 300, 1),
   INTAKE_MAX_BODY_BYTES: intString('INTAKE_MAX_BODY_BYTES', 1024 * 1024, 1),
   INTAKE_RETRY_MAX_ATTEMPTS: intString('INTAKE_RETRY_MAX_ATTEMPTS', 10, 1),
@@ -93,7 +106,17 @@ const envSchema = z.object({
     .min(0, 'INTAKE_WORKER_METRICS_PORT must be at least 0')
     .max(65535, 'INTAKE_WORKER_METRICS_PORT must be at most 65535')
     .default(9464),
-  INTAKE_OFFLOAD_THRESHOLD_BYTES: intString('INTAKE_OFFLOAD_THRESHOLD_BYTES', 128 * 1024, 1024),
+  // At most 1.5 MiB: an inline payload must stay under Temporal's 2 MiB blob limit with its codec
+  // envelope and the rest of the workflow input.
+  INTAKE_OFFLOAD_THRESHOLD_BYTES: intString(
+    'INTAKE_OFFLOAD_THRESHOLD_BYTES',
+    128 * 1024,
+    1024,
+    MAX_INLINE_PAYLOAD_BYTES,
+  ),
+  INTAKE_QUARANTINE_MAX_ROWS: intString('INTAKE_QUARANTINE_MAX_ROWS', 10_000, 1),
+  INTAKE_QUARANTINE_MAX_BYTES: intString('INTAKE_QUARANTINE_MAX_BYTES', 256 * 1024 * 1024, 1024),
+  INTAKE_STORE_TIMEOUT_MS: intString('INTAKE_STORE_TIMEOUT_MS', 5_000, 100),
   INTAKE_ARCHIVE_RETENTION_DAYS: intString('INTAKE_ARCHIVE_RETENTION_DAYS', 30, 1),
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
@@ -161,6 +184,13 @@ export interface Config {
   readToken?: string;
   /** Base URL of the API for the CLI (`intake send`). Default http://127.0.0.1:$PORT. */
   apiUrl: string;
+  /**
+   * Every source of this process: the code sources plus those of INTAKE_SOURCES_FILE, built once
+   * here and handed down with the config to the API, the worker and the CLI.
+   */
+  registry: SourceRegistry;
+  /** INTAKE_SOURCES_FILE, resolved; undefined when no sources file is used. */
+  sourcesFile?: string;
   /**
    * Each source's settings (its secrets), keyed by source name, parsed from the variables the
    * source declares (Source.env); read them with `settingsOf(config, source)`.
@@ -230,6 +260,19 @@ export interface Config {
    * that long after the workflow was deleted.
    */
   archiveRetentionDays: number;
+  /**
+   * Per-source caps of the quarantine of signed, schema-refused requests: rows
+   * (INTAKE_QUARANTINE_MAX_ROWS, default 10000) and stored body bytes (INTAKE_QUARANTINE_MAX_BYTES,
+   * default 256 MiB). Past either, such a request is answered 429 with Retry-After and nothing is
+   * stored, so one captured signature cannot fill the volume.
+   */
+  quarantine: { maxRows: number; maxBytes: number };
+  /**
+   * Longest wait for the store on the ingest path (INTAKE_STORE_TIMEOUT_MS, default 5000): a frozen
+   * or unreachable PostgreSQL is answered 503 with Retry-After after this, not after the client's
+   * own timeout. The provider retries the 503.
+   */
+  storeTimeoutMs: number;
   /**
    * Handler activities per second by source (INTAKE_RATE_LIMITS). A limited source's activities
    * run on their own task queue `<INTAKE_TASK_QUEUE>-<source>`; empty = no limits.
@@ -351,6 +394,13 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.inf
 /** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parseEnv(envSchema, env);
+  const sourcesFile = e.INTAKE_SOURCES_FILE ? path.resolve(e.INTAKE_SOURCES_FILE) : undefined;
+  const registry = buildRegistry(
+    sourcesFile ? loadSourcesFile(sourcesFile, { env, reserved: codeSources().map((s) => s.name) }) : [],
+  );
+  const sources = registry.all;
+  const knownSources = () => registry.names().join(', ');
+  const isSourceName = (name: string) => registry.find(name) !== undefined;
   // Each source's own variables (Source.env), parsed the same way and named the same way on error.
   const sourceEnv = parseEnv(z.object(Object.assign({}, ...sources.map((s) => s.env))), env);
   let enabledSources: SourceName[] | undefined;
@@ -376,6 +426,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.INTAKE_ADMIN_TOKEN,
     readToken: e.INTAKE_READ_TOKEN,
     apiUrl: e.INTAKE_API_URL ?? `http://127.0.0.1:${e.PORT || 3000}`,
+    registry,
+    sourcesFile,
     sources: Object.fromEntries(sources.map((s) => [s.name, s.settings(sourceEnv)])),
     enabledSources,
     signatureToleranceS: e.INTAKE_SIGNATURE_TOLERANCE_S,
@@ -398,7 +450,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
     archiveRetentionDays: e.INTAKE_ARCHIVE_RETENTION_DAYS,
-    rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS),
+    quarantine: { maxRows: e.INTAKE_QUARANTINE_MAX_ROWS, maxBytes: e.INTAKE_QUARANTINE_MAX_BYTES },
+    storeTimeoutMs: e.INTAKE_STORE_TIMEOUT_MS,
+    rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS, registry),
     workflowBundle: e.INTAKE_WORKFLOW_BUNDLE ? path.resolve(e.INTAKE_WORKFLOW_BUNDLE) : undefined,
     shutdownGraceS: e.INTAKE_SHUTDOWN_GRACE_S,
     http: httpConfig(e),
@@ -415,9 +469,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** Sources that are on: those listed in INTAKE_SOURCES, else those whose secrets are set. */
-export function activeSources(config: Pick<Config, 'enabledSources' | 'sources'>): SourceName[] {
+export function activeSources(config: Pick<Config, 'enabledSources' | 'sources' | 'registry'>): SourceName[] {
   if (config.enabledSources) return config.enabledSources;
-  return sources.filter((s) => hasSecrets(config, s)).map((s) => s.name);
+  return config.registry.all.filter((s) => hasSecrets(config, s)).map((s) => s.name);
 }
 
 const hasSecrets = (config: Pick<Config, 'sources'>, source: AnySource) =>
@@ -470,6 +524,7 @@ export const MIN_PRODUCTION_TOKEN_LENGTH = 32;
  */
 export function assertServeable(config: Config, opts: ServeableOptions = {}): void {
   const on = activeSources(config);
+  const sources = config.registry.all;
   for (const source of sources) {
     if (on.includes(source.name) && !hasSecrets(config, source)) {
       throw new ConfigError(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import type { Config } from '../config';
-import { sources } from '../sources/registry';
+import type { AnySource } from '../sources/types';
 
 const devSecretsSchema = z.object({
   adminToken: z.string(),
@@ -69,7 +69,7 @@ export function devSecretVariables(dataDir: string): Record<string, string> | un
  * Reads or creates (mode 0600) the dev secrets for this data dir. A source registered after the
  * file was written gets its secrets generated and added.
  */
-export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
+export function loadOrCreateDevSecrets(dataDir: string, sources: readonly AnySource[]): DevSecrets {
   const existing = readFile(dataDir);
   const secrets: DevSecrets = existing
     ? { adminToken: existing.adminToken, env: existing.env }
@@ -94,7 +94,7 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
 export function applyDevSecrets(config: Config, secrets: DevSecrets): DevSecretsApplied {
   const generated: DevSecretsApplied['generated'] = [];
   const next: Config = { ...config, sources: { ...config.sources } };
-  for (const source of sources) {
+  for (const source of config.registry.all) {
     if (source.hasSecrets(config.sources[source.name] as never)) continue;
     const env = Object.fromEntries(Object.keys(source.env).map((v) => [v, secrets.env[v]]));
     if (Object.values(env).every((v) => v === undefined)) continue;

@@ -19,6 +19,9 @@ export class OffloadedPayloadError extends Error {
   override readonly name = 'OffloadedPayloadError';
 }
 
+/** How many times longer re-serialized JSON can be than the text it was parsed from (5.25, rounded up). */
+export const MAX_SERIALIZED_GROWTH = 6;
+
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /**
@@ -42,11 +45,13 @@ export class PayloadOffload {
   /**
    * The payload for the workflow input: the body itself when small, else null and a reference to
    * the row written here. Idempotent: a redelivery keeps the first row and refers to it.
-   * `rawBytes` (the request body's size) skips serializing small bodies: the serialized parsed
-   * JSON is never larger than the JSON it was parsed from.
+   * `rawBytes` (the request body's size) skips serializing small bodies. Serializing can grow a
+   * body: a JSON number is written out in full, so `1e20` (4 bytes) becomes 21 digits, 5.25 times
+   * as long (nothing else in JSON grows; strings and whitespace only shrink). Only a body that
+   * cannot pass the threshold even so skips the measurement.
    */
   async prepare(q: Queryable, key: string, payload: unknown, rawBytes?: number): Promise<PreparedPayload> {
-    if (rawBytes !== undefined && rawBytes <= this.thresholdBytes) return { payload };
+    if (rawBytes !== undefined && rawBytes * MAX_SERIALIZED_GROWTH <= this.thresholdBytes) return { payload };
     const plain = defaultPayloadConverter.toPayload(payload);
     if ((plain.data?.length ?? 0) <= this.thresholdBytes) return { payload };
     const [stored = plain] = this.codec ? await this.codec.encode([plain]) : [plain];

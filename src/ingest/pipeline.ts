@@ -2,7 +2,9 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import {
   IntakeHttpError,
+  PayloadTooLargeError,
   StoreError,
+  TokenBoundError,
   UnavailableError,
   ValidationError,
   withoutValues,
@@ -10,26 +12,33 @@ import {
 } from '../errors';
 import { eventArchiveFor } from './archive';
 import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
+import type { SourceAnswer } from '../sources/presets/preset';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import type { ArchiveRow } from '../store/event-archive';
-import type { Quarantine } from '../store/quarantine';
+import { contentSha256, type Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
+import type { WriteHealth } from '../store/write-health';
 import type { SpoolRelay } from './spool-relay';
 import type { SpoolBinding, SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
 import { parseJsonStrict } from './json';
-import { isTransientStartError, processEventInput, startEvent } from './workflow-start';
+import { processEventInput, startEvent, startRefusal } from './workflow-start';
 
 /** The answer to one accepted or redelivered webhook. */
 export interface IngestResult {
   /** The source's success status for a new event; `200` for a duplicate. */
-  status: 200 | 202;
+  status: 200 | 201 | 202;
   body: { id: string; status: 'accepted' | 'duplicate' };
   eventType: string;
   /** Set when the event was acknowledged from the spool rather than started. */
   spooled?: SpoolReason;
   /** The start was eager: its first workflow task went straight to this process's worker. */
   eager?: true;
+}
+
+/** A verified handshake the source answered itself (a URL verification challenge): nothing started. */
+export interface AnsweredResult {
+  answered: SourceAnswer;
 }
 
 /** What the ingest pipeline needs. */
@@ -47,12 +56,19 @@ export interface IngestDeps extends SourceContext {
   quarantine?: Quarantine;
   /** Called when a request was quarantined (metrics). */
   onQuarantined?: (id: string) => void;
+  /** Told about each store call, so /readyz can report a store that refuses writes. */
+  writeHealth?: WriteHealth;
 }
 
 /** Options of {@link ingest}. */
 export interface IngestOptions {
   /** The request's signature was verified when it was first received (re-ingest from quarantine). */
   alreadyVerified?: boolean;
+  /**
+   * The request's token was bound to it when it was quarantined (Source.bindRejected): it won the
+   * token then, so `bind` is skipped (its binding may have expired, or name the content).
+   */
+  tokenBound?: boolean;
 }
 
 const EVENT_ID = /^[\x21-\x7e]{1,200}$/; // printable ASCII, no spaces: safe in ids, queries and logs
@@ -80,10 +96,13 @@ export async function ingest(
   req: SourceRequest,
   deps: IngestDeps,
   opts: IngestOptions = {},
-): Promise<IngestResult> {
+): Promise<IngestResult | AnsweredResult> {
   if (!opts.alreadyVerified) source.verifyRaw?.(req, deps);
   const json = parseJsonStrict(req.rawBody);
   if (!opts.alreadyVerified) source.verifyParsed?.(json, req, deps);
+  // Only an authentic request is answered: the handshake proves the secret to the provider.
+  const answered = opts.alreadyVerified ? undefined : source.answer?.(json, req);
+  if (answered) return { answered };
   // From here on the request is authentic: a body the schema refuses is kept, not lost.
   const parsed = source.schema.safeParse(json);
   if (!parsed.success) {
@@ -111,24 +130,44 @@ export async function ingest(
   try {
     // An event bound for the spool is bound only in the spool's transaction, with its row: binding
     // first as well cost every spooled event a second commit.
-    if (!route.spool)
-      await storeCall('the store did not check the token', () => source.bind?.(event, identity, deps));
+    let bound = !!opts.tokenBound;
+    if (!route.spool && !bound) {
+      try {
+        await storeCall(deps, 'the store did not check the token', () =>
+          source.bind?.(event, identity, deps),
+        );
+      } catch (err) {
+        if (!isOwnQuarantineBinding(err, source, json, req)) throw err;
+        bound = true;
+      }
+    }
     const id = `${source.name}:${identity.eventId}`;
     // Large bodies go to the store before the start, so the history only holds a reference.
-    const body = await storeCall('the store did not keep the payload', () =>
-      payloadOffloadFor(config).prepare(deps.store, id, event, req.rawBody.length),
+    const body = await storeCall(deps, 'the store did not keep the payload', () =>
+      payloadOffloadFor(config).prepare(
+        deps.store,
+        id,
+        source.workflowPayload ? source.workflowPayload(event, req) : event,
+        // The raw body as a JSON string: valid JSON text has no raw control characters, so escaping
+        // (`"`, `\\`, newline, tab) at most doubles it; the wrapper adds a few bytes.
+        source.workflowPayload ? req.rawBody.length * 2 + 512 : req.rawBody.length,
+      ),
     );
     const start = spooledStart(source, req, deps.config, id, identity, body);
     // Archived before the acknowledgement: here for a direct start, in the spool's transaction for a
     // spooled one. A settled archived event is a redelivery even after Temporal deleted its workflow.
     const archived = await archiveRow(start, event, config);
     if (!route.spool) {
-      const settled = await storeCall('the store did not archive the event', () =>
+      const settled = await storeCall(deps, 'the store did not archive the event', () =>
         eventArchiveFor(config).record(deps.store, archived),
       );
       if (settled) return { status: 200, body: { id, status: 'duplicate' }, eventType: identity.eventType };
     }
-    return await startOrSpool({ source, event, identity, id, start, route, archived }, deps);
+    const ownBinding = (err: unknown) => isOwnQuarantineBinding(err, source, json, req);
+    return await startOrSpool(
+      { source, event, identity, id, start, route, bound, ownBinding, archived },
+      deps,
+    );
   } finally {
     route.release?.();
   }
@@ -166,6 +205,10 @@ interface ReadyEvent {
   id: string;
   start: SpooledStart;
   route: Route;
+  /** The token was bound when the request was quarantined: nothing to bind now. */
+  bound: boolean;
+  /** Whether a binding refusal is this request's own quarantine binding (see isOwnQuarantineBinding). */
+  ownBinding: (err: unknown) => boolean;
   /** Its archive row (src/store/event-archive.ts). */
   archived: ArchiveRow;
 }
@@ -175,7 +218,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start, route, archived } = ready;
+  const { source, event, identity, id, start, route, bound, ownBinding, archived } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -196,9 +239,19 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
     // The token binding and the spooled event commit together, in a transaction shared with the
     // events spooled at the same moment (group commit, ./spool-writer.ts). The binding is idempotent
     // for this event id, so repeating it is harmless when it already committed above.
-    const added = await storeCall('neither Temporal nor the store persisted the event', () =>
-      writer.add({ start, reason, binding: bindingOf(source, event, identity, deps), archived }),
-    );
+    const add = (bind: boolean) =>
+      storeCall(deps, 'neither Temporal nor the store persisted the event', () =>
+        writer.add({
+          start,
+          reason,
+          binding: bind ? bindingOf(source, event, identity, deps) : undefined,
+          archived,
+        }),
+      );
+    const added = await add(!bound).catch((err: unknown) => {
+      if (!ownBinding(err)) throw err;
+      return add(false);
+    });
     if (!added) return duplicate;
     relay.noteSpooled(reason);
     return accepted(reason);
@@ -220,8 +273,12 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
     }
   } catch (err) {
     if (err instanceof IntakeHttpError) throw err;
-    if (!isTransientStartError(err))
-      throw new UnavailableError(`Temporal refused the start: ${(err as Error).name}`);
+    // A start Temporal can never take is refused now, before any acknowledgement (the size checks
+    // above make this rare: a server with lower limits than Temporal's defaults).
+    const refusal = startRefusal(err);
+    if (refusal === 'too-large') throw new PayloadTooLargeError(config.maxBodyBytes);
+    if (refusal === 'invalid')
+      throw new ValidationError([{ path: '(start)', message: 'Temporal refused the start as invalid' }]);
     return toSpool(Date.now() >= deadline ? 'timeout' : 'unavailable');
   }
   if (outcome === 'duplicate') return duplicate;
@@ -310,16 +367,65 @@ function archiveRow(start: SpooledStart, event: unknown, config: Config): Promis
   );
 }
 
-/** Runs a store call; a store failure becomes 503 (the provider retries), refusals pass through. */
-async function storeCall<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
+/**
+ * Runs a store call, bounded by INTAKE_STORE_TIMEOUT_MS: a store failure, or no answer in time (a
+ * frozen PostgreSQL), becomes 503 with Retry-After (the provider retries); refusals pass through.
+ * A call that answers late still completes in the background, harmlessly: every store write of
+ * ingest is idempotent per event id, so the provider's retry finds it (a duplicate) or repeats it.
+ */
+async function storeCall<T>(deps: IngestDeps, what: string, fn: () => Promise<T> | T): Promise<T> {
+  const timeoutMs = deps.config.storeTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeout()), timeoutMs);
+  });
   try {
-    return await fn();
+    const result = await Promise.race([Promise.resolve().then(fn), timedOut]);
+    deps.writeHealth?.noteSuccess();
+    return result;
   } catch (err) {
-    if (err instanceof IntakeHttpError) throw err;
+    if (err instanceof IntakeHttpError) {
+      // A refusal is an answer: the store worked.
+      deps.writeHealth?.noteSuccess();
+      throw err;
+    }
+    if (err instanceof StoreTimeout)
+      throw new UnavailableError(`${what}: the store did not answer within ${timeoutMs} ms`);
+    deps.writeHealth?.noteFailure(err);
     // Reduced before it travels: a PostgreSQL message can quote a value from the request.
     const safe = withoutValues(err);
     throw new UnavailableError(`${what}: ${safe instanceof StoreError ? safe.message : safe.name}`);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/** The store did not answer a call on the ingest path within INTAKE_STORE_TIMEOUT_MS. */
+class StoreTimeout extends Error {
+  override readonly name = 'StoreTimeout';
+}
+
+/** What makes two requests the same event, as the quarantine keys it. */
+function contentOf(source: Source<never>, json: unknown, req: SourceRequest): Buffer | string {
+  return source.contentOf ? JSON.stringify(source.contentOf(json) ?? null) : req.rawBody;
+}
+
+/** The key a quarantined request's token is bound to (Source.bindRejected): its content's hash. */
+function rejectedKey(content: Buffer | string): string {
+  return `rejected:sha256:${contentSha256(content)}`;
+}
+
+/**
+ * Whether a token binding that refused this request is the request's own quarantine binding: the
+ * same delivery (same signature block, same content), re-sent once a schema fix lets it through.
+ * Only then is it a redelivery rather than a forged copy.
+ */
+function isOwnQuarantineBinding(err: unknown, source: Source<never>, json: unknown, req: SourceRequest) {
+  return (
+    err instanceof TokenBoundError &&
+    err.boundTo.startsWith('rejected:') &&
+    err.boundTo === rejectedKey(contentOf(source, json, req))
+  );
 }
 
 /** Quarantines a signed request whose body failed the schema (once), then refuses it with 422. */
@@ -339,15 +445,24 @@ async function refuse(
     const v = req.headers[name];
     if (typeof v === 'string') headers[name] = v;
   }
+  const content = contentOf(source, json, req);
+  // The token is bound to this content before anything is kept: a replay of the signature block
+  // with other content is refused (401) and stores nothing.
+  const tokenBinding = source.bindRejected ? rejectedKey(content) : undefined;
+  if (tokenBinding)
+    await storeCall(deps, 'the store did not check the token', () =>
+      source.bindRejected!(json, tokenBinding, deps),
+    );
   // If the store cannot keep it, the provider must retry: 503, never a 422 that loses it.
-  const rejectedId = await storeCall('the store did not keep the rejected event', () =>
+  const rejectedId = await storeCall(deps, 'the store did not keep the rejected event', () =>
     quarantine.keep({
       source: source.name,
       params: req.params,
       headers,
       rawBody: req.rawBody,
-      content: source.contentOf ? JSON.stringify(source.contentOf(json) ?? null) : req.rawBody,
+      content,
       issues,
+      tokenBinding,
     }),
   );
   deps.onQuarantined?.(rejectedId);

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
 import type { SpoolReason, SpoolStats, StartSpool } from '../store/start-spool';
-import { isTransientStartError, startEvent } from './workflow-start';
+import { startEvent, startRefusal } from './workflow-start';
 
 /** Options of {@link SpoolRelay}. */
 export interface SpoolRelayOptions {
@@ -30,7 +30,7 @@ export interface SpoolRelayOptions {
 export class SpoolRelay {
   private temporalDown = false;
   private backlog = false;
-  private stats: SpoolStats = { depth: 0, waiting: 0, oldestAgeS: 0 };
+  private stats: SpoolStats = { depth: 0, waiting: 0, dead: 0, oldestAgeS: 0 };
   private addedSinceStats = 0;
   private stopped = true;
   private loop?: Promise<void>;
@@ -127,7 +127,7 @@ export class SpoolRelay {
     const { spool, client, config, logger, metrics } = this.opts;
     this.stats = await spool.stats();
     this.addedSinceStats = 0;
-    // Rows Temporal refused do not hold new events back; they are retried when their lease ends.
+    // Dead letters (starts Temporal refused for good) are not counted: they hold nothing back.
     this.backlog = this.stats.waiting > 0;
     if (this.stats.depth === 0) {
       if (this.temporalDown) this.temporalDown = !(await this.probe());
@@ -141,32 +141,49 @@ export class SpoolRelay {
     const claimed = await spool.claim(this.batch, this.leaseMs);
     if (claimed.length === 0) return 0;
     const deadline = Date.now() + config.temporal.startTimeoutMs;
+    const refusals: ('too-large' | 'invalid' | undefined)[] = [];
     const outcomes = await Promise.all(
-      claimed.map((c) =>
+      claimed.map((c, i) =>
         startEvent(client, config, c.start, deadline).then(
           // Eager or not, it started (a relayed start in `intake dev` can be eager).
           (o) => (o === 'duplicate' ? o : ('started' as const)),
-          (err: unknown) => (isTransientStartError(err) ? ('retry' as const) : ('refused' as const)),
+          (err: unknown) => {
+            refusals[i] = startRefusal(err);
+            return refusals[i] ? ('refused' as const) : ('retry' as const);
+          },
         ),
       ),
     );
     const done = claimed.filter((_, i) => outcomes[i] === 'started' || outcomes[i] === 'duplicate');
     const retry = claimed.filter((_, i) => outcomes[i] === 'retry');
-    const refused = claimed.filter((_, i) => outcomes[i] === 'refused');
     await spool.done(done.map((c) => c.seq));
     await spool.release(
       retry.map((c) => c.seq),
       0,
     );
-    // A start Temporal refuses as malformed stays spooled (nothing acknowledged is dropped) and is
-    // tried again a minute later; the log names it so an operator can look.
-    await spool.release(
-      refused.map((c) => c.seq),
-      60_000,
-      true,
-    );
-    for (const c of refused) logger.error({ id: c.start.workflowId }, 'Temporal refused a spooled start');
+    // A start Temporal can never take becomes a dead letter at once: it is not retried, does not
+    // hold new events back, and stays visible (`intake events list --status dead`) with its reason.
+    const refusedIdx = claimed.map((_, i) => i).filter((i) => outcomes[i] === 'refused');
+    for (const kind of ['too-large', 'invalid'] as const) {
+      const rows = refusedIdx.filter((i) => refusals[i] === kind).map((i) => claimed[i]!);
+      await spool.bury(
+        rows.map((c) => c.seq),
+        kind === 'too-large'
+          ? 'Temporal refused the start: over its size limit'
+          : 'Temporal refused the start as invalid',
+      );
+      for (const c of rows)
+        logger.error(
+          { id: c.start.workflowId, refusal: kind },
+          'Temporal refused a spooled start: dead letter',
+        );
+    }
     if (retry.length > 0) this.temporalDown = true;
+    // What this round settled (started, found started, or dead) no longer holds new events back:
+    // without this, the events of the next second queued behind a row that had just died.
+    this.stats.depth = Math.max(0, this.stats.depth - done.length - refusedIdx.length);
+    this.stats.waiting = this.stats.depth;
+    this.backlog = this.stats.waiting > 0;
     for (const [i, c] of claimed.entries()) {
       const outcome = outcomes[i];
       if (outcome !== 'started' && outcome !== 'duplicate') continue;

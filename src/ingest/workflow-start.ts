@@ -59,8 +59,8 @@ export async function startEvent(
         ...eventMetadata(start),
         typedSearchAttributes: [
           { key: IntakeSource, value: start.searchAttributes.source },
-          { key: IntakeEventType, value: start.searchAttributes.eventType.slice(0, 200) },
-          { key: IntakeEntity, value: start.searchAttributes.entity.slice(0, 1000) },
+          { key: IntakeEventType, value: truncateUtf8(start.searchAttributes.eventType, 200) },
+          { key: IntakeEntity, value: truncateUtf8(start.searchAttributes.entity, 1000) },
           { key: IntakeStatus, value: 'queued' },
         ],
       }),
@@ -70,6 +70,24 @@ export async function startEvent(
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
     throw err;
   }
+}
+
+/**
+ * `s` cut to at most `maxBytes` bytes of UTF-8, never inside a character. Temporal refuses a start
+ * whose search attribute value passes 2,048 bytes (not characters): a cut by characters let an
+ * entity of 683 three-byte characters through to a start that could never succeed.
+ */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s) <= maxBytes) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }
 
 /**
@@ -112,7 +130,22 @@ const PERMANENT = new Set<number>([3 /* INVALID_ARGUMENT */, 12 /* UNIMPLEMENTED
  * malformed is not.
  */
 export function isTransientStartError(err: unknown): boolean {
-  const code =
-    (err as { code?: unknown; cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code;
-  return !(typeof code === 'number' && PERMANENT.has(code));
+  return startRefusal(err) === undefined;
+}
+
+/**
+ * Why Temporal can never take this start, or undefined when a retry may succeed: `invalid` for a
+ * request it refuses as malformed, `too-large` for one over a size limit. RESOURCE_EXHAUSTED is
+ * transient (rate limits) except when gRPC refuses the message itself as larger than its maximum:
+ * that request is refused again however often it is sent.
+ */
+export function startRefusal(err: unknown): 'invalid' | 'too-large' | undefined {
+  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const code = e?.cause?.code ?? e?.code;
+  const message = `${String(e?.cause?.message ?? '')} ${String(e?.message ?? '')}`;
+  if (typeof code !== 'number') return undefined;
+  if (/larger than max|size exceeds limit|exceeds size limit/i.test(message)) {
+    if (code === 8 /* RESOURCE_EXHAUSTED */ || PERMANENT.has(code)) return 'too-large';
+  }
+  return PERMANENT.has(code) ? 'invalid' : undefined;
 }

@@ -15,7 +15,8 @@ export interface EventView {
   eventType: string | null;
   /** The business entity the source names (Source.identify), e.g. a message or customer id. */
   entity: string | null;
-  status: EventStatus;
+  /** `dead` only for a spooled start Temporal refused for good (a dead letter of the spool). */
+  status: EventStatus | 'dead';
   attempts: number;
   lastError: string | null;
   receivedAt: string | null;
@@ -69,6 +70,8 @@ export interface EventSummary {
   closedAt: string | null;
   /** Only on rejected (quarantined) events. */
   issues?: { path: string; message: string }[];
+  /** Only on dead letters of the spool: why Temporal refused the start. */
+  lastError?: string;
 }
 
 const WORKFLOW_TASK_STARTED =
@@ -88,7 +91,15 @@ function serverSideStatus(desc: WorkflowExecutionDescription): EventStatus {
   return busy ? 'processing' : 'queued';
 }
 
-const STATUSES: EventStatus[] = ['queued', 'processing', 'processed', 'parked', 'discarded', 'rejected'];
+const STATUSES: (EventStatus | 'dead')[] = [
+  'queued',
+  'processing',
+  'processed',
+  'parked',
+  'discarded',
+  'rejected',
+  'dead',
+];
 // What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (a source may
 // prefix its own scope, e.g. `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
 const NAME = /^[\x21-\x7e]{1,300}$/;
@@ -102,11 +113,12 @@ function keyword(desc: WorkflowExecutionDescription, key: string): string | null
 export function eventsQuery(filter: { status?: string; source?: string; running?: boolean }): string {
   const parts: string[] = [`WorkflowType = '${processEvent.name}'`];
   if (filter.status !== undefined) {
-    if (!STATUSES.includes(filter.status as EventStatus)) {
+    if (!STATUSES.includes(filter.status as EventStatus | 'dead')) {
       throw new BadRequestError(`status must be one of ${STATUSES.join(', ')}`);
     }
-    // Quarantined requests never reach Temporal; the store lists them.
-    if (filter.status === 'rejected') throw new BadRequestError('rejected events are listed by the API');
+    // Quarantined requests and dead letters never reach Temporal; the store lists them.
+    if (filter.status === 'rejected' || filter.status === 'dead')
+      throw new BadRequestError(`${filter.status} events are listed by the API`);
     parts.push(`IntakeStatus = '${filter.status}'`);
   }
   if (filter.source !== undefined) {
@@ -233,9 +245,10 @@ export class EventService {
         source: spooled.start.searchAttributes.source,
         eventType: spooled.start.searchAttributes.eventType,
         entity: spooled.start.searchAttributes.entity,
-        status: 'queued',
+        // A dead letter: Temporal refused its start for good; the reason is value-free.
+        status: spooled.dead ? 'dead' : 'queued',
         attempts: 0,
-        lastError: null,
+        lastError: spooled.dead?.error ?? null,
         receivedAt: spooled.start.input.receivedAt,
         processedAt: null,
       };
@@ -271,6 +284,20 @@ export class EventService {
         startedAt: r.receivedAt,
         closedAt: null,
         issues: r.issues,
+      }));
+    }
+    if (filter.status === 'dead' && this.local.spool) {
+      if (filter.source !== undefined && !/^[a-z0-9_-]{1,64}$/.test(filter.source))
+        throw new BadRequestError('source must be [a-z0-9_-]');
+      const rows = await this.local.spool.listDead({ source: filter.source, limit });
+      return rows.map((r) => ({
+        id: r.workflowId,
+        source: r.source,
+        eventType: null,
+        status: 'dead',
+        startedAt: r.spooledAt.toISOString(),
+        closedAt: r.deadAt.toISOString(),
+        lastError: r.lastError,
       }));
     }
     for await (const wf of this.client.workflow.list({

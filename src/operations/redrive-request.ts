@@ -13,7 +13,8 @@ const schema = z.strictObject({
   issue: z.string().optional(),
   dryRun: flag.optional(),
   canary: z.union([z.string(), z.number().transform(String)]).optional(),
-  rate: z.coerce.number().optional(),
+  // Events per second: a rate of 1e-300 would send one signal and then wait for ages.
+  rate: z.coerce.number().min(0.01, 'must be at least 0.01 per second').max(10_000).optional(),
 });
 
 /**

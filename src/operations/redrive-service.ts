@@ -76,8 +76,9 @@ export class RedriveService {
   /** Selects the parked events; a dry run returns the count by issue, else a redrive starts. */
   async start(req: RedriveRequest): Promise<RedriveStart> {
     const canary = parseCanary(req.canary);
-    if (req.rate !== undefined && !(req.rate > 0 && req.rate <= 10_000))
-      throw new BadRequestError('rate must be a number of signals per second in (0, 10000]');
+    // A lower bound too: 1e-300 would send one signal and then wait for ages.
+    if (req.rate !== undefined && !(req.rate >= 0.01 && req.rate <= 10_000))
+      throw new BadRequestError('rate must be a number of signals per second in [0.01, 10000]');
     const events = await this.parked.list(req);
     if (req.dryRun) return { matched: events.length, issues: groupIssues(events) };
     const id = `redrive:${req.source ?? 'all'}${req.issue ? `:${req.issue}` : ''}:${randomBytes(4).toString('hex')}`;

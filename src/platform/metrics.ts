@@ -116,6 +116,16 @@ export class WorkerMetrics {
     labelNames: ['source', 'outcome'] as const,
     registers: [this.registry],
   });
+  /**
+   * Delivery attempts of file sources to their service, by source and outcome: `delivered` (2xx),
+   * `retry` (timeout, connection error, 408, 429, 5xx) or `permanent` (another answer: parks).
+   */
+  readonly deliveries = new Counter({
+    name: 'intake_deliveries_total',
+    help: 'Delivery attempts of file sources to their destination, by source and outcome',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
   /** Events whose handler succeeded (the workflow completes as `processed`), by source. */
   readonly processed = new Counter({
     name: 'intake_events_processed_total',

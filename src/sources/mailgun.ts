@@ -1,7 +1,8 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { optionalString } from '../config/env-values';
-import { InvalidSignatureError } from '../errors';
+import { InvalidJsonError, InvalidSignatureError, TokenBoundError } from '../errors';
+import { topLevelObjectMember } from './json-member';
 import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../store/token-bindings-repo';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableJson, unixSeconds } from './validation';
@@ -27,7 +28,12 @@ export const mailgunEventDataSchema = z.looseObject({
   reason: z.string().max(1024).optional(),
   message: z.looseObject({
     headers: z.looseObject({
-      'message-id': safeId(998),
+      // RFC 5322 bounds a line at 998 octets; the bound in bytes also keeps the id inside
+      // Temporal's 2,048-byte search attribute and PostgreSQL's btree index limits.
+      'message-id': safeId(998).refine(
+        (s) => Buffer.byteLength(s) <= 998,
+        'must be at most 998 bytes in UTF-8',
+      ),
     }),
   }),
 });
@@ -162,6 +168,25 @@ export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = 
       read: { label: 'Message id', id: messageId, path: `/messages/${encodeURIComponent(messageId)}` },
     };
   },
+  // Before the JSON parse: the signature block alone is found with a byte scan and checked, so an
+  // unsigned body (up to INTAKE_MAX_BODY_BYTES) is refused without parsing it.
+  verifyRaw(req, { config }) {
+    const raw = req.rawBody;
+    // What is not a JSON object at all stays a 400, as the parse would answer, without parsing (a
+    // NUL byte is never valid JSON; UTF-16 text is full of them).
+    if (raw.length === 0) throw new InvalidJsonError('body is empty');
+    const first = raw.find((c) => c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d);
+    if (first !== 0x7b || raw.includes(0)) throw new InvalidJsonError('body must be a JSON object');
+    const member = topLevelObjectMember(raw, 'signature');
+    let block: unknown;
+    try {
+      block = member ? JSON.parse(member.toString('utf8')) : undefined;
+    } catch {
+      block = undefined;
+    }
+    const { signingKey } = settingsOf(config, mailgunSource);
+    verifyMailgunSignature(signingKey ?? '', block, config.signatureToleranceS);
+  },
   verifyParsed(json, _req, { config }) {
     const block =
       typeof json === 'object' && json !== null ? (json as Record<string, unknown>).signature : undefined;
@@ -181,17 +206,20 @@ export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = 
     // Mailgun's signature does not cover event-data: bind each token to the first event id it signed.
     const ttlS = config.signatureToleranceS * 2 + 60;
     const bound = await bindMailgunToken(tx ?? store, event.signature.token, identity.eventId, ttlS);
-    if (bound !== identity.eventId) throw new InvalidSignatureError('token already used for another event');
+    if (bound !== identity.eventId) throw new TokenBoundError(bound);
+  },
+  async bindRejected(json, key, { store, config, tx }) {
+    // verifyParsed has checked this block; the content the schema refused gets the token.
+    const { token } = signatureSchema.parse((json as { signature?: unknown }).signature);
+    const ttlS = config.signatureToleranceS * 2 + 60;
+    const bound = await bindMailgunToken(tx ?? store, token, key, ttlS);
+    if (bound !== key) throw new TokenBoundError(bound);
   },
   async bindMany(items, { store, config, tx }) {
     const ttlS = config.signatureToleranceS * 2 + 60;
     const pairs = items.map((i) => ({ token: i.event.signature.token, eventId: i.identity.eventId }));
     const bound = await bindMailgunTokens(tx ?? store, pairs, ttlS);
-    return bound.map((id, i) =>
-      id === pairs[i]!.eventId
-        ? undefined
-        : new InvalidSignatureError('token already used for another event'),
-    );
+    return bound.map((id, i) => (id === pairs[i]!.eventId ? undefined : new TokenBoundError(id)));
   },
   sweep: sweepMailgunTokens,
 };

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { optionalString } from '../config/env-values';
 import { ConfigError, InvalidJsonError, InvalidSignatureError } from '../errors';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
-import { safeId, storableJson } from './validation';
+import { safeId, storableDateTime, storableJson } from './validation';
 
 /**
  * The `standardwebhooks` library refuses timestamps more than 5 minutes old or ahead and does not let
@@ -17,15 +17,12 @@ export const LIBRARY_TOLERANCE_S = 300;
 /** `data` of a customer event: id and updatedAt are required, every other customer field is kept. */
 export const customerDataSchema = z.looseObject({
   id: safeId(256),
-  // Year 0000 is valid ISO 8601 but out of PostgreSQL's range.
-  updatedAt: z.iso
-    .datetime({ offset: true })
-    .refine((v) => !v.startsWith('0000'), 'year must be 0001 or later'),
+  updatedAt: storableDateTime(),
 });
 
 const envelope = {
   /** When the partner emitted the event (informational; ordering uses data.updatedAt). */
-  timestamp: z.iso.datetime({ offset: true }).optional(),
+  timestamp: storableDateTime().optional(),
   data: customerDataSchema,
 };
 

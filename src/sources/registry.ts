@@ -1,5 +1,7 @@
+import { deliverTo } from '../../activities/deliver';
 import { processMailgun } from '../../activities/mailgun';
 import { processPartners } from '../../activities/partners';
+import type { FileSourceDefinition } from './file/file-source';
 import { mailgunSource } from './mailgun';
 import { partnersSource } from './partners';
 import type { AnySource, Source, SourceDefinition } from './types';
@@ -13,36 +15,68 @@ function withActivity<T, S>(definition: SourceDefinition<T, S>, process: Source<
   return Object.assign(definition, { process }) as unknown as AnySource;
 }
 
-const registered: AnySource[] = [
+/** The code sources: one line each. Adding a provider with its own processing: a file and a line. */
+const builtIn: AnySource[] = [
   withActivity(mailgunSource, processMailgun),
   withActivity(partnersSource, processPartners),
 ];
 
-/**
- * Every source, in registration order. Adding a provider: one file in src/sources/, one activity,
- * one line above. Config (env variables, INTAKE_SOURCES, start-up checks), development secrets,
- * `intake send`, the webhook routes and the worker's activities all derive from this list.
- */
-export const sources: readonly AnySource[] = registered;
+/** Sources added at run time by tests and embedders (registerSource), before config is loaded. */
+const added: AnySource[] = [];
 
-/** The source registered under `name`, if any. */
-export function findSource(name: string): AnySource | undefined {
-  return sources.find((s) => s.name === name);
+/** The code sources, in registration order (built-in, then added ones). */
+export function codeSources(): readonly AnySource[] {
+  return [...builtIn, ...added];
 }
 
 /**
- * Adds a source at run time (before config is loaded and the API and worker are built); returns
- * the function that removes it again. For tests and embedders: a built-in provider is a line above.
+ * The sources of one process: the code sources and the sources file's, built once at start-up
+ * (src/config.ts, from the composition root's environment) and handed to the API, the worker and
+ * the CLI through the Config. Config (INTAKE_SOURCES, INTAKE_RATE_LIMITS, start-up checks),
+ * development secrets, `intake send`, the webhook routes and the worker's activities derive from it.
+ */
+export class SourceRegistry {
+  private readonly byName: ReadonlyMap<string, AnySource>;
+
+  /** @param all every source, code sources first; names are unique (the file loader checks). */
+  constructor(readonly all: readonly AnySource[]) {
+    this.byName = new Map(all.map((s) => [s.name, s]));
+  }
+
+  /** The source registered under `name`, if any. */
+  find(name: string): AnySource | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Every source's name. */
+  names(): string[] {
+    return this.all.map((s) => s.name);
+  }
+}
+
+/** The registry of the code sources plus the sources file's (each file source delivers). */
+export function buildRegistry(fileSources: readonly FileSourceDefinition[] = []): SourceRegistry {
+  return new SourceRegistry([
+    ...codeSources(),
+    ...fileSources.map((def) => withActivity(def, deliverTo(def.delivery))),
+  ]);
+}
+
+/**
+ * Adds a code source at run time (before config is loaded and the API and worker are built);
+ * returns the function that removes it again. For tests and embedders: a built-in provider is a
+ * line above.
  */
 export function registerSource<T, S>(
   definition: SourceDefinition<T, S>,
   process: Source<T, S>['process'],
 ): () => void {
-  if (findSource(definition.name)) throw new Error(`source "${definition.name}" is already registered`);
+  if (codeSources().some((s) => s.name === definition.name))
+    throw new Error(`source "${definition.name}" is already registered`);
   const source = withActivity(definition, process);
-  registered.push(source);
+  added.push(source);
   return () => {
-    const i = registered.indexOf(source);
-    if (i >= 0) registered.splice(i, 1);
+    const i = added.indexOf(source);
+    if (i >= 0) added.splice(i, 1);
   };
 }

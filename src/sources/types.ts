@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
-import type { ProcessFn } from '../../activities/run-handler';
+import type { ProcessFn, ProcessServices } from '../../activities/run-handler';
+import type { SourceAnswer } from './presets/preset';
 import type { Queryable, Store } from '../store/store';
 
 /** What a source sees of one request. */
@@ -10,6 +11,8 @@ export interface SourceRequest {
   headers: IncomingHttpHeaders;
   /** The exact bytes received; signatures are checked against these. */
   rawBody: Buffer;
+  /** The URL the request was sent to (scheme, host and path as received), for schemes that sign it. */
+  url?: string;
 }
 
 /** Everything Intake needs to start the workflow for one event. */
@@ -78,7 +81,7 @@ export interface Source<T = unknown, S = unknown> {
    * providers treat only `200` as success; Standard Webhooks senders accept any 2xx, `202`). A
    * duplicate is always `200`.
    */
-  successStatus: 200 | 202;
+  successStatus: 200 | 201 | 202;
   /**
    * The environment variables this source reads, merged into the one env schema of src/config/index.ts
    * (parsed once, at start-up). Unset secrets are allowed there: they turn the source off.
@@ -111,10 +114,29 @@ export interface Source<T = unknown, S = unknown> {
    * request is kept once per content; default: the raw bytes.
    */
   contentOf?(json: unknown): unknown;
+  /**
+   * Answers a verified request that is a handshake rather than an event (a URL verification challenge),
+   * before the schema: no workflow starts. Undefined for an event.
+   */
+  answer?(json: unknown, req: SourceRequest): SourceAnswer | undefined;
+  /**
+   * What the workflow input carries as `payload`; default the validated body. A file source carries
+   * the raw body text and its content type, so the delivery is byte-identical to what was received.
+   */
+  workflowPayload?(event: T, req: SourceRequest): unknown;
   /** Schema of the body; unknown keys are kept. */
   schema: z.ZodType<T>;
   /** Derives the event id, type and entity. */
   identify(event: T, req: SourceRequest): EventIdentity;
+  /**
+   * For a signed request the schema refused, before it is quarantined: binds what the signature
+   * authenticates (a token) to `key`, which names the request's content (`rejected:sha256:<hex>` of
+   * `contentOf`, or of the raw bytes). Throws InvalidSignatureError (TokenBoundError) when the token
+   * is already bound to anything else: a signature block replayed with other content is refused
+   * instead of being kept, and a forged copy can never win the token later (a re-ingest of a row
+   * that has a binding skips `bind`). Needed by sources whose signature does not cover the content.
+   */
+  bindRejected?(json: unknown, key: string, ctx: SourceContext): Promise<void>;
   /** Last check needing the event id and shared state (token binding). Throws to refuse. */
   bind?(event: T, identity: EventIdentity, ctx: SourceContext): Promise<void>;
   /**
@@ -148,7 +170,7 @@ export interface Source<T = unknown, S = unknown> {
    *    must carry the event id and revision (e.g. an idempotency key `<id>:<revision>`) so its
    *    receiver can tell a replay, to apply, from a redelivery, to drop.
    */
-  process(store: Store): ProcessFn;
+  process(store: Store, services?: ProcessServices): ProcessFn;
 }
 
 /** A source as its file defines it: everything but its activity, which the registry joins to it. */

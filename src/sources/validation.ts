@@ -48,6 +48,29 @@ export const storableString = () =>
 export const unixSeconds = () =>
   z.number().positive().max(MAX_UNIX_SECONDS, 'must be a Unix time in seconds no later than 9999-12-31');
 
+/** The message for a UTC offset PostgreSQL cannot hold. */
+export const OFFSET_MESSAGE = 'UTC offset must be within -15:59 and +15:59';
+
+/**
+ * True when the UTC offset at the end of an ISO 8601 date-time (`Z` or `±HH:MM`) is one PostgreSQL's
+ * timestamptz holds: at most 15:59 either way. zod accepts up to ±23:59, so `+16:00` passed the
+ * schema, was acknowledged, and parked at its first write.
+ */
+export function isStorableOffset(v: string): boolean {
+  const m = /([+-])(\d{2}):(\d{2})$/.exec(v);
+  return !m || Number(m[2]) * 60 + Number(m[3]) <= 15 * 60 + 59;
+}
+
+/**
+ * An ISO 8601 date-time with `Z` or a numeric offset that the store can hold: year 0001 or later
+ * (year 0000 is valid ISO 8601 but out of PostgreSQL's range) and an offset within ±15:59.
+ */
+export const storableDateTime = () =>
+  z.iso
+    .datetime({ offset: true })
+    .refine((v) => !v.startsWith('0000'), 'year must be 0001 or later')
+    .refine(isStorableOffset, OFFSET_MESSAGE);
+
 /** Most issues reported for one body: enough to fix it, not an amplifier. */
 const MAX_DEEP_ISSUES = 10;
 

@@ -15,6 +15,15 @@ export interface SpooledStart {
   searchAttributes: { source: string; eventType: string; entity: string };
 }
 
+/** A dead letter of the spool, as operators list it. */
+export interface DeadStart {
+  workflowId: string;
+  source: string;
+  spooledAt: Date;
+  deadAt: Date;
+  lastError: string;
+}
+
 /** A spooled start leased to one relay. */
 export interface ClaimedStart {
   seq: string;
@@ -23,9 +32,12 @@ export interface ClaimedStart {
 
 /** Depth and age of the spool, for /metrics, /readyz and the depth limit. */
 export interface SpoolStats {
+  /** Rows waiting to be relayed (dead letters not counted). */
   depth: number;
-  /** Rows waiting to be relayed, not counting those Temporal refused as malformed. */
+  /** Rows waiting to be relayed; the same as depth (dead letters never hold new events back). */
   waiting: number;
+  /** Dead letters: starts Temporal refused as permanently invalid, kept for an operator. */
+  dead: number;
   /** Seconds since the oldest row was spooled; 0 when empty. */
   oldestAgeS: number;
 }
@@ -74,7 +86,8 @@ export class StartSpool {
     const { rows } = await this.store.query<{ seq: string; data: Buffer }>(
       `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2), attempts = attempts + 1
        WHERE seq IN (
-         SELECT seq FROM start_spool WHERE claimed_until IS NULL OR claimed_until < now()
+         SELECT seq FROM start_spool
+         WHERE dead_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
          ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING seq, data`,
       [limit, leaseMs / 1000],
@@ -90,40 +103,80 @@ export class StartSpool {
     if (seqs.length) await this.store.query('DELETE FROM start_spool WHERE seq = ANY($1::bigint[])', [seqs]);
   }
 
-  /**
-   * Gives rows back before their lease ends, to be tried again after `delayMs`. `refused` marks
-   * rows Temporal refused as malformed: they stay (nothing acknowledged is dropped) but no longer
-   * count as a backlog that new events must queue behind.
-   */
-  async release(seqs: string[], delayMs = 0, refused = false): Promise<void> {
+  /** Gives rows back before their lease ends, to be tried again after `delayMs`. */
+  async release(seqs: string[], delayMs = 0): Promise<void> {
     if (!seqs.length) return;
     await this.store.query(
-      `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2),
-         reason = CASE WHEN $3 THEN 'refused' ELSE reason END
-       WHERE seq = ANY($1::bigint[])`,
-      [seqs, delayMs / 1000, refused],
+      `UPDATE start_spool SET claimed_until = now() + make_interval(secs => $2) WHERE seq = ANY($1::bigint[])`,
+      [seqs, delayMs / 1000],
     );
   }
 
-  /** The spooled start of `workflowId` with when it was spooled, if it is waiting. */
-  async find(workflowId: string): Promise<{ start: SpooledStart; spooledAt: Date } | undefined> {
-    const { rows } = await this.store.query<{ data: Buffer; spooled_at: Date }>(
-      'SELECT data, spooled_at FROM start_spool WHERE workflow_id = $1',
-      [workflowId],
+  /**
+   * Makes rows dead letters: Temporal refused their start as permanently invalid. They are never
+   * claimed again and do not count as depth (new events do not queue behind them); they stay, with
+   * `error` (value-free), for an operator to see (`intake events list --status dead`).
+   */
+  async bury(seqs: string[], error: string): Promise<void> {
+    if (!seqs.length) return;
+    await this.store.query(
+      `UPDATE start_spool SET dead_at = now(), last_error = $2, claimed_until = NULL
+       WHERE seq = ANY($1::bigint[])`,
+      [seqs, error],
     );
+  }
+
+  /** Dead letters, newest first. */
+  async listDead(filter: { source?: string; limit: number }): Promise<DeadStart[]> {
+    const { rows } = await this.store.query<{
+      workflow_id: string;
+      source: string;
+      spooled_at: Date;
+      dead_at: Date;
+      last_error: string | null;
+    }>(
+      `SELECT workflow_id, source, spooled_at, dead_at, last_error FROM start_spool
+       WHERE dead_at IS NOT NULL AND ($1::text IS NULL OR source = $1) ORDER BY dead_at DESC LIMIT $2`,
+      [filter.source ?? null, filter.limit],
+    );
+    return rows.map((r) => ({
+      workflowId: r.workflow_id,
+      source: r.source,
+      spooledAt: r.spooled_at,
+      deadAt: r.dead_at,
+      lastError: r.last_error ?? 'Temporal refused the start',
+    }));
+  }
+
+  /** The spooled start of `workflowId` with when it was spooled, if it is waiting. */
+  async find(
+    workflowId: string,
+  ): Promise<{ start: SpooledStart; spooledAt: Date; dead?: { at: Date; error: string } } | undefined> {
+    const { rows } = await this.store.query<{
+      data: Buffer;
+      spooled_at: Date;
+      dead_at: Date | null;
+      last_error: string | null;
+    }>('SELECT data, spooled_at, dead_at, last_error FROM start_spool WHERE workflow_id = $1', [workflowId]);
     const row = rows[0];
     if (!row) return undefined;
-    return { start: await unseal<SpooledStart>(row.data, this.codec), spooledAt: row.spooled_at };
+    const start = await unseal<SpooledStart>(row.data, this.codec);
+    const dead = row.dead_at
+      ? { at: row.dead_at, error: row.last_error ?? 'Temporal refused the start' }
+      : undefined;
+    return { start, spooledAt: row.spooled_at, ...(dead ? { dead } : {}) };
   }
 
   /** How many rows wait and how old the oldest is. */
   async stats(): Promise<SpoolStats> {
-    const { rows } = await this.store.query<{ depth: number; waiting: number; age: number | null }>(
-      `SELECT count(*)::int AS depth, (count(*) FILTER (WHERE reason <> 'refused'))::int AS waiting,
-         extract(epoch FROM now() - min(spooled_at))::float8 AS age
+    const { rows } = await this.store.query<{ depth: number; dead: number; age: number | null }>(
+      `SELECT (count(*) FILTER (WHERE dead_at IS NULL))::int AS depth,
+         (count(*) FILTER (WHERE dead_at IS NOT NULL))::int AS dead,
+         extract(epoch FROM now() - min(spooled_at) FILTER (WHERE dead_at IS NULL))::float8 AS age
        FROM start_spool`,
     );
     const r = rows[0];
-    return { depth: r?.depth ?? 0, waiting: r?.waiting ?? 0, oldestAgeS: Math.max(0, r?.age ?? 0) };
+    const depth = r?.depth ?? 0;
+    return { depth, waiting: depth, dead: r?.dead ?? 0, oldestAgeS: Math.max(0, r?.age ?? 0) };
   }
 }

@@ -1,5 +1,4 @@
 import type { Logger } from '../platform/logger';
-import { sources as registeredSources } from '../sources/registry';
 import type { Source } from '../sources/types';
 import { sweepArchive } from './event-archive';
 import type { Store } from './store';
@@ -18,7 +17,7 @@ export function startTokenSweeper(
   store: Store,
   intervalMs: number,
   logger: Logger,
-  sources: readonly Pick<Source<never>, 'name' | 'sweep'>[] = registeredSources,
+  sources: readonly Pick<Source<never>, 'name' | 'sweep'>[],
 ): () => void {
   const sweepers = sources.filter((s) => s.sweep);
   let running = false;

@@ -70,6 +70,11 @@ export async function createWorker(
   try {
     const activities = createActivities({
       store,
+      sources: config.registry.all,
+      services: {
+        tracer: opts.tracing?.tracer,
+        onDelivery: (source, outcome) => metrics.deliveries.inc({ source, outcome }),
+      },
       payloads: payloadOffloadFor(config),
       failpoints: config.failpoints,
       observer: {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeDevEndpoints } from '../../src/dev/dev-env';
 import { loadOrCreateDevSecrets } from '../../src/dev/dev-secrets';
+import { buildRegistry } from '../../src/sources/registry';
 import { run } from '../support/cli';
 import { freePort } from '../support/ports';
 
@@ -26,7 +27,7 @@ describe('the CLI in a second terminal', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('`eval "$(npx intake env)"` exports the API URL, Temporal address and generated secrets of `npm start`', async () => {
-    const secrets = loadOrCreateDevSecrets(dir);
+    const secrets = loadOrCreateDevSecrets(dir, buildRegistry().all);
     writeDevEndpoints(dir, {
       INTAKE_API_URL: 'http://127.0.0.1:4123',
       TEMPORAL_ADDRESS: '127.0.0.1:7345',
@@ -71,7 +72,7 @@ describe('the CLI in a second terminal', () => {
   });
 
   it('`intake send` against an API that does not answer names the URL it tried', async () => {
-    loadOrCreateDevSecrets(dir);
+    loadOrCreateDevSecrets(dir, buildRegistry().all);
     const port = await freePort();
     const r = await run(tsx, [main, 'send', 'mailgun', '--example'], {
       ...env,

@@ -78,7 +78,7 @@ describe('Mailgun token binding across two API instances on one store (postgres)
       ).rows.map((r) => r.token);
     expect(await tokens()).toEqual([expired, live].sort());
 
-    const stop = startTokenSweeper(first.store, 50, first.logger);
+    const stop = startTokenSweeper(first.store, 50, first.logger, first.config.registry.all);
     try {
       await waitFor(async () => !(await tokens()).includes(expired), 10_000, 'expired binding swept');
     } finally {

@@ -93,6 +93,9 @@ export function testEnv(over: Record<string, string> = {}): NodeJS.ProcessEnv {
     INTAKE_RETRY_INITIAL_INTERVAL_MS: '100',
     INTAKE_RETRY_MAX_INTERVAL_MS: '200',
     INTAKE_START_TIMEOUT_MS: '3000',
+    // The store bound on the webhook path is tested on its own (store-timeout.test.ts); elsewhere a
+    // busy machine must not turn a slow commit into a 503.
+    INTAKE_STORE_TIMEOUT_MS: '30000',
     LOG_LEVEL: 'info',
     ...over,
   };

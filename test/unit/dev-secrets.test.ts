@@ -4,7 +4,11 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { applyDevSecrets, loadOrCreateDevSecrets, readDevSecrets } from '../../src/dev/dev-secrets';
 import { settingsOf } from '../../src/sources/types';
-import { findSource, sources } from '../../src/sources/registry';
+import { buildRegistry } from '../../src/sources/registry';
+
+const registry = buildRegistry();
+const sources = registry.all;
+const findSource = (name: string) => registry.find(name);
 
 /** Development secrets derive from the sources' own `devSecrets` and `settings`. */
 describe('dev secrets', () => {
@@ -15,15 +19,15 @@ describe('dev secrets', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('generates every source its variables once, and keeps them (mode 0600)', () => {
-    const first = loadOrCreateDevSecrets(dir);
+    const first = loadOrCreateDevSecrets(dir, sources);
     for (const source of sources)
       expect(Object.keys(source.env).some((v) => first.env[v] !== undefined)).toBe(true);
-    expect(loadOrCreateDevSecrets(dir)).toEqual(first);
+    expect(loadOrCreateDevSecrets(dir, sources)).toEqual(first);
     expect(fs.statSync(path.join(dir, 'dev-secrets.json')).mode & 0o777).toBe(0o600);
   });
 
   it('fills only the sources the environment gave no secret, and reports what it generated', () => {
-    const secrets = loadOrCreateDevSecrets(dir);
+    const secrets = loadOrCreateDevSecrets(dir, sources);
     const config = loadConfig({ MAILGUN_SIGNING_KEY: 'given-key' });
     const { config: next, generated } = applyDevSecrets(config, secrets);
     const mailgun = findSource('mailgun')!;
@@ -41,7 +45,7 @@ describe('dev secrets', () => {
       JSON.stringify({ mailgunSigningKey: 'old', partnerSecrets: {}, adminToken: 'kept-token' }),
     );
     expect(readDevSecrets(dir)?.adminToken).toBe('kept-token');
-    const secrets = loadOrCreateDevSecrets(dir);
+    const secrets = loadOrCreateDevSecrets(dir, sources);
     expect(secrets.adminToken).toBe('kept-token');
     expect(applyDevSecrets(loadConfig({}), secrets).generated.map((g) => g.variable)).toEqual([
       'MAILGUN_SIGNING_KEY',

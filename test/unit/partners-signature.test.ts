@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { isServing, loadConfig } from '../../src/config';
 import { InvalidJsonError, InvalidSignatureError } from '../../src/errors';
 import { partnersSource, partnerWebhookSchema } from '../../src/sources/partners';
-import { findSource } from '../../src/sources/registry';
+import { buildRegistry } from '../../src/sources/registry';
 import type { SourceRequest } from '../../src/sources/types';
 import type { Store } from '../../src/store/store';
 
@@ -170,7 +170,7 @@ describe('partners source: Standard Webhooks verification', () => {
 });
 
 describe('partners source: configuration, schema and identity', () => {
-  const partners = findSource('partners')!;
+  const partners = buildRegistry().find('partners')!;
   it('is configured only for listed partners while the partners source is on', () => {
     expect(isServing(configWith(`acme=${NEW_SECRET}`), partners, { partner: 'acme' })).toBe(true);
     expect(isServing(configWith(`acme=${NEW_SECRET}`), partners, { partner: 'globex' })).toBe(false);

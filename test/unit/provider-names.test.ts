@@ -1,31 +1,43 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { presets } from '../../src/sources/presets';
+import { codeSources } from '../../src/sources/registry';
 
 /**
- * "One source = one file in src/sources/ + one activity + a registry line": outside its source file,
- * its repository modules and the registry, nothing in src/ names a provider. Config, dev secrets,
- * `intake send`, the routes and the worker derive from the registry instead. The SQL migrations are
- * the repositories' schema history (immutable once applied), so they may name their tables.
+ * "A provider is data (a preset) or one code source": outside its preset file or its source file,
+ * its repository modules and the registry lines that list them, nothing in src/ names a provider.
+ * The list of providers derives from the registry's code sources and the preset catalog, so a new
+ * preset or source is checked without editing this test. The SQL migrations are the repositories'
+ * schema history (immutable once applied), so they may name their tables. `standard-webhooks` is
+ * the standard Intake itself speaks (partners, deliveries), not a provider.
  */
 const ROOT = path.join(__dirname, '..', '..');
 
-const PROVIDERS: { name: string; pattern: RegExp; allowed: string[] }[] = [
-  {
-    name: 'mailgun',
-    pattern: /mailgun/i,
-    allowed: [
-      'src/sources/mailgun.ts',
-      'src/store/messages-repo.ts',
-      'src/store/token-bindings-repo.ts',
-      'src/sources/registry.ts',
-    ],
-  },
-  {
-    name: 'partners',
-    pattern: /\bpartners\b/i,
-    allowed: ['src/sources/partners.ts', 'src/store/customers-repo.ts', 'src/sources/registry.ts'],
-  },
-];
+/** Files beyond the source's own that may name it (the repositories of a code source's processing). */
+const REPOSITORIES: Record<string, string[]> = {
+  mailgun: ['src/store/messages-repo.ts', 'src/store/token-bindings-repo.ts'],
+  partners: ['src/store/customers-repo.ts'],
+};
+
+const existing = (file: string) => fs.existsSync(path.join(ROOT, file));
+
+/** The files that may name `name`: its source file, preset file, repositories and the two registries. */
+function allowedFor(name: string): string[] {
+  return [
+    `src/sources/${name}.ts`,
+    `src/sources/presets/${name}.ts`,
+    ...(REPOSITORIES[name] ?? []),
+    'src/sources/registry.ts',
+    'src/sources/presets/index.ts',
+  ].filter(existing);
+}
+
+/** A pattern for the name as a word; `github.com` (Go module paths) is not the provider. */
+const patternFor = (name: string) => new RegExp(`\\b${name}\\b(?!\\.com)`, 'i');
+
+const PROVIDERS = [...new Set([...codeSources().map((s) => s.name), ...presets.keys()])]
+  .filter((name) => name !== 'standard-webhooks')
+  .map((name) => ({ name, pattern: patternFor(name), allowed: allowedFor(name) }));
 
 const isMigration = (file: string) => file.startsWith('src/store/migrations/');
 
@@ -48,17 +60,26 @@ function offenders(pattern: RegExp, allowed: string[]): string[] {
     );
 }
 
-describe('provider names stay in their source, repository and registry', () => {
+describe('provider names stay in their source or preset, repository and registry', () => {
+  it('covers the code sources and every preset', () => {
+    expect(PROVIDERS.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['mailgun', 'partners', 'github', 'stripe', 'shopify', 'slack']),
+    );
+  });
+
   it.each(PROVIDERS)('$name appears nowhere else in src/', ({ pattern, allowed }) => {
     expect(offenders(pattern, allowed)).toEqual([]);
   });
 
   it('the check finds a provider name where one is (control)', () => {
-    // Without the allow list, the source file itself must be reported: the scan reads what it should.
+    // Without the allow list, the source and preset files must be reported: the scan reads what it should.
     expect(offenders(/mailgun/i, [])).toContainEqual(
       expect.stringMatching(/^src\/sources\/mailgun\.ts:\d+$/),
     );
-    for (const { allowed } of PROVIDERS)
-      for (const file of allowed) expect(fs.existsSync(path.join(ROOT, file))).toBe(true);
+    expect(offenders(patternFor('github'), [])).toContainEqual(
+      expect.stringMatching(/^src\/sources\/presets\/github\.ts:\d+$/),
+    );
+    // A Go module path is not the provider.
+    expect(patternFor('github').test('go install github.com/temporalio/cli')).toBe(false);
   });
 });

@@ -1,0 +1,261 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import type { ValidateFunction } from 'ajv/dist/2020';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { z } from 'zod';
+import { InvalidSignatureError, ValidationError } from '../../errors';
+import type { Locator, Preset, SourceAnswer } from '../presets/preset';
+import type { SourceDefinition, SourceExample, SourceRequest } from '../types';
+import { isSafeId } from '../validation';
+import {
+  headerOf,
+  secretKey,
+  signHmac,
+  signedContent,
+  timestampOf,
+  usesJson,
+  verifyHmac,
+  type HmacScheme,
+  type Template,
+} from './hmac';
+import { pointerString, setPointer } from './json-pointer';
+
+/** Where a file source delivers (`deliver:` with its secret resolved). */
+export interface Delivery {
+  url: string;
+  /** The Standard Webhooks secret Intake signs deliveries with (value of `deliver.secret`). */
+  secret: string;
+  /** The variable it came from, for messages. */
+  secretVariable: string;
+  timeoutMs: number;
+}
+
+/** A sources-file entry, resolved: preset merged, secrets read, template and schema compiled. */
+export interface FileSourceSpec {
+  name: string;
+  preset?: Preset;
+  hmac: HmacScheme;
+  template: Template;
+  /** Verify with the provider's library (the preset's, when no hmac field is overridden). */
+  library?: 'standardwebhooks';
+  /** The secrets' variables and values, in file order; several = rotation (any may match). */
+  secrets: { variable: string; value: string }[];
+  eventId: Locator;
+  eventType: Locator;
+  entity?: Locator;
+  successCode: 200 | 201 | 202;
+  answer?: (json: unknown) => SourceAnswer | undefined;
+  /** The entry's JSON Schema, compiled (ajv, draft 2020-12). */
+  validate?: ValidateFunction;
+  deliver: Delivery;
+}
+
+/** What a file source's workflow carries: the body exactly as received, and its content type. */
+export interface RawDelivery {
+  /** The request body as received (UTF-8, which the JSON check guarantees): byte-identical. */
+  body: string;
+  contentType: string;
+}
+
+/** The activity every file source's events run: delivery (activities/deliver.ts). */
+export const DELIVER_ACTIVITY = 'deliverWebhook';
+
+/** A file source: a Source whose processing is the delivery to `deliver`. */
+export type FileSourceDefinition = SourceDefinition<unknown, FileSourceSpec> & { delivery: Delivery };
+
+const header = (req: SourceRequest, name: string) => headerOf(req.headers, name);
+
+/** The value a locator points at, in the request's headers or parsed body. */
+function locate(loc: Locator, json: unknown, req: SourceRequest): string | undefined {
+  return 'header' in loc ? header(req, loc.header) : pointerString(json, loc.jsonPointer);
+}
+
+const where = (loc: Locator) => ('header' in loc ? `header ${loc.header}` : loc.jsonPointer);
+
+/** Turns ajv's errors into the 422 issues (`path` with dots, as the zod schemas of code sources). */
+function schemaIssues(ctx: z.core.$RefinementCtx, validate: ValidateFunction): void {
+  for (const e of validate.errors ?? []) {
+    const path = e.instancePath
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    ctx.addIssue({ code: 'custom', path, message: e.message ?? 'invalid' });
+  }
+}
+
+/** The body schema of a file source: the entry's JSON Schema, and ids/types where they are read. */
+function bodySchema(spec: FileSourceSpec): z.ZodType<unknown> {
+  return z.unknown().superRefine((json, ctx) => {
+    if (spec.validate && !spec.validate(json)) schemaIssues(ctx, spec.validate);
+    for (const [field, loc] of [
+      ['eventId', spec.eventId],
+      ['eventType', spec.eventType],
+    ] as const) {
+      if ('header' in loc) continue;
+      const v = pointerString(json, loc.jsonPointer);
+      if (v === undefined || v.length === 0 || !isSafeId(v))
+        ctx.addIssue({
+          code: 'custom',
+          path: loc.jsonPointer.split('/').slice(1),
+          message: `${field} must be a non-empty string or number without control characters`,
+        });
+    }
+  });
+}
+
+/** Standard Webhooks verification with the library, against each secret (rotation). */
+function verifyWithLibrary(spec: FileSourceSpec, req: SourceRequest): void {
+  const id = header(req, 'webhook-id');
+  const timestamp = header(req, 'webhook-timestamp');
+  const signature = header(req, 'webhook-signature');
+  if (!id || !timestamp || !signature) throw new InvalidSignatureError('missing Standard Webhooks headers');
+  // The library parses leniently; only plain seconds are accepted.
+  if (!/^\d{1,12}$/.test(timestamp)) throw new InvalidSignatureError('malformed timestamp');
+  const headers = { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
+  for (const { value } of spec.secrets) {
+    try {
+      new Webhook(value).verify(req.rawBody, headers);
+      return;
+    } catch (err) {
+      if (!(err instanceof WebhookVerificationError)) throw err;
+    }
+  }
+  throw new InvalidSignatureError('no matching signature');
+}
+
+/** Builds the Source of a resolved sources-file entry. */
+export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+  const keys = spec.secrets.map((s) => secretKey(spec.hmac, s.value));
+  const verify = (json: unknown, req: SourceRequest) => {
+    if (spec.library === 'standardwebhooks') return verifyWithLibrary(spec, req);
+    const id = spec.template.some((p) => p.kind === 'id') ? locate(spec.eventId, json, req) : undefined;
+    verifyHmac(spec.hmac, spec.template, keys, {
+      rawBody: req.rawBody,
+      headers: req.headers,
+      url: req.url,
+      json,
+      id,
+    });
+  };
+  // A signature over the body's own fields is checked once the body is parsed; any other before.
+  const afterParse =
+    usesJson(spec.hmac, spec.template) ||
+    ('jsonPointer' in spec.eventId && spec.template.some((p) => p.kind === 'id'));
+  const headersToKeep = [spec.eventId, spec.eventType, spec.entity]
+    .filter((l): l is { header: string } => !!l && 'header' in l)
+    .map((l) => l.header.toLowerCase());
+  return {
+    name: spec.name,
+    route: spec.name,
+    activity: DELIVER_ACTIVITY,
+    successStatus: spec.successCode,
+    env: {},
+    settings: () => spec,
+    secretVariable: spec.secrets[0]?.variable ?? spec.name,
+    hasSecrets: () => spec.secrets.length > 0,
+    devSecrets: () => ({}),
+    example: (_settings, opts) => fileSourceExample(spec, opts),
+    ...(afterParse
+      ? { verifyParsed: (json: unknown, req: SourceRequest) => verify(json, req) }
+      : { verifyRaw: (req: SourceRequest) => verify(undefined, req) }),
+    ...(spec.answer ? { answer: spec.answer } : {}),
+    replayHeaders: ['content-type', ...headersToKeep],
+    schema: bodySchema(spec),
+    identify(json, req) {
+      const found = (loc: Locator, field: string) => {
+        const v = locate(loc, json, req);
+        if (v === undefined || v.length === 0 || !isSafeId(v))
+          throw new ValidationError([{ path: where(loc), message: `${field} is missing` }]);
+        return v;
+      };
+      const entity = spec.entity ? (locate(spec.entity, json, req) ?? '') : '';
+      return {
+        eventId: found(spec.eventId, 'event id'),
+        eventType: found(spec.eventType, 'event type'),
+        entity,
+      };
+    },
+    workflowPayload: (_json, req): RawDelivery => ({
+      body: req.rawBody.toString('utf8'),
+      contentType: header(req, 'content-type') ?? 'application/json',
+    }),
+    delivery: spec.deliver,
+  };
+}
+
+/**
+ * `intake send <source> --example`: the preset's documented sample (or, for a generic entry, a body
+ * with just the id and type its rules read), a fresh event id, signed with the first secret.
+ */
+export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }): SourceExample {
+  const secret = spec.secrets[0];
+  if (!secret) throw new Error(`source ${spec.name} has no secret`);
+  const sample = spec.preset?.example ?? { body: {}, headers: {} };
+  const body = structuredClone(sample.body);
+  const headers: Record<string, string> = { ...sample.headers, 'content-type': 'application/json' };
+  const id = `example-${randomUUID()}`;
+  const put = (loc: Locator, value: string) => {
+    if ('header' in loc) {
+      for (const k of Object.keys(headers))
+        if (k.toLowerCase() === loc.header.toLowerCase()) delete headers[k];
+      headers[loc.header] = value;
+    } else setPointer(body, loc.jsonPointer, value);
+  };
+  put(spec.eventId, id);
+  if (opts.event || !spec.preset) put(spec.eventType, opts.event ?? 'example');
+  const nowMs = Date.now();
+  let raw: string;
+  if (spec.library === 'standardwebhooks') {
+    raw = JSON.stringify(body);
+    const ts = new Date(Math.floor(nowMs / 1000) * 1000);
+    headers['webhook-timestamp'] = String(Math.floor(nowMs / 1000));
+    headers['webhook-signature'] = new Webhook(secret.value).sign(headers['webhook-id'] ?? id, ts, raw);
+  } else {
+    // Signatures and timestamps carried in the body are written into it before signing.
+    const ts = String(Math.floor(nowMs / 1000));
+    if (spec.hmac.timestampJsonPointer) setPointer(body, spec.hmac.timestampJsonPointer, ts);
+    const key = secretKey(spec.hmac, secret.value);
+    if (spec.hmac.signatureJsonPointer) {
+      const tsUsed = timestampOf(spec.hmac, { rawBody: Buffer.alloc(0), headers: {}, json: body });
+      const content = signedContent(
+        spec.template,
+        { rawBody: Buffer.alloc(0), headers: lower(headers), json: body, id },
+        tsUsed,
+      );
+      const digest = signHmacDigest(spec.hmac, key, content);
+      setPointer(body, spec.hmac.signatureJsonPointer, `${spec.hmac.prefix ?? ''}${digest}`);
+      raw = JSON.stringify(body);
+    } else {
+      raw = JSON.stringify(body);
+      Object.assign(
+        headers,
+        signHmac(
+          spec.hmac,
+          spec.template,
+          key,
+          { rawBody: Buffer.from(raw), headers: lower(headers), json: body, id },
+          nowMs,
+        ),
+      );
+    }
+  }
+  const entity =
+    spec.entity && 'jsonPointer' in spec.entity ? pointerString(body, spec.entity.jsonPointer) : undefined;
+  return {
+    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
+    read: {
+      label: 'Event id',
+      id: entity ?? id,
+      path: `/events/${encodeURIComponent(`${spec.name}:${id}`)}`,
+    },
+  };
+}
+
+const lower = (h: Record<string, string>) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+
+/** The encoded HMAC of `content` (for signatures written into the body). */
+function signHmacDigest(scheme: HmacScheme, key: Buffer, content: Buffer): string {
+  return createHmac(scheme.algorithm, key)
+    .update(content)
+    .digest(scheme.encoding === 'hex' ? 'hex' : scheme.encoding);
+}
