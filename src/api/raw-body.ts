@@ -41,8 +41,13 @@ export function readRawBody(opts: RawBodyOptions): RequestHandler {
   const { limit, bodyTimeoutMs } = opts;
   const drainCap = drainCapBytes(limit);
   return (req, res, next) => {
-    const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
-    if (encoding !== 'identity') {
+    // An empty Content-Encoding names no coding: the body is as sent (identity), not a 415.
+    const encoding = (req.get('content-encoding') ?? '').trim().toLowerCase() || 'identity';
+    // Node undoes only `chunked`; any other transfer coding (`gzip, chunked`) would reach the
+    // signature check and the parse still encoded.
+    const transfer = req.get('transfer-encoding');
+    const unsupportedTransfer = transfer !== undefined && transfer.trim().toLowerCase() !== 'chunked';
+    if (encoding !== 'identity' || unsupportedTransfer) {
       res.set('Connection', 'close');
       return next(new UnsupportedMediaTypeError('application/json'));
     }

@@ -61,7 +61,10 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   // on that connection at the same moment meets "other side closed". Node announces it in the
   // `Keep-Alive: timeout=…` header, so clients that honour it (undici) close first.
   server.keepAliveTimeout = t.keepAliveTimeoutMs;
-  server.maxHeadersCount = 100;
+  // No count limit: Node drops the headers past it silently, so a second Content-Type or
+  // Content-Encoding after header #100 was invisible to the duplicate checks. The header section is
+  // still bounded by size (16 KiB, then 431).
+  server.maxHeadersCount = 0;
   // While draining, every answer closes its connection: keep-alive clients must reconnect (and are
   // refused), instead of sending more requests over connections that server.close() leaves open.
   let closing = false;

@@ -23,19 +23,25 @@ export interface WebhooksRouterDeps {
 /** `application/json`, optionally with `charset=utf-8`; anything else is refused with 415. */
 function isJsonContentType(header: string | undefined): boolean {
   if (!header) return false;
-  const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
+  // Whitespace around `=` is dropped first: `charset = utf-16` must not pass as "not a charset".
+  const [type, ...params] = header.split(';').map((s) =>
+    s
+      .replace(/\s*=\s*/, '=')
+      .trim()
+      .toLowerCase(),
+  );
   if (type !== 'application/json') return false;
   return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
 }
 
 /**
- * How many Content-Type header lines the request carried. Node keeps only the first of duplicates,
+ * How many header lines named `name` (lower case) the request carried. Node keeps only the first of duplicates,
  * so two lines that disagree could make a proxy and Intake read the body differently: a request
  * with more than one is refused like a wrong type.
  */
-function contentTypeLines(rawHeaders: string[]): number {
+function headerLines(rawHeaders: string[], name: string): number {
   let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'content-type') n++;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === name) n++;
   return n;
 }
 
@@ -46,7 +52,12 @@ function precheck(source: AnySource, config: Config): RequestHandler {
     res.locals.source = source.name;
     if (!isServing(config, source, req.params as Record<string, string>))
       return next(new UnknownSourceError());
-    if (contentTypeLines(req.rawHeaders) !== 1 || !isJsonContentType(req.get('content-type')))
+    // Content-Encoding twice is refused for the same reason as Content-Type twice.
+    if (
+      headerLines(req.rawHeaders, 'content-type') !== 1 ||
+      headerLines(req.rawHeaders, 'content-encoding') > 1 ||
+      !isJsonContentType(req.get('content-type'))
+    )
       return next(new UnsupportedMediaTypeError('application/json'));
     next();
   };

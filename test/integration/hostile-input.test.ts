@@ -47,6 +47,13 @@ const partnerSplice = (fragment: string) => {
   });
   return partnerRequest({ bodyText: text.replace('"data":{', `"data":{${fragment},`) });
 };
+/** `n` harmless header lines. */
+const padHeaders = (n: number) => Array.from({ length: n }, (_, i) => `X-Pad-${i}: ${i}\r\n`).join('');
+/** A signed Mailgun request as raw HTTP, with `extra` header lines after its own. */
+const rawMailgun = (extra: string) => {
+  const body = Buffer.from(mailgunRequest().body as string);
+  return `POST /webhooks/mailgun HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body.toString()}`;
+};
 const nested = (depth: number) => '{"n":'.repeat(depth) + '1' + '}'.repeat(depth);
 const hoursAgo = (h: number) => Math.floor(Date.now() / 1000) - h * 3600;
 
@@ -113,6 +120,46 @@ const rows: Row[] = [
   {
     name: 'partners: no content type',
     request: () => partnerRequest({ contentType: null }),
+    status: 415,
+    body: NOT_JSON_TYPE,
+  },
+
+  {
+    name: 'mailgun: charset = utf-16 (spaces around =)',
+    request: () => mailgunRequest({ contentType: 'application/json; charset = utf-16' }),
+    status: 415,
+    body: NOT_JSON_TYPE,
+  },
+  // Duplicates past Node's old header-count cut-off (100), and transfer codings Node does not undo.
+  {
+    name: 'mailgun: a second Content-Type after 130 other headers',
+    run: async (intake) =>
+      toRow(await rawRequest(intake.url, [rawMailgun(padHeaders(130) + 'Content-Type: text/plain\r\n')])),
+    status: 415,
+    body: NOT_JSON_TYPE,
+  },
+  {
+    name: 'mailgun: a second Content-Encoding after 110 other headers',
+    run: async (intake) =>
+      toRow(
+        await rawRequest(intake.url, [
+          rawMailgun('Content-Encoding: identity\r\n' + padHeaders(110) + 'Content-Encoding: gzip\r\n'),
+        ]),
+      ),
+    status: 415,
+    body: NOT_JSON_TYPE,
+  },
+  {
+    name: 'mailgun: Transfer-Encoding: gzip, chunked',
+    run: async (intake) => {
+      const { body } = mailgunRequest();
+      const gz = gzipSync(body as string);
+      const head =
+        'POST /webhooks/mailgun HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n';
+      return toRow(
+        await rawRequest(intake.url, [head, `${gz.length.toString(16)}\r\n`, gz, '\r\n0\r\n\r\n']),
+      );
+    },
     status: 415,
     body: NOT_JSON_TYPE,
   },
@@ -623,6 +670,15 @@ describe('hostile input: every bad request gets its exact answer and starts noth
       'the valid event to be counted',
     );
     expect(await countWorkflows()).toBe(before + 1);
+  });
+
+  it('takes an empty Content-Encoding as identity (no coding named), and sees headers past #100', async () => {
+    const req = mailgunRequest();
+    const res = await send(intake.url, { ...req, headers: { ...req.headers, 'content-encoding': '' } });
+    expect([res.status, res.json]).toEqual([200, { id: `mailgun:${req.eventId}`, status: 'accepted' }]);
+    // 150 harmless headers are fine; what Intake checks is seen wherever it is.
+    const padded = await rawRequest(intake.url, [rawMailgun(padHeaders(150))]);
+    expect(padded.status).toBe(200);
   });
 
   it('answers a body shorter than its Content-Length claimed with 400 and closes the connection', async () => {
