@@ -36,28 +36,46 @@ export async function runDev(baseConfig: Config): Promise<void> {
   const codecOn = !!config.encryptionKeys?.length;
   const apiHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const apiBase = `http://${apiHost}:${config.port}`;
-  say(`Starting the Temporal dev server on ${config.temporal.address}…`);
-  const server = await startConfiguredDevServer(config, {
-    progress: say,
-    uiCodecEndpoint: codecOn ? `${apiBase}/codec` : undefined,
-  });
-  const stops: (() => Promise<void>)[] = [() => server.stop()];
+  // The stop handler is in place before anything starts: a SIGTERM or Ctrl-C at any point of the
+  // start-up stops what has started so far, the Temporal server included (issue 19). Until then
+  // the default action would end this process at once, and a server still booting could outlive it.
+  const abort = new AbortController();
+  const stops: (() => Promise<void>)[] = [];
+  let starting: Promise<unknown> = Promise.resolve();
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    while (stops.length) await stops.pop()!().catch(() => undefined);
   };
   onShutdown(
     async () => {
       say('Stopping…');
+      abort.abort();
+      await starting.catch(() => undefined);
       await stopAll();
     },
     { whenOrphaned: true },
   );
+  say(`Starting the Temporal dev server on ${config.temporal.address}…`);
+  const serverStart = startConfiguredDevServer(config, {
+    progress: say,
+    uiCodecEndpoint: codecOn ? `${apiBase}/codec` : undefined,
+    signal: abort.signal,
+  });
+  starting = serverStart;
+  const server = await serverStart;
+  stops.push(() => server.stop());
+  /** Runs one start-up step unless a stop was asked for meanwhile; the stop waits for it. */
+  const step = <T>(run: () => Promise<T>): Promise<T> => {
+    if (abort.signal.aborted) return Promise.reject(new Error('start-up interrupted (stop requested)'));
+    const p = run();
+    starting = p;
+    return p;
+  };
   try {
-    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const store = await step(() => openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
     stops.push(() => store.close());
     const stopSweeper = startTokenSweeper(store, TOKEN_SWEEP_INTERVAL_MS, logger, config.registry.all);
     stops.push(async () => stopSweeper());
-    const devWorker = await startDevWorker(config, store, logger);
+    const devWorker = await step(() => startDevWorker(config, store, logger));
     stops.push(devWorker.stop);
     const apiTracing = startTracing(config, 'intake-api');
     stops.push(() => apiTracing.shutdown());
@@ -65,20 +83,22 @@ export async function runDev(baseConfig: Config): Promise<void> {
     const client = createClient(config, apiTracing, config.eagerStart ? devWorker.connection : undefined);
     if (!config.eagerStart) stops.push(() => client.connection.close());
     const uiOrigin = `http://127.0.0.1:${port + 1000}`;
-    const api = await startApi({
-      config,
-      client,
-      store,
-      logger,
-      tracer: apiTracing.tracer,
-      // The dev Web UI has no login and cannot send a bearer token; in development the codec
-      // endpoint answers loopback clients (the browser on this machine) without one (production
-      // requires INTAKE_ADMIN_TOKEN).
-      extraRouters: apiExtraRouters(config, {
-        uiOrigins: [uiOrigin, `http://localhost:${port + 1000}`, ...config.codecCorsOrigins],
-        codecAuth: false,
+    const api = await step(() =>
+      startApi({
+        config,
+        client,
+        store,
+        logger,
+        tracer: apiTracing.tracer,
+        // The dev Web UI has no login and cannot send a bearer token; in development the codec
+        // endpoint answers loopback clients (the browser on this machine) without one (production
+        // requires INTAKE_ADMIN_TOKEN).
+        extraRouters: apiExtraRouters(config, {
+          uiOrigins: [uiOrigin, `http://localhost:${port + 1000}`, ...config.codecCorsOrigins],
+          codecAuth: false,
+        }),
       }),
-    });
+    );
     stops.push(() => api.close(2000));
     // For `intake env` in a second terminal: where this run listens.
     writeDevEndpoints(config.dataDir, {

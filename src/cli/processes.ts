@@ -17,14 +17,16 @@ import { onShutdown } from './lifecycle';
 /** Finds the `temporal` binary and starts the dev server where the config says (intake server/dev). */
 export async function startConfiguredDevServer(
   config: Config,
-  opts: { progress?: (line: string) => void; uiCodecEndpoint?: string } = {},
+  opts: { progress?: (line: string) => void; uiCodecEndpoint?: string; signal?: AbortSignal } = {},
 ) {
   const binary = await findTemporalCli({
     explicitPath: config.temporal.cliPath,
     env: config.childEnv,
     progress: opts.progress,
+    signal: opts.signal,
   });
   return startDevServer({
+    signal: opts.signal,
     log: opts.progress,
     binary,
     address: config.temporal.address,
@@ -132,8 +134,17 @@ export async function runWorker(config: Config): Promise<void> {
 /** `intake server`: the Temporal dev server alone, with its data under INTAKE_DATA_DIR. */
 export async function runServer(config: Config): Promise<void> {
   const say = (line: string) => process.stdout.write(line + '\n');
-  const server = await startConfiguredDevServer(config, { progress: say });
+  // Handled from the start: a signal while the server starts stops it too (issue 19).
+  const abort = new AbortController();
+  const starting = startConfiguredDevServer(config, { progress: say, signal: abort.signal });
+  onShutdown(
+    async () => {
+      abort.abort();
+      await (await starting.catch(() => undefined))?.stop();
+    },
+    { whenOrphaned: true },
+  );
+  const server = await starting;
   say(`Temporal dev server on ${server.address}, Web UI ${server.uiUrl}\nData: ${server.dbFile}`);
-  onShutdown(() => server.stop(), { whenOrphaned: true });
   await server.exited;
 }

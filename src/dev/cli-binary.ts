@@ -23,6 +23,8 @@ export interface FindTemporalCliOptions {
   lookOnly?: boolean;
   /** The environment (PATH, XDG_CACHE_HOME, Go settings) from Config.childEnv. */
   env: NodeJS.ProcessEnv;
+  /** Abandons a download or build (a stop requested during start-up): the go process is killed. */
+  signal?: AbortSignal;
 }
 
 /** Raised when no way to get the `temporal` binary worked; the message lists them all. */
@@ -79,10 +81,15 @@ async function download(
   destDir: string,
   timeoutMs: number,
   progress: (l: string) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const { platform, arch } = platformArch();
   progress(`Downloading the Temporal CLI ${TEMPORAL_CLI_VERSION} (${platform}/${arch})…`);
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const res = await fetch(url, {
+    signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    redirect: 'follow',
+  });
   if (!res.ok || !res.body) throw new Error(`download answered HTTP ${res.status}`);
   const total = Number(res.headers.get('content-length') ?? 0);
   const chunks: Buffer[] = [];
@@ -178,6 +185,7 @@ async function goInstall(
   destDir: string,
   env: NodeJS.ProcessEnv,
   progress: (l: string) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const go =
     onPath('go', env.PATH ?? '') ??
@@ -198,6 +206,7 @@ async function goInstall(
           {
             env: { ...env, GOBIN: gobin, GOFLAGS: '-mod=mod' },
             stdio: ['ignore', 'ignore', 'pipe'],
+            signal,
           },
         );
         const watch = new GoOutputWatch();
@@ -236,13 +245,15 @@ async function fetchCli(
       binDir,
       opts.downloadTimeoutMs ?? 20_000,
       progress,
+      opts.signal,
     );
   } catch (err) {
     failures.push(`release download: ${describe(err)}`);
     progress(`  download failed (${describe(err)}); trying go install`);
   }
   try {
-    return await goInstall(binDir, opts.env, progress);
+    if (opts.signal?.aborted) throw new Error('interrupted');
+    return await goInstall(binDir, opts.env, progress, opts.signal);
   } catch (err) {
     failures.push(`go install: ${describe(err)}`);
   }
@@ -276,6 +287,7 @@ export async function findTemporalCli(opts: FindTemporalCliOptions): Promise<str
       {
         onWait: (holder) =>
           progress(`Waiting for another download or build of the Temporal CLI (${holder})…`),
+        signal: opts.signal,
       },
     );
     if (found) return found;

@@ -26,6 +26,11 @@ export interface DevServerOptions {
   env: NodeJS.ProcessEnv;
   /** Where to say that a server left running on the same data folder is being stopped. */
   log?: (line: string) => void;
+  /**
+   * Abandons the start (a SIGTERM or Ctrl-C while the server is starting): the server is stopped
+   * and the start rejects with a DevServerError.
+   */
+  signal?: AbortSignal;
 }
 
 /** A running `temporal server start-dev`. */
@@ -117,7 +122,9 @@ export const pidFileOf = (dataDir: string) => path.join(dataDir, 'temporal-serve
  * server, writes its pid file, reports the pid over the IPC channel, and stops the server
  * (SIGTERM, SIGKILL after 10 s) as soon as that channel disconnects, which happens whenever the
  * Intake process ends, however it ends: a kill -9 (tsx's own signal relay sends one when its child
- * is slow to answer), a second Ctrl-C, a crash. Node offers no PR_SET_PDEATHSIG; this is its
+ * is slow to answer), a second Ctrl-C, a crash; it also polls for that (a disconnect during its own
+ * boot emits nothing) and starts no server when Intake is already gone. SIGKILL follows after 5 s,
+ * so a stop completes within 10 s even on a busy machine. Node offers no PR_SET_PDEATHSIG; this is its
  * portable equivalent. The supervisor runs in its own process group (the terminal's Ctrl-C must
  * reach Intake only, so that Intake stops API and worker before the server), ignores SIGINT, and
  * forwards SIGTERM and SIGHUP. It exits with the server's exit code.
@@ -126,14 +133,21 @@ export const SUPERVISOR = `
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const [pidFile, bin, ...args] = process.argv.slice(1);
+const parent = process.ppid;
+// Intake may have died while this supervisor was booting: then start nothing.
+if (!process.connected) process.exit(0);
 const server = spawn(bin, args, { stdio: ['ignore', 'inherit', 'inherit'] });
 let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
   server.kill('SIGTERM');
-  setTimeout(() => server.kill('SIGKILL'), 10000).unref();
+  setTimeout(() => server.kill('SIGKILL'), 5000).unref();
 };
+// A disconnect that happened before the listener below existed emits nothing: look, too.
+setInterval(() => {
+  if (!process.connected || process.ppid !== parent) stop();
+}, 500).unref();
 server.once('spawn', () => {
   fs.writeFileSync(pidFile, String(server.pid));
   if (process.send) process.send({ pid: server.pid });
@@ -229,6 +243,8 @@ function bindFailure(logFile: string): string | undefined {
  * taken fails the start with a DevServerError naming it.
  */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const aborted = () => (opts.signal?.aborted ? 'the start was interrupted (stop requested)' : undefined);
+  if (aborted()) throw new DevServerError(aborted()!);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const logFile = path.join(opts.dataDir, 'temporal-server.log');
   await stopLeftoverServer(opts.dataDir, opts.log ?? (() => undefined));
@@ -285,14 +301,18 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await exited;
     clearTimeout(timer);
   };
+  const onAbort = () => void stop(1000);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await started;
-    await waitForTemporal(opts.address, opts.readyTimeoutMs ?? 120_000, () => exitInfo);
+    await Promise.race([started, exited]);
+    await waitForTemporal(opts.address, opts.readyTimeoutMs ?? 120_000, () => aborted() ?? exitInfo);
     // Something else may have answered on the port (taken between the check and the bind).
     if (exitInfo) throw new Error(exitInfo);
   } catch (err) {
     await stop(1000);
-    throw new DevServerError(exitInfo ?? (err as Error).message);
+    throw new DevServerError(aborted() ?? exitInfo ?? (err as Error).message);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
   }
   return {
     address: opts.address,

@@ -10,6 +10,8 @@ export interface FileLockOptions {
   pollMs?: number;
   /** Give up waiting after this long (throws). Default: wait as long as the holder lives. */
   timeoutMs?: number;
+  /** Stop waiting when aborted (throws). */
+  signal?: AbortSignal;
 }
 
 /** Whether a process with this pid runs on this machine (EPERM: it runs, as another user). */
@@ -77,6 +79,7 @@ export async function withFileLock<T>(
       told = true;
       opts.onWait?.(holder.text);
     }
+    if (opts.signal?.aborted) throw new Error(`stopped waiting for ${lockFile}`);
     if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs)
       throw new Error(
         `timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${lockFile} (${holder?.text ?? '?'})`,
