@@ -44,7 +44,7 @@ export function createActivities(deps: ActivityDeps): Record<string, HandlerActi
         if (!fn) throw new Error(`no source ${input.source} in this worker's configuration`);
         return fn(input);
       };
-      return [activity, runHandler(process, deps.failpoints, deps.observer)];
+      return [activity, runHandler(process, deps.failpoints, deps.observer, deps.store)];
     }),
   );
   // Every activity gets its offloaded payload put back before it runs (claim check).

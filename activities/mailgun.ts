@@ -6,8 +6,9 @@ import { PermanentProcessingError } from '../src/errors';
 import type { HandlerInput } from '../workflows/types';
 
 /**
- * Mailgun processing: the event is recorded once (unique on event id) and its message's state is
- * updated, in one transaction with the exactly-once ledger.
+ * Mailgun processing, in one transaction with the exactly-once ledger: the event is recorded (a
+ * replay replaces its row) and its message's state is derived again from the message's recorded
+ * events, so a replayed event counts once and a second replay changes nothing.
  */
 export function processMailgun(store: Store) {
   return async (input: HandlerInput): Promise<{ applied: boolean }> => {
@@ -16,8 +17,8 @@ export function processMailgun(store: Store) {
     if (!parsed.success) throw new PermanentProcessingError('payload no longer matches the Mailgun schema');
     const data = parsed.data['event-data'];
     return store.tx(async (q) => {
-      const first = await markProcessed(q, input.id, input.source, input.eventType);
-      if (!first) return { applied: false };
+      const claimed = await markProcessed(q, input.id, input.source, input.eventType, input.revision);
+      if (!claimed) return { applied: false };
       await recordMailgunEvent(q, {
         eventId: data.id,
         messageId: data.message.headers['message-id'],

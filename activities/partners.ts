@@ -8,7 +8,9 @@ import type { HandlerInput } from '../workflows/types';
 /**
  * Partner customer processing: the customer row is upserted or tombstoned with last-write-wins by
  * `data.updatedAt` (see applyCustomerWrite for ties), in one transaction with the exactly-once ledger.
- * An event older than the stored state is still marked processed: it lost, it did not fail.
+ * An event older than the stored state is still marked processed: it lost, it did not fail. A
+ * replayed event replaces its own earlier write when it is still the winner, and loses to a newer
+ * update as it did the first time (last-write-wins holds across replays).
  */
 export function processPartners(store: Store) {
   return async (input: HandlerInput): Promise<{ applied: boolean }> => {
@@ -20,8 +22,8 @@ export function processPartners(store: Store) {
     const deleted = event.type === 'customer.deleted';
     // Store data errors (a value PostgreSQL cannot hold) become permanent in activities/run-handler.ts.
     return store.tx(async (q) => {
-      const first = await markProcessed(q, input.id, input.source, input.eventType);
-      if (!first) return { applied: false };
+      const claimed = await markProcessed(q, input.id, input.source, input.eventType, input.revision);
+      if (!claimed) return { applied: false };
       await applyCustomerWrite(q, {
         partner,
         customerId: event.data.id,

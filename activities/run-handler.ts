@@ -2,10 +2,15 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Tracer } from '@opentelemetry/api';
 import { PermanentProcessingError, RetryLaterError, toProcessingError } from '../src/errors';
 import { firingFailpoint, type Failpoint } from '../src/worker/failpoints';
+import { markProcessed } from '../src/store/ledger';
+import type { Queryable } from '../src/store/store';
 import { PERMANENT_ERROR_TYPE } from '../workflows/failure-types';
 import type { HandlerInput, HandlerResult } from '../workflows/types';
 
-/** What a source's processing function gets besides the event. */
+/**
+ * A source's processing of one event; `input.revision` tells a replay (see Source.process for the
+ * contract: ledger first, and a replay replaces the event's earlier effect).
+ */
 export type ProcessFn = (input: HandlerInput) => Promise<{ applied: boolean }>;
 
 /** Worker services a source's processing may use besides the store (delivery: tracing, metrics). */
@@ -43,7 +48,13 @@ function heartbeatWhileRunning(): () => void {
  * (toProcessingError), maps PermanentProcessingError to a non-retryable failure (the one place that
  * retry decision is made), and reports the attempt number so the workflow can keep an honest count.
  */
-export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer: HandlerObserver = {}) {
+export function runHandler(
+  process: ProcessFn,
+  failpoints: Failpoint[],
+  observer: HandlerObserver = {},
+  /** The store, for a `silent` failpoint's ledger row. */
+  ledger?: Queryable,
+) {
   // Events a `once` failpoint already failed in this process (rehearsal only; off by default).
   const failedOnce = new Set<string>();
   return async (input: HandlerInput): Promise<HandlerResult> => {
@@ -57,6 +68,11 @@ export function runHandler(process: ProcessFn, failpoints: Failpoint[], observer
           failedOnce.add(input.id);
           throw new Error(`failpoint ${fp.source}.once`);
         }
+      } else if (fp?.point === 'silent' && ledger) {
+        // A bug that does not throw: recorded as processed, effect skipped.
+        await markProcessed(ledger, input.id, input.source, input.eventType, input.revision);
+        observer.onAttempt?.(input, 'ok', attempt);
+        return { attempt, applied: false };
       } else if (fp) throw new Error(`failpoint ${fp.source}.handler`);
       const { applied } = await process(input);
       observer.onAttempt?.(input, 'ok', attempt);

@@ -3,10 +3,12 @@
  *
  *   npx tsx scripts/record-histories.ts                      # throwaway dev server
  *   npx tsx scripts/record-histories.ts --address 127.0.0.1:7233   # a running dev server
+ *   npx tsx scripts/record-histories.ts --prefix v3-         # new fixtures beside the old ones
  *
  * It runs the real API and a worker with the failpoints `mailgun.handler=opened` and
  * `mailgun.once=clicked`, drives one event through each path the workflow has, and writes each
- * history to test/fixtures/histories/<name>.json:
+ * history to test/fixtures/histories/<prefix><name>.json (add fixtures of a changed workflow under
+ * a new prefix; never re-record the old ones, running executions still have their shape):
  *  - processed-first-try:       the handler succeeds at once (the quick local attempt);
  *  - processed-after-fallback:  the quick attempt fails, the regular activity succeeds;
  *  - parked-retried-processed:  the budget is spent, the event parks, the fix ships, `retry` resumes it;
@@ -121,7 +123,9 @@ async function record(config: Config, store: Store, client: Client): Promise<Rec
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { address: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { address: { type: 'string' }, prefix: { type: 'string', default: '' } },
+  });
   const base = loadConfig();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-record-'));
   let server: DevServer | undefined;
@@ -162,7 +166,7 @@ async function main(): Promise<void> {
       fs.mkdirSync(OUT_DIR, { recursive: true });
       for (const [name, id] of Object.entries(ids)) {
         const history = await client.workflow.getHandle(id).fetchHistory();
-        const file = path.join(OUT_DIR, `${name}.json`);
+        const file = path.join(OUT_DIR, `${values.prefix}${name}.json`);
         fs.writeFileSync(file, JSON.stringify(historyJson(history), null, 2) + '\n');
         process.stdout.write(`${file}  (${history.events?.length ?? 0} events, ${id})\n`);
       }

@@ -182,8 +182,12 @@ export class NotParkedError extends IntakeHttpError {
 export class RedriveNotRunningError extends IntakeHttpError {
   readonly status = 409;
   readonly code = 'not_running';
-  constructor(readonly currentStatus: string) {
-    super(`redrive is ${currentStatus}, not running`);
+  constructor(
+    readonly currentStatus: string,
+    /** What is not running: a `redrive` or a `replay`. */
+    what = 'redrive',
+  ) {
+    super(`${what} is ${currentStatus}, not running`);
   }
   override body() {
     return { error: this.code, status: this.currentStatus };

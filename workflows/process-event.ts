@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { Activities } from '../activities';
+import type { createArchiveActivities } from '../activities/archive';
 import { errorSignature } from './error-signature';
 import { PERMANENT_ERROR_TYPE } from './failure-types';
 import { IntakeStatus } from './search-attributes';
@@ -45,6 +46,18 @@ const { events: eventSink } = proxySinks<EventSinks>();
  * events parked or in flight at the deploy) keep the old shape: `processing` upsert, regular activity.
  */
 export const LOCAL_FIRST_PATCH = 'local-activity-first';
+
+/**
+ * Patch id of the archive's settlement: an event that parks or is discarded tells the store's
+ * archive (a local activity, off the happy path), so the archive knows after Temporal deleted the
+ * workflow. Executions that parked before it do not (their histories have no such marker).
+ */
+export const ARCHIVE_SETTLE_PATCH = 'archive-settle';
+
+const { settleArchivedEvent } = proxyLocalActivities<ReturnType<typeof createArchiveActivities>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
+});
 
 /** Quick attempts of the local activity, at most; the rest of the round's budget is the regular activity's. */
 export const LOCAL_ATTEMPTS = 3;
@@ -254,9 +267,16 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     }
     setStatus('parked');
     eventSink.parked(state.source);
+    const settle = async (status: 'parked' | 'discarded') => {
+      if (!patched(ARCHIVE_SETTLE_PATCH)) return;
+      const revision = input.revision ?? 1;
+      await settleArchivedEvent({ id: input.id, status, lastError: state.lastError, revision });
+    };
+    await settle('parked');
     await condition(() => decision !== undefined);
     if (decision === 'discard') {
       setStatus('discarded');
+      await settle('discarded');
       return state;
     }
     decision = undefined;

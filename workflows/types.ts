@@ -13,7 +13,10 @@ export interface HandlerRetryOptions {
 
 /** What the handler activity receives. */
 export interface HandlerInput {
-  /** Workflow id, `<source>:<eventId>`. */
+  /**
+   * The event's id, `<source>:<eventId>`: the workflow id of its first run (a replay runs under
+   * `<id>:r<revision>` and keeps this id, the key of the ledger and the archive).
+   */
   id: string;
   source: string;
   eventId: string;
@@ -29,6 +32,12 @@ export interface HandlerInput {
   /** Route parameters (e.g. `partner`). */
   params: Record<string, string>;
   receivedAt: string;
+  /**
+   * 1 + the replays of this event. Absent (= 1) on the first processing; a replay (`intake events
+   * replay`) runs the event again under the workflow id `<id>:r<revision>` with the next revision,
+   * and the source's processing replaces the effect of the earlier revisions (Source.process).
+   */
+  revision?: number;
 }
 
 /** A payload kept in the store instead of the workflow history (claim check). */

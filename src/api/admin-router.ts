@@ -1,9 +1,12 @@
 import express, { type Router } from 'express';
+import { eventArchiveFor } from '../ingest/archive';
 import { isServing } from '../config';
-import { BadRequestError, NotFoundError, UnknownSourceError } from '../errors';
+import { BadRequestError, NotFoundError, UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
 import { EventService } from '../operations/event-service';
 import { ParkedEvents } from '../operations/parked-events';
 import { RedriveService } from '../operations/redrive-service';
+import { parseReplayRequest } from '../operations/replay-request';
+import { ReplayService } from '../operations/replay-service';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
 import type { Quarantine } from '../store/quarantine';
@@ -79,6 +82,51 @@ function redriveRoutes(router: Router, redrives: RedriveService): void {
     .post(
       route(async (req, res) => {
         await redrives.cancel(String(req.params.id));
+        res.status(202).json({ id: req.params.id, action: 'cancel' });
+      }),
+    )
+    .all(POST);
+}
+
+/**
+ * Replays of archived events: start one (or count, for a dry run), follow it, cancel it. The body
+ * must be JSON: a replay is not something a form or a stray query string should start.
+ */
+function replayRoutes(router: Router, replays: ReplayService): void {
+  router
+    .route('/admin/replay')
+    .post(
+      (req, _res, next) =>
+        next(req.is('application/json') ? undefined : new UnsupportedMediaTypeError('application/json')),
+      express.json({ limit: '1mb' }),
+      route(async (req, res) => {
+        // Only the admin token reaches this route: that is who asked.
+        const started = await replays.start(parseReplayRequest(req.body), 'admin');
+        res.status('replay' in started ? 202 : 200).json(started);
+      }),
+    )
+    .all(POST);
+  router
+    .route('/admin/replays')
+    .get(
+      route(async (_req, res) => {
+        res.json({ replays: await replays.list() });
+      }),
+    )
+    .all(GET);
+  router
+    .route('/admin/replays/:id')
+    .get(
+      route(async (req, res) => {
+        res.json(await replays.get(String(req.params.id)));
+      }),
+    )
+    .all(GET);
+  router
+    .route('/admin/replays/:id/cancel')
+    .post(
+      route(async (req, res) => {
+        await replays.cancel(String(req.params.id));
         res.status(202).json({ id: req.params.id, action: 'cancel' });
       }),
     )
@@ -186,9 +234,17 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   const { config, client } = deps.ingest;
   const router = express.Router();
   router.use(['/events', '/admin'], requireAdmin(config.adminToken), adminBody());
-  const events = new EventService(client, undefined, { spool: deps.spool, quarantine: deps.quarantine });
+  const events = new EventService(client, undefined, {
+    spool: deps.spool,
+    quarantine: deps.quarantine,
+    archive: { archive: eventArchiveFor(config), store: deps.ingest.store },
+  });
   eventRoutes(router, events);
   redriveRoutes(router, new RedriveService(client, config.temporal.taskQueue));
+  replayRoutes(
+    router,
+    new ReplayService(client, config.temporal.taskQueue, deps.ingest.store, eventArchiveFor(config)),
+  );
   listRoutes(router, events, new ParkedEvents(client));
   rejectedRoutes(router, deps);
   return router;

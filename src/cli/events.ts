@@ -2,31 +2,13 @@ import { Command } from 'commander';
 import type { Config } from '../config';
 import { EventService, type EventSummary } from '../operations/event-service';
 import type { Client } from '@temporalio/client';
-import { fetchApi, withTemporal } from './reach';
+import { withTemporal } from './reach';
 import { issuesCommand, redrivesCommand, retryParked } from './redrive';
+import { replayCommand, replaysCommand } from './replay';
+import { adminApi } from './admin-api';
 
 function withService<T>(config: Config, fn: (svc: EventService, client: Client) => Promise<T>): Promise<T> {
   return withTemporal(config, (client) => fn(new EventService(client), client));
-}
-
-/**
- * Calls the admin API (INTAKE_API_URL, INTAKE_ADMIN_TOKEN): the spool and the quarantine live in
- * the API's store, which the CLI does not open (the embedded store belongs to one process).
- */
-async function adminApi(config: Config, method: 'GET' | 'POST', path: string): Promise<unknown> {
-  const res = await fetchApi(config.apiUrl.replace(/\/$/, '') + path, {
-    method,
-    headers: config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {},
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    // not JSON: shown as is
-  }
-  if (!res.ok) throw new Error(`the API answered ${res.status}: ${text}`);
-  return body;
 }
 
 const print = (v: unknown): void => {
@@ -74,31 +56,28 @@ function listEvents(getConfig: () => Config) {
   };
 }
 
-/** `intake events show`: Temporal first, then the API (spooled and quarantined events). */
+/**
+ * `intake events show`: the API first when the admin token is set (it also knows spooled,
+ * quarantined and archived events, and an event's revision), else or when it cannot answer, Temporal.
+ */
 function showEvent(getConfig: () => Config) {
   return async (id: string): Promise<void> => {
     const config = getConfig();
-    // Spooled and quarantined events are known to the API only (its store); so is every event
-    // while Temporal is down. Temporal first, then the API.
-    let temporalError: unknown;
-    if (!id.startsWith('rejected:')) {
+    let apiError: unknown;
+    if (config.adminToken || id.startsWith('rejected:')) {
       try {
-        // Bounded, so a Temporal outage (when spooled events exist) does not stall the command.
-        return print(
-          await withService(config, (s, client) =>
-            client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
-          ),
-        );
+        return print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
       } catch (err) {
-        temporalError = err;
+        apiError = err;
       }
     }
-    try {
-      print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
-    } catch (apiError) {
-      // Temporal's answer (e.g. "unknown event") says more than an unreachable or 404 API.
-      throw temporalError ?? apiError;
-    }
+    if (id.startsWith('rejected:')) throw apiError;
+    // Bounded, so a Temporal outage does not stall the command.
+    print(
+      await withService(config, (s, client) =>
+        client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
+      ),
+    );
   };
 }
 
@@ -172,5 +151,7 @@ export function eventsCommand(getConfig: () => Config): Command {
 
   events.addCommand(issuesCommand(getConfig));
   events.addCommand(redrivesCommand(getConfig));
+  events.addCommand(replayCommand(getConfig));
+  events.addCommand(replaysCommand(getConfig));
   return events;
 }

@@ -22,6 +22,8 @@ function effect(f: Failpoint, retry: Config['retry']): string {
       return 'fails permanently: an affected event parks at once (1 attempt, no retries)';
     case 'once':
       return 'fails the first attempt (per worker process), the retry succeeds: nothing parks';
+    case 'silent':
+      return 'a bug that does not throw: an affected event ends processed with its effect skipped (replay it after)';
     case 'handler':
       return `an affected event retries ~${human(timeToParkMs(retry))} before it parks (${retry.maxAttempts} attempts)`;
   }

@@ -117,6 +117,7 @@ const envSchema = z.object({
   INTAKE_QUARANTINE_MAX_ROWS: intString('INTAKE_QUARANTINE_MAX_ROWS', 10_000, 1),
   INTAKE_QUARANTINE_MAX_BYTES: intString('INTAKE_QUARANTINE_MAX_BYTES', 256 * 1024 * 1024, 1024),
   INTAKE_STORE_TIMEOUT_MS: intString('INTAKE_STORE_TIMEOUT_MS', 5_000, 100),
+  INTAKE_ARCHIVE_RETENTION_DAYS: intString('INTAKE_ARCHIVE_RETENTION_DAYS', 30, 1),
   INTAKE_RATE_LIMITS: optionalString,
   INTAKE_WORKFLOW_BUNDLE: optionalString,
   INTAKE_SHUTDOWN_GRACE_S: intString('INTAKE_SHUTDOWN_GRACE_S', 25, 0),
@@ -253,6 +254,12 @@ export interface Config {
    * reference (claim check), so histories stay small. Default 128 KiB; at least 1024.
    */
   offloadThresholdBytes: number;
+  /**
+   * Days an accepted event's payload and metadata stay in the store's archive (INTAKE_ARCHIVE_RETENTION_DAYS,
+   * default 30), whatever Temporal's retention: `GET /events/:id`, deduplication and replay work
+   * that long after the workflow was deleted.
+   */
+  archiveRetentionDays: number;
   /**
    * Per-source caps of the quarantine of signed, schema-refused requests: rows
    * (INTAKE_QUARANTINE_MAX_ROWS, default 10000) and stored body bytes (INTAKE_QUARANTINE_MAX_BYTES,
@@ -442,6 +449,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eagerStart: e.INTAKE_EAGER_START,
     workerMetricsPort: e.INTAKE_WORKER_METRICS_PORT,
     offloadThresholdBytes: e.INTAKE_OFFLOAD_THRESHOLD_BYTES,
+    archiveRetentionDays: e.INTAKE_ARCHIVE_RETENTION_DAYS,
     quarantine: { maxRows: e.INTAKE_QUARANTINE_MAX_ROWS, maxBytes: e.INTAKE_QUARANTINE_MAX_BYTES },
     storeTimeoutMs: e.INTAKE_STORE_TIMEOUT_MS,
     rateLimits: parseRateLimits(e.INTAKE_RATE_LIMITS, registry),

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { activityTaskQueueFor, type Config } from '../config';
+import type { Config } from '../config';
 import {
   IntakeHttpError,
   PayloadTooLargeError,
@@ -10,18 +10,19 @@ import {
   withoutValues,
   type ValidationIssue,
 } from '../errors';
+import { eventArchiveFor } from './archive';
 import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
 import type { SourceAnswer } from '../sources/presets/preset';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
+import type { ArchiveRow } from '../store/event-archive';
 import { contentSha256, type Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { WriteHealth } from '../store/write-health';
 import type { SpoolRelay } from './spool-relay';
 import type { SpoolBinding, SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
-import type { ProcessEventInput } from '../../workflows/types';
 import { parseJsonStrict } from './json';
-import { startEvent, startRefusal } from './workflow-start';
+import { processEventInput, startEvent, startRefusal } from './workflow-start';
 
 /** The answer to one accepted or redelivered webhook. */
 export interface IngestResult {
@@ -153,8 +154,20 @@ export async function ingest(
       ),
     );
     const start = spooledStart(source, req, deps.config, id, identity, body);
+    // Archived before the acknowledgement: here for a direct start, in the spool's transaction for a
+    // spooled one. A settled archived event is a redelivery even after Temporal deleted its workflow.
+    const archived = await archiveRow(start, event, config);
+    if (!route.spool) {
+      const settled = await storeCall(deps, 'the store did not archive the event', () =>
+        eventArchiveFor(config).record(deps.store, archived),
+      );
+      if (settled) return { status: 200, body: { id, status: 'duplicate' }, eventType: identity.eventType };
+    }
     const ownBinding = (err: unknown) => isOwnQuarantineBinding(err, source, json, req);
-    return await startOrSpool({ source, event, identity, id, start, route, bound, ownBinding }, deps);
+    return await startOrSpool(
+      { source, event, identity, id, start, route, bound, ownBinding, archived },
+      deps,
+    );
   } finally {
     route.release?.();
   }
@@ -196,6 +209,8 @@ interface ReadyEvent {
   bound: boolean;
   /** Whether a binding refusal is this request's own quarantine binding (see isOwnQuarantineBinding). */
   ownBinding: (err: unknown) => boolean;
+  /** Its archive row (src/store/event-archive.ts). */
+  archived: ArchiveRow;
 }
 
 /**
@@ -203,7 +218,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start, route, bound, ownBinding } = ready;
+  const { source, event, identity, id, start, route, bound, ownBinding, archived } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -226,7 +241,12 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
     // for this event id, so repeating it is harmless when it already committed above.
     const add = (bind: boolean) =>
       storeCall(deps, 'neither Temporal nor the store persisted the event', () =>
-        writer.add({ start, reason, binding: bind ? bindingOf(source, event, identity, deps) : undefined }),
+        writer.add({
+          start,
+          reason,
+          binding: bind ? bindingOf(source, event, identity, deps) : undefined,
+          archived,
+        }),
       );
     const added = await add(!bound).catch((err: unknown) => {
       if (!ownBinding(err)) throw err;
@@ -314,8 +334,7 @@ function spooledStart(
   identity: EventIdentity,
   body: PreparedPayload,
 ): SpooledStart {
-  const activityTaskQueue = activityTaskQueueFor(config, source.name);
-  const input: ProcessEventInput = {
+  const input = processEventInput(config, source, {
     id,
     source: source.name,
     eventId: identity.eventId,
@@ -324,17 +343,28 @@ function spooledStart(
     ...body,
     params: req.params,
     receivedAt: new Date().toISOString(),
-    activity: source.activity,
-    retry: config.retry,
-    activityTimeoutMs: config.activityTimeoutMs,
-    heartbeatTimeoutMs: config.activityHeartbeatTimeoutMs,
-    ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
-  };
+  });
   return {
     workflowId: id,
     input,
     searchAttributes: { source: source.name, eventType: identity.eventType, entity: identity.entity },
   };
+}
+
+/** The archive row of an event about to be started or spooled. */
+function archiveRow(start: SpooledStart, event: unknown, config: Config): Promise<ArchiveRow> {
+  const { input } = start;
+  return eventArchiveFor(config).row(
+    {
+      id: start.workflowId,
+      source: input.source,
+      eventType: input.eventType,
+      entity: input.entity,
+      params: input.params,
+      receivedAt: new Date(input.receivedAt),
+    },
+    event,
+  );
 }
 
 /**

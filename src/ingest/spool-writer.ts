@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { insertArchiveRows, type ArchiveRow } from '../store/event-archive';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { Queryable, Store } from '../store/store';
 
@@ -17,6 +18,8 @@ export interface SpoolEntry {
   start: SpooledStart;
   reason: SpoolReason;
   binding?: SpoolBinding;
+  /** The event's archive row, committed with its spool row (src/store/event-archive.ts). */
+  archived?: ArchiveRow;
 }
 
 /** Options of {@link SpoolWriter}. */
@@ -37,7 +40,8 @@ interface Waiting {
  * Group commit for the start spool. In a burst every event goes to the spool, and one transaction
  * (one WAL flush) per event made the store's commit rate the ceiling of the acknowledgement rate.
  * Here the events that arrive while a transaction is committing wait for the next one, which
- * writes them all: their bindings, then their rows in one statement, then one commit. Each caller
+ * writes them all: their bindings, then their rows in one statement, their archive rows in another,
+ * then one commit. Each caller
  * is answered only after the transaction holding its event has committed, so an acknowledged
  * event is on disk exactly as before; nothing is acknowledged from memory.
  *
@@ -120,6 +124,10 @@ export class SpoolWriter {
         const rows = await this.spool.addMany(
           q,
           ok.map((w) => ({ start: w.entry.start, reason: w.entry.reason })),
+        );
+        await insertArchiveRows(
+          q,
+          ok.flatMap((w) => (w.entry.archived ? [w.entry.archived] : [])),
         );
         return [ok, rows] as const;
       });

@@ -5,10 +5,32 @@ import {
   type InternalConnectionLike,
 } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import type { Config } from '../config';
+import { activityTaskQueueFor, type Config } from '../config';
 import type { SpooledStart } from '../store/start-spool';
 import { processEvent } from '../../workflows/process-event';
+import type { HandlerInput, ProcessEventInput } from '../../workflows/types';
 import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
+
+/**
+ * The processEvent input of one event: the event plus how to process it (the source's activity, the
+ * configured retry policy and timeouts, the rate-limited task queue or the local-first shape). The
+ * same for a fresh event (ingest, the spool) and a replay (activities/replay.ts).
+ */
+export function processEventInput(
+  config: Config,
+  source: { name: string; activity: string },
+  event: HandlerInput,
+): ProcessEventInput {
+  const activityTaskQueue = activityTaskQueueFor(config, source.name);
+  return {
+    ...event,
+    activity: source.activity,
+    retry: config.retry,
+    activityTimeoutMs: config.activityTimeoutMs,
+    heartbeatTimeoutMs: config.activityHeartbeatTimeoutMs,
+    ...(activityTaskQueue ? { activityTaskQueue } : { localFirst: true }),
+  };
+}
 
 /** What became of one start: `started-eagerly` when its first workflow task came back in the answer. */
 export type StartOutcome = 'started' | 'started-eagerly' | 'duplicate';

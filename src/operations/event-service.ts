@@ -1,8 +1,10 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { BadRequestError, NotFoundError, NotParkedError } from '../errors';
+import type { ArchivedEvent, EventArchive } from '../store/event-archive';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
+import type { Queryable } from '../store/store';
 import { discardSignal, processEvent, retrySignal, statusQuery } from '../../workflows/process-event';
 import type { EventState, EventStatus } from '../../workflows/types';
 
@@ -23,12 +25,39 @@ export interface EventView {
   discardReason?: string;
   /** Only on rejected (quarantined) events: why the schema refused the body. */
   issues?: { path: string; message: string }[];
+  /** 1 + the replays of the event (`intake events replay`); where the archive is at hand (the API). */
+  revision?: number;
+  /** When the latest replay processed it; null if never replayed. With `revision`. */
+  replayedAt?: string | null;
 }
 
-/** What the API process knows beyond Temporal: spooled starts and quarantined requests. */
+/** What the API process knows beyond Temporal: spooled starts, quarantined requests, the archive. */
 export interface LocalEvents {
   spool?: StartSpool;
   quarantine?: Quarantine;
+  /** The event archive and the store it lives in: events whose workflow Temporal deleted. */
+  archive?: { archive: EventArchive; store: Queryable };
+}
+
+/** The workflow id of an event's latest run: a replay runs under `<id>:r<revision>`. */
+export function runIdOf(id: string, revision: number): string {
+  return revision > 1 ? `${id}:r${revision}` : id;
+}
+
+/** An archived event whose workflow is gone, as GET /events/:id shows it. */
+function archivedView(a: ArchivedEvent): EventView {
+  return {
+    id: a.id,
+    source: a.source,
+    eventType: a.eventType,
+    entity: a.entity,
+    // `received`: accepted, but no run settled it (its start may never have been persisted).
+    status: a.status === 'received' ? 'queued' : a.status,
+    attempts: 0,
+    lastError: a.lastError,
+    receivedAt: a.receivedAt,
+    processedAt: a.processedAt,
+  };
 }
 
 /** One row of `intake events list`. */
@@ -119,7 +148,25 @@ export class EventService {
     if (!NAME.test(id)) throw new NotFoundError('unknown event');
     const local = await this.localView(id);
     if (local) return local;
-    const handle = this.client.workflow.getHandle(id);
+    const a = this.local.archive;
+    const archived = a ? await a.archive.find(a.store, id) : undefined;
+    if (!archived) return this.temporalView(id, id);
+    const extra = { revision: archived.revision, replayedAt: archived.replayedAt };
+    // The latest run tells the status: the replay's when there is one, else the first run's; once
+    // Temporal deleted it, the archive answers.
+    for (const runId of new Set([runIdOf(id, archived.revision), id])) {
+      try {
+        return { ...(await this.temporalView(id, runId)), ...extra };
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    return { ...archivedView(archived), ...extra };
+  }
+
+  /** The event's state from the workflow `runId` (its first run, or a replay); NotFoundError if none. */
+  private async temporalView(id: string, runId: string): Promise<EventView> {
+    const handle = this.client.workflow.getHandle(runId);
     let desc: WorkflowExecutionDescription;
     try {
       desc = await handle.describe();

@@ -153,6 +153,22 @@ export interface Source<T = unknown, S = unknown> {
   /**
    * Its activity: the processing of one event (activities/<source>.ts), wrapped by runHandler and
    * registered under `activity`. Set by the registry line that joins the source and its activity.
+   *
+   * The processing contract, which makes events both retry-safe and replay-safe:
+   *  - It runs the ledger first, `markProcessed(q, input.id, input.source, input.eventType,
+   *    input.revision)` (src/store/ledger.ts), in the same transaction as its own writes, and
+   *    applies its effect only when that returns true. A redelivery or a retried attempt of the
+   *    same revision then changes nothing.
+   *  - `input.revision` is 1 on the first processing and 1 + n after n replays (`intake events
+   *    replay`: the event runs again through the current code, from the archive). A revision above
+   *    1 must REPLACE the event's earlier effect, never add to it: the result must be exactly what
+   *    the current code would have written had it processed the event the first time, so a replay
+   *    counts nothing twice and a second replay changes nothing. Keep state derivable from the
+   *    recorded events (Mailgun recomputes a message from its events) or make writes idempotent
+   *    per event (partners: last-write-wins, the same event replacing its own write).
+   *  - An effect outside the store (a delivery to another service) cannot join the transaction: it
+   *    must carry the event id and revision (e.g. an idempotency key `<id>:<revision>`) so its
+   *    receiver can tell a replay, to apply, from a redelivery, to drop.
    */
   process(store: Store, services?: ProcessServices): ProcessFn;
 }

@@ -21,7 +21,8 @@ export interface CustomerWrite {
  * (updatedAt, deleted, eventId): a newer updatedAt wins; on a tie a delete beats an upsert, and
  * between two events of the same kind the larger event id (byte order) wins. The order is total, so replicas of
  * the same events converge whatever their arrival order, and a late, older upsert never resurrects
- * a newer tombstone. Returns true if the row changed, false if the write was older (ignored).
+ * a newer tombstone. The same event written again (a replay) replaces its own earlier write: equal
+ * keys mean the same event. Returns true if the row was written, false if the write was older (ignored).
  */
 export async function applyCustomerWrite(q: Queryable, w: CustomerWrite): Promise<boolean> {
   const res = await q.query(
@@ -34,7 +35,7 @@ export async function applyCustomerWrite(q: Queryable, w: CustomerWrite): Promis
        last_event_id = EXCLUDED.last_event_id,
        written_at = now()
      WHERE (c.updated_at, c.deleted, c.last_event_id COLLATE "C")
-         < (EXCLUDED.updated_at, EXCLUDED.deleted, EXCLUDED.last_event_id COLLATE "C")`,
+         <= (EXCLUDED.updated_at, EXCLUDED.deleted, EXCLUDED.last_event_id COLLATE "C")`,
     [
       w.partner,
       w.customerId,

@@ -16,13 +16,27 @@ export interface MailgunEventRow {
 }
 
 /**
- * Records a Mailgun event once and folds it into its message's state, in the caller's transaction.
- * Returns false when the event was already recorded (nothing changes).
+ * Records a Mailgun event and derives its message's state from the message's recorded events, in
+ * the caller's transaction (after the ledger claimed the event, src/store/ledger.ts). An event
+ * already recorded is replaced (a replay runs the fixed code again), and the message row is
+ * recomputed from all its events, never incremented: re-applying an event can count nothing twice,
+ * and the state is exactly what the recorded events say.
+ *
+ * The message row is locked first (an upsert), so two events of one message processed at the same
+ * time recompute one after the other and the second sees the first's event.
  */
-export async function recordMailgunEvent(q: Queryable, e: MailgunEventRow): Promise<boolean> {
-  const inserted = await q.query(
-    `INSERT INTO mailgun_events (event_id, message_id, event, severity, reason, recipient, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+export async function recordMailgunEvent(q: Queryable, e: MailgunEventRow): Promise<void> {
+  await q.query(
+    `INSERT INTO mailgun_messages AS m (message_id, recipient, state, state_at)
+     VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO UPDATE SET updated_at = now()`,
+    [e.messageId, e.recipient ?? null, e.event, e.occurredAt],
+  );
+  await q.query(
+    `INSERT INTO mailgun_events AS x (event_id, message_id, event, severity, reason, recipient, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (event_id) DO UPDATE SET message_id = EXCLUDED.message_id, event = EXCLUDED.event,
+       severity = EXCLUDED.severity, reason = EXCLUDED.reason, recipient = EXCLUDED.recipient,
+       occurred_at = EXCLUDED.occurred_at`,
     [
       e.eventId,
       e.messageId,
@@ -33,28 +47,37 @@ export async function recordMailgunEvent(q: Queryable, e: MailgunEventRow): Prom
       e.occurredAt,
     ],
   );
-  if (inserted.rowCount === 0) return false;
-  // The state follows the newest event by provider time, so late deliveries never roll it back.
+  await recomputeMessage(q, e.messageId);
+}
+
+/**
+ * Derives a message's row from its recorded events: the state (and severity) of the newest event by
+ * provider time (ties: the later recorded), the first delivery, the counts of opens and clicks,
+ * whether it was ever unsubscribed or complained about, and the first recipient named.
+ */
+export async function recomputeMessage(q: Queryable, messageId: string): Promise<void> {
   await q.query(
-    `INSERT INTO mailgun_messages AS m (message_id, recipient, state, state_at, severity, delivered_at,
-        opened_count, clicked_count, unsubscribed, complained)
-     VALUES ($1, $2, $3, $4, $5, CASE WHEN $3 = 'delivered' THEN $4::timestamptz END,
-        CASE WHEN $3 = 'opened' THEN 1 ELSE 0 END, CASE WHEN $3 = 'clicked' THEN 1 ELSE 0 END,
-        $3 = 'unsubscribed', $3 = 'complained')
-     ON CONFLICT (message_id) DO UPDATE SET
-       recipient = COALESCE(m.recipient, EXCLUDED.recipient),
-       state = CASE WHEN EXCLUDED.state_at >= m.state_at THEN EXCLUDED.state ELSE m.state END,
-       severity = CASE WHEN EXCLUDED.state_at >= m.state_at THEN EXCLUDED.severity ELSE m.severity END,
-       state_at = GREATEST(m.state_at, EXCLUDED.state_at),
-       delivered_at = COALESCE(m.delivered_at, EXCLUDED.delivered_at),
-       opened_count = m.opened_count + EXCLUDED.opened_count,
-       clicked_count = m.clicked_count + EXCLUDED.clicked_count,
-       unsubscribed = m.unsubscribed OR EXCLUDED.unsubscribed,
-       complained = m.complained OR EXCLUDED.complained,
-       updated_at = now()`,
-    [e.messageId, e.recipient ?? null, e.event, e.occurredAt, e.severity ?? null],
+    `UPDATE mailgun_messages m SET
+       recipient = COALESCE(a.recipient, m.recipient), state = a.state, state_at = a.state_at,
+       severity = a.severity, delivered_at = a.delivered_at, opened_count = a.opened,
+       clicked_count = a.clicked, unsubscribed = a.unsubscribed, complained = a.complained,
+       updated_at = now()
+     FROM (
+       SELECT
+         (array_agg(recipient ORDER BY recorded_at, event_id) FILTER (WHERE recipient IS NOT NULL))[1] AS recipient,
+         (array_agg(event ORDER BY occurred_at DESC, recorded_at DESC, event_id DESC))[1] AS state,
+         max(occurred_at) AS state_at,
+         (array_agg(severity ORDER BY occurred_at DESC, recorded_at DESC, event_id DESC))[1] AS severity,
+         min(occurred_at) FILTER (WHERE event = 'delivered') AS delivered_at,
+         (count(*) FILTER (WHERE event = 'opened'))::int AS opened,
+         (count(*) FILTER (WHERE event = 'clicked'))::int AS clicked,
+         COALESCE(bool_or(event = 'unsubscribed'), false) AS unsubscribed,
+         COALESCE(bool_or(event = 'complained'), false) AS complained
+       FROM mailgun_events WHERE message_id = $1
+       HAVING count(*) > 0) a
+     WHERE m.message_id = $1`,
+    [messageId],
   );
-  return true;
 }
 
 /** A message and its events, as GET /messages/:messageId shows them. */

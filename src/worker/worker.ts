@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { createArchiveActivities } from '../../activities/archive';
 import { createRedriveActivities } from '../../activities/redrive';
+import { createReplayActivities } from '../../activities/replay';
 import { activityTaskQueueFor, type Config } from '../config';
 import type { Logger } from '../platform/logger';
 import { WorkerMetrics } from '../platform/metrics';
@@ -92,7 +94,12 @@ export async function createWorker(
     const common = {
       connection,
       namespace,
-      activities: { ...activities, ...createRedriveActivities(client) },
+      activities: {
+        ...activities,
+        ...createRedriveActivities(client),
+        ...createArchiveActivities(store),
+        ...createReplayActivities({ store, client, config }),
+      },
       dataConverter: dataConverter(config),
       maxConcurrentActivityTaskExecutions: config.workerMaxActivities,
       // The quick (local) handler attempts take the same store connections as the regular ones.

@@ -59,7 +59,8 @@ describe('replay of recorded workflow histories', () => {
     // v1-*: recorded before the local-first happy path (regular activity, `processing` upsert);
     // v2-*: local-first chosen by patched('local-activity-first') (patch marker in the history);
     // both kept until that patch is retired (docs/workflow-changes.md). The rest: local-first asked
-    // for in the input (no patch marker).
+    // for in the input (no patch marker). v3-*: a parked or discarded event tells the archive
+    // (patched('archive-settle'), a local activity).
     expect(names).toEqual([
       'parked-discarded',
       'parked-retried-processed',
@@ -72,6 +73,10 @@ describe('replay of recorded workflow histories', () => {
       'v2-parked-retried-processed',
       'v2-processed-after-fallback',
       'v2-processed-first-try',
+      'v3-parked-discarded',
+      'v3-parked-retried-processed',
+      'v3-processed-after-fallback',
+      'v3-processed-first-try',
     ]);
   });
 

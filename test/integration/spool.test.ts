@@ -75,6 +75,8 @@ describe.each(['postgres', 'pglite'] as const)('Temporal killed, %s store up', (
       status: 'duplicate',
     });
     expect(await count(intake, 'SELECT count(*)::int AS n FROM start_spool')).toBe(50);
+    // Archived with their spool rows (issue 20): an acknowledged event is never missing from the archive.
+    expect(await count(intake, 'SELECT count(*)::int AS n FROM event_archive')).toBe(50);
     const view = await adminGet(intake.url, `/events/${encodeURIComponent(`mailgun:${events[1]!.eventId}`)}`);
     expect(view.json).toMatchObject({ status: 'queued', source: 'mailgun', eventType: 'delivered' });
     const ready = await fetch(`${intake.url}/readyz`);

@@ -27,7 +27,7 @@ let seq = 0;
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-activities-'));
   store = await openStore({ dataDir });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await store?.close();

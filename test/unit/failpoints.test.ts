@@ -32,6 +32,18 @@ describe('INTAKE_FAILPOINTS', () => {
     expect(firingFailpoint([fp!], 'mailgun', 'opened', () => 0.5)).toBeUndefined();
   });
 
+  it('parses a silent handler failpoint (a bug that does not throw)', () => {
+    const [fp] = parseFailpoints('mailgun.handler=opened:silent');
+    expect(fp).toMatchObject({ source: 'mailgun', point: 'silent', entry: 'mailgun.handler=opened:silent' });
+    expect(firingFailpoint([fp!], 'mailgun', 'opened')?.point).toBe('silent');
+    expect(firingFailpoint([fp!], 'mailgun', 'delivered')).toBeUndefined();
+    expect(parseFailpoints('mailgun.handler=*:silent@50')[0]).toMatchObject({
+      point: 'silent',
+      probability: 0.5,
+    });
+    expect(() => parseFailpoints('mailgun.permanent=opened:silent')).toThrow(/INTAKE_FAILPOINTS/);
+  });
+
   it('refuses what it cannot parse, naming the variable', () => {
     for (const bad of ['mailgun', 'mailgun.crash=opened', 'mailgun.handler=opened@150']) {
       expect(() => parseFailpoints(bad)).toThrow(ConfigError);

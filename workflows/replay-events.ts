@@ -1,0 +1,114 @@
+import {
+  CancellationScope,
+  CancelledFailure,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createReplayActivities } from '../activities/replay';
+import { canarySize } from './redrive-parked';
+import type { ReplayInput, ReplayProgress, ReplayRunState } from './replay-types';
+
+/** The replay's progress (status, counts, what stopped it). */
+export const replayProgressQuery = defineQuery<ReplayProgress>('progress');
+
+const { replayPage, replayRunStates, replayFinish } = proxyActivities<
+  ReturnType<typeof createReplayActivities>
+>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '10 seconds' },
+});
+// Starts runs one by one and heartbeats after each: a worker killed mid-batch is noticed in 30 s and
+// the batch is retried; the retry starts nothing twice (revision claimed once per replay, workflow
+// ids deduplicated by Temporal).
+const { replayStart } = proxyActivities<ReturnType<typeof createReplayActivities>>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumInterval: '10 seconds' },
+});
+
+/** Archived ids read per page. */
+const PAGE = 500;
+/** Replay runs started by one activity when no rate is given. */
+const BATCH = 50;
+
+const settled = (s: ReplayRunState) => s.status !== 'queued' && s.status !== 'processing';
+
+/**
+ * Replays archived events: each matching event runs again as a fresh processEvent under
+ * `<id>:r<revision>`, with its archived payload and the next revision, and the source's processing
+ * replaces its earlier effect (Source.process). With a canary, the first events run one at a time
+ * and the replay stops (`stopped`) at the first that parks; the rest are not started. Cancelling
+ * stops between batches: replayed + notStarted = matched.
+ */
+export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> {
+  const progress: ReplayProgress = {
+    status: 'running',
+    filter: input.filter,
+    reason: input.reason,
+    requestedBy: input.requestedBy,
+    matched: input.matched,
+    replayed: 0,
+    parked: 0,
+    notStarted: input.matched,
+    canary: canarySize(input.canary, input.matched),
+  };
+  setHandler(replayProgressQuery, () => progress);
+  const replayId = workflowInfo().workflowId;
+  const finish = async () => {
+    progress.notStarted = progress.matched - progress.replayed;
+    await CancellationScope.nonCancellable(() => replayFinish(replayId, progress));
+    return progress;
+  };
+
+  /** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
+  const replay = async (ids: string[], canary: boolean): Promise<ReplayRunState | undefined> => {
+    // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
+    const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
+    progress.replayed += runIds.length;
+    progress.notStarted = progress.matched - progress.replayed;
+    if (!canary || runIds.length === 0) return undefined;
+    for (;;) {
+      const states = await replayRunStates(runIds);
+      if (states.every(settled)) return states.find((s) => s.status === 'parked');
+      await sleep(input.pollIntervalMs ?? 1000);
+    }
+  };
+
+  try {
+    let after = '0';
+    for (;;) {
+      const left = progress.matched - progress.replayed;
+      if (left <= 0) break;
+      const page = await replayPage(input.filter, after, Math.min(PAGE, left));
+      if (page.ids.length === 0) break;
+      after = page.last;
+      const ids = page.ids.slice(0, left);
+      while (ids.length > 0) {
+        // Batches follow each other without a timer: notice a cancel between them.
+        if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('replay cancelled');
+        const canary = progress.replayed < progress.canary;
+        const batch = ids.splice(0, canary || input.ratePerSecond ? 1 : BATCH);
+        const parked = await replay(batch, canary);
+        if (parked) {
+          progress.parked++;
+          progress.stoppedBy = parked;
+          progress.status = 'stopped';
+          return await finish();
+        }
+        if (input.ratePerSecond) await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
+      }
+    }
+    progress.status = 'completed';
+    return await finish();
+  } catch (err) {
+    if (isCancellation(err)) {
+      progress.status = 'cancelled';
+      await finish();
+    }
+    throw err;
+  }
+}
