@@ -7,6 +7,7 @@ import { eventsCommand } from './events';
 import { runApi, runServer, runWorker } from './processes';
 import { sendCommand } from './send';
 import { migrateCommand, searchAttributesCommand } from './setup';
+import { sourcesCommand } from './sources';
 import { tctlCommand, temporalCommand } from './tools';
 
 let cached: Config | undefined;
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   program.addCommand(migrateCommand(config));
   program.addCommand(searchAttributesCommand(config));
   program.addCommand(envCommand(config));
+  program.addCommand(sourcesCommand(config));
   program.addCommand(temporalCommand(config));
   program.addCommand(tctlCommand(config));
   await program.parseAsync(process.argv);
