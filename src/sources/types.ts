@@ -164,8 +164,8 @@ export interface Source<T = unknown, S = unknown> {
    *    1 must REPLACE the event's earlier effect, never add to it: the result must be exactly what
    *    the current code would have written had it processed the event the first time, so a replay
    *    counts nothing twice and a second replay changes nothing. Keep state derivable from the
-   *    recorded events (Mailgun recomputes a message from its events) or make writes idempotent
-   *    per event (partners: last-write-wins, the same event replacing its own write).
+   *    recorded events (recompute an entity from its events) or make writes idempotent per event
+   *    (last-write-wins by a version, the same event replacing its own write).
    *  - An effect outside the store (a delivery to another service) cannot join the transaction: it
    *    must carry the event id and revision (e.g. an idempotency key `<id>:<revision>`) so its
    *    receiver can tell a replay, to apply, from a redelivery, to drop.
