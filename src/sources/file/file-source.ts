@@ -4,6 +4,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
 import { InvalidSignatureError, ValidationError } from '../../errors';
 import type { Locator, Preset, SourceAnswer } from '../presets/preset';
+import { acceptRequest, type RequestSteps } from '../accept';
 import type { SourceDefinition, SourceExample, SourceRequest } from '../types';
 import { isSafeId } from '../validation';
 import {
@@ -122,8 +123,8 @@ function verifyWithLibrary(spec: FileSourceSpec, req: SourceRequest): void {
   throw new InvalidSignatureError('no matching signature');
 }
 
-/** Builds the Source of a resolved sources-file entry. */
-export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+/** How a file source's requests are verified and identified (its Source.accept runs these). */
+function fileSourceSteps(spec: FileSourceSpec): RequestSteps<unknown> {
   const keys = spec.secrets.map((s) => secretKey(spec.hmac, s.value));
   const verify = (json: unknown, req: SourceRequest) => {
     if (spec.library === 'standardwebhooks') return verifyWithLibrary(spec, req);
@@ -144,22 +145,11 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
     .filter((l): l is { header: string } => !!l && 'header' in l)
     .map((l) => l.header.toLowerCase());
   return {
-    name: spec.name,
-    route: spec.name,
-    activity: DELIVER_ACTIVITY,
-    successStatus: spec.successCode,
-    env: {},
-    settings: () => spec,
-    secretVariable: spec.secrets[0]?.variable ?? spec.name,
-    hasSecrets: () => spec.secrets.length > 0,
-    devSecrets: () => ({}),
-    example: (_settings, opts) => fileSourceExample(spec, opts),
     ...(afterParse
       ? { verifyParsed: (json: unknown, req: SourceRequest) => verify(json, req) }
       : { verifyRaw: (req: SourceRequest) => verify(undefined, req) }),
     ...(spec.answer ? { answer: spec.answer } : {}),
     replayHeaders: ['content-type', ...headersToKeep],
-    schema: bodySchema(spec),
     identify(json, req) {
       const found = (loc: Locator, field: string) => {
         const v = locate(loc, json, req);
@@ -178,6 +168,27 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
       body: req.rawBody.toString('utf8'),
       contentType: header(req, 'content-type') ?? 'application/json',
     }),
+  };
+}
+
+/** Builds the Source of a resolved sources-file entry. */
+export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+  const steps = fileSourceSteps(spec);
+  return {
+    name: spec.name,
+    route: spec.name,
+    activity: DELIVER_ACTIVITY,
+    successStatus: spec.successCode,
+    env: {},
+    settings: () => spec,
+    secretVariable: spec.secrets[0]?.variable ?? spec.name,
+    hasSecrets: () => spec.secrets.length > 0,
+    devSecrets: () => ({}),
+    example: (_settings, opts) => fileSourceExample(spec, opts),
+    schema: bodySchema(spec),
+    accept(req, ctx, opts) {
+      return acceptRequest(steps, this.schema, req, ctx, opts);
+    },
     delivery: spec.deliver,
   };
 }
