@@ -213,18 +213,42 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
   };
   put(spec.eventId, id);
   if (opts.event || !spec.preset) put(spec.eventType, opts.event ?? 'example');
+  const raw = signExample(spec, secret.value, body, headers, id);
+  const entity =
+    spec.entity && 'jsonPointer' in spec.entity ? pointerString(body, spec.entity.jsonPointer) : undefined;
+  return {
+    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
+    read: {
+      label: 'Event id',
+      id: entity ?? id,
+      path: `/events/${encodeURIComponent(`${spec.name}:${id}`)}`,
+    },
+  };
+}
+
+/**
+ * Signs an example body as the source's provider would (writing a signature or timestamp carried in
+ * the body into `body`, the rest into `headers`); returns the body text.
+ */
+function signExample(
+  spec: FileSourceSpec,
+  secretValue: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string>,
+  id: string,
+): string {
   const nowMs = Date.now();
   let raw: string;
   if (spec.library === 'standardwebhooks') {
     raw = JSON.stringify(body);
     const ts = new Date(Math.floor(nowMs / 1000) * 1000);
     headers['webhook-timestamp'] = String(Math.floor(nowMs / 1000));
-    headers['webhook-signature'] = new Webhook(secret.value).sign(headers['webhook-id'] ?? id, ts, raw);
+    headers['webhook-signature'] = new Webhook(secretValue).sign(headers['webhook-id'] ?? id, ts, raw);
   } else {
     // Signatures and timestamps carried in the body are written into it before signing.
     const ts = String(Math.floor(nowMs / 1000));
     if (spec.hmac.timestampJsonPointer) setPointer(body, spec.hmac.timestampJsonPointer, ts);
-    const key = secretKey(spec.hmac, secret.value);
+    const key = secretKey(spec.hmac, secretValue);
     if (spec.hmac.signatureJsonPointer) {
       const tsUsed = timestampOf(spec.hmac, { rawBody: Buffer.alloc(0), headers: {}, json: body });
       const content = signedContent(
@@ -249,16 +273,7 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
       );
     }
   }
-  const entity =
-    spec.entity && 'jsonPointer' in spec.entity ? pointerString(body, spec.entity.jsonPointer) : undefined;
-  return {
-    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
-    read: {
-      label: 'Event id',
-      id: entity ?? id,
-      path: `/events/${encodeURIComponent(`${spec.name}:${id}`)}`,
-    },
-  };
+  return raw;
 }
 
 const lower = (h: Record<string, string>) =>
