@@ -84,8 +84,8 @@ export class QuarantinedValidationError extends ValidationError {
 
 /**
  * One webhook, after routing and the body-size limit: the source accepts it (signature, JSON,
- * schema, event id: Source.accept, one call) → binding → workflow start. Resolves once Temporal has persisted the start, or, while Temporal
- * cannot, once the store has persisted the event in the start spool; throws an IntakeHttpError
+ * schema, event id: Source.accept, one call) → binding → workflow start. Resolves once Temporal has
+ * persisted the start, or, while Temporal cannot, once the store has persisted the event in the start spool; throws an IntakeHttpError
  * otherwise (mapped to HTTP in src/api/error-handler.ts). A signed request that fails the schema is
  * kept in quarantine before the 422.
  */
