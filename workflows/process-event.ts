@@ -15,12 +15,12 @@ import {
   workflowInfo,
   type Sinks,
 } from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+import { RetryState, type SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { createArchiveActivities } from '../activities/archive';
-import { errorSignature } from './error-signature';
+import { errorSignature, issueIdOf } from './error-signature';
 import { PERMANENT_ERROR_TYPE } from './failure-types';
-import { IntakeStatus } from './search-attributes';
+import { IntakeIssue, IntakeStatus } from './search-attributes';
 import type { DiscardRequest, EventState, EventStatus, HandlerResult, ProcessEventInput } from './types';
 
 /** Resume a parked event: run the handler again with a fresh retry budget. */
@@ -53,6 +53,15 @@ export const LOCAL_FIRST_PATCH = 'local-activity-first';
  * workflow. Executions that parked before it do not (their histories have no such marker).
  */
 export const ARCHIVE_SETTLE_PATCH = 'archive-settle';
+
+/**
+ * Patch id of the IntakeIssue search attribute: an event that parks writes its issue id (with
+ * `IntakeStatus=parked`, one upsert) and removes it when a `retry` resumes it, so one visibility
+ * query finds an issue's parked events. Events that parked before it carry none (a resumed one that
+ * parks again on the new code gets it then); operators' listing falls back to the status query for
+ * them (src/operations/parked-events.ts).
+ */
+export const ISSUE_ATTRIBUTE_PATCH = 'intake-issue-attribute';
 
 const { settleArchivedEvent } = proxyLocalActivities<ReturnType<typeof createArchiveActivities>>({
   startToCloseTimeout: '10 seconds',
@@ -165,10 +174,23 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     processedAt: null,
   };
   let decision: 'retry' | 'discard' | undefined;
+  // This run wrote IntakeIssue (it parked under the patch): a resume removes it with its first upsert.
+  let issueWritten = false;
 
-  const setStatus = (status: EventStatus, searchAttribute = true) => {
+  const setStatus = (
+    status: EventStatus,
+    searchAttribute = true,
+    extra: SearchAttributeUpdatePair[] = [],
+  ) => {
     state.status = status;
-    if (searchAttribute) upsertSearchAttributes([{ key: IntakeStatus, value: status }]);
+    if (searchAttribute) {
+      const pairs: SearchAttributeUpdatePair[] = [{ key: IntakeStatus, value: status }, ...extra];
+      if (issueWritten && status === 'processing') {
+        pairs.push({ key: IntakeIssue, value: null });
+        issueWritten = false;
+      }
+      upsertSearchAttributes(pairs);
+    }
     // The Web UI's workflow page shows this (Current Details) without per-browser set-up: a parked
     // event is `Running` to Temporal. Not a command (the SDK answers it from workflow state through
     // the __temporal_workflow_metadata query), so running and recorded histories replay unchanged.
@@ -265,7 +287,9 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
       setStatus('processed');
       return state;
     }
-    setStatus('parked');
+    const issue = patched(ISSUE_ATTRIBUTE_PATCH) ? issueIdOf(state.source, state.lastError) : undefined;
+    setStatus('parked', true, issue ? [{ key: IntakeIssue, value: issue }] : []);
+    issueWritten = issue !== undefined;
     eventSink.parked(state.source);
     const settle = async (status: 'parked' | 'discarded') => {
       if (!patched(ARCHIVE_SETTLE_PATCH)) return;
