@@ -53,7 +53,7 @@ function sample(targets: RedriveTarget[], k: number): [RedriveTarget[], RedriveT
 
 /** A sampled event has settled when it is no longer waiting for, or running, its retry round. */
 function settled(s: RedriveEventState, before: RedriveTarget): boolean {
-  if (s.status === 'parked') return s.attempts > before.attempts;
+  if (s.status === 'parked') return s.attempts > (before.attempts ?? 0);
   return s.status !== 'processing' && s.status !== 'queued';
 }
 
