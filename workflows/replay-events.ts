@@ -39,6 +39,26 @@ const BATCH = 50;
 
 const settled = (s: ReplayRunState) => s.status !== 'queued' && s.status !== 'processing';
 
+/** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
+async function replay(
+  replayId: string,
+  ids: string[],
+  canary: boolean,
+  input: ReplayInput,
+  progress: ReplayProgress,
+): Promise<ReplayRunState | undefined> {
+  // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
+  const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
+  progress.replayed += runIds.length;
+  progress.notStarted = progress.matched - progress.replayed;
+  if (!canary || runIds.length === 0) return undefined;
+  for (;;) {
+    const states = await replayRunStates(runIds);
+    if (states.every(settled)) return states.find((s) => s.status === 'parked');
+    await sleep(input.pollIntervalMs ?? 1000);
+  }
+}
+
 /**
  * Replays archived events: each matching event runs again as a fresh processEvent under
  * `<id>:r<revision>`, with its archived payload and the next revision, and the source's processing
@@ -77,20 +97,6 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
     return progress;
   };
 
-  /** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
-  const replay = async (ids: string[], canary: boolean): Promise<ReplayRunState | undefined> => {
-    // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
-    const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
-    progress.replayed += runIds.length;
-    progress.notStarted = progress.matched - progress.replayed;
-    if (!canary || runIds.length === 0) return undefined;
-    for (;;) {
-      const states = await replayRunStates(runIds);
-      if (states.every(settled)) return states.find((s) => s.status === 'parked');
-      await sleep(input.pollIntervalMs ?? 1000);
-    }
-  };
-
   const cancelled = () => CancellationScope.current().consideredCancelled;
   try {
     let after = resumed?.after ?? '0';
@@ -110,7 +116,7 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
         const size = canary || input.ratePerSecond ? 1 : (input.batchSize ?? BATCH);
         const batch = ids.slice(done, done + size);
         done += batch.length;
-        const parked = await replay(batch, canary);
+        const parked = await replay(replayId, batch, canary, input, progress);
         if (parked) {
           progress.parked++;
           progress.stoppedBy = parked;
