@@ -1,15 +1,20 @@
 /**
  * `npm run bench:drain`: can Intake process what it acknowledges? On one Temporal server (`--server
  * dev`: the dev server; `--server postgres`: the Temporal server on the local PostgreSQL, built by
- * bench/ensure-temporal-server.ts), in one run (so the ratios hold on a busy machine):
+ * bench/ensure-temporal-server.ts; `--server cluster`, or `--cluster`: the same server as separate
+ * frontend, history ×2, matching ×2 and worker processes on a private PostgreSQL, as
+ * `npm run drill:cluster` runs it), in one run (so the ratios hold on a busy machine):
  *  1. raw starts/s: the raw-start scenario (no HTTP, no worker) at `--connections`;
- *  2. drain: N signed events acknowledged through `intake api` with no worker running, then one
- *     `intake worker` starts and processes the backlog: processed/s ÷ raw starts/s, and history
- *     events per processed event (every event's history length, from Temporal);
+ *  2. drain, once per entry of `--workers` (default 1; e.g. `1,2` or `1,2,2,1`): N signed events
+ *     acknowledged through `intake api` with no worker running, then that many `intake worker`
+ *     processes start together and process the backlog: processed/s ÷ raw starts/s, history events
+ *     per processed event (every event's history length, from Temporal), CPU per event of the
+ *     workers and of the server (per service with `--server cluster`) and how busy the machine was;
  *  3. end to end at fixed arrival rates (`--rates`): received→processed p50/p99 and backlog slope.
  * Writes bench/results/drain-<timestamp>.json (and latest-drain.json) and prints a markdown summary for BENCHMARKS.md.
  *
  *   npm run bench:drain -- --events 600 --rates 30,60,90 --rate-duration 20 [--server postgres]
+ *   npm run bench:drain -- --cluster --workers 1,2 --events 2000 --rates ''
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +26,8 @@ import { envPairs, sleep } from './lib/children';
 import { runRawStarts } from './lib/raw-start';
 import { runEndToEnd, type E2eResult } from './lib/e2e';
 import { writeResultFile } from './lib/results';
-import { cpuMeter } from './lib/cpu';
+import { cpuMeter, machineCpuSeconds } from './lib/cpu';
+import { startClusterStack } from './lib/cluster-stack';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
 import { createDatabase } from './lib/postgres';
@@ -40,6 +46,8 @@ interface DrainOptions {
   rawDurationS: number;
   rates: number[];
   rateDurationS: number;
+  /** Worker processes of each drain, in order (one drain per entry). */
+  workers: number[];
   env: Record<string, string>;
   label: string;
 }
@@ -49,10 +57,15 @@ const log = (l: string) => process.stdout.write(`${new Date().toISOString().slic
 function parse(): DrainOptions {
   const o = new Command('bench:drain')
     .addOption(
-      new Option('--server <kind>', 'Temporal server: dev server or the server on PostgreSQL')
-        .choices(['dev', 'postgres'])
+      new Option(
+        '--server <kind>',
+        'Temporal server: dev server, the server on PostgreSQL, or one process per service (cluster)',
+      )
+        .choices(['dev', 'postgres', 'cluster'])
         .default('dev'),
     )
+    .option('--cluster', 'the same as --server cluster')
+    .option('--workers <list>', 'intake worker processes per drain, one drain each (e.g. 1,2)', '1')
     .addOption(
       new Option('--synchronous-commit <on|off>', "with --server postgres: the server's databases' setting")
         .choices(['on', 'off'])
@@ -68,8 +81,12 @@ function parse(): DrainOptions {
     .parse(process.argv)
     .opts<Record<string, string | string[] | undefined>>();
   const env = envPairs(o.env as string[] | undefined);
+  const workers = String(o.workers).split(',').filter(Boolean).map(Number);
+  if (workers.length === 0 || workers.some((w) => !Number.isInteger(w) || w < 1)) {
+    throw new Error(`--workers: a list of positive integers, got "${String(o.workers)}"`);
+  }
   return {
-    server: o.server === 'postgres' ? 'postgres' : 'dev',
+    server: o.cluster ? 'cluster' : o.server === 'postgres' || o.server === 'cluster' ? o.server : 'dev',
     synchronousCommit: o.synchronousCommit === 'off' ? 'off' : 'on',
     events: Number(o.events),
     connections: Number(o.connections),
@@ -79,6 +96,7 @@ function parse(): DrainOptions {
       .filter(Boolean)
       .map(Number),
     rateDurationS: Number(o.rateDuration),
+    workers,
     env,
     label: String(o.label ?? ''),
   };
@@ -104,6 +122,8 @@ async function ackAll(url: string, bodies: SignedBody[], connections: number): P
 }
 
 interface DrainResult {
+  /** intake worker processes that drained the backlog. */
+  workers: number;
   acked: number;
   ackS: number;
   processed: number;
@@ -117,14 +137,48 @@ interface DrainResult {
   serverCpuMsPerAck: number;
   /**
    * CPU milliseconds per processed event while the backlog drained (user + system, from /proc):
-   * the worker process, and the Temporal server (TemporalBackend.cpuSeconds: for postgres with the
-   * PostgreSQL backends serving it).
-   * Unlike events/s, these hardly depend on what else runs on the machine.
+   * the worker processes together, and the Temporal server (TemporalBackend.cpuSeconds: for
+   * postgres with the PostgreSQL backends serving it, for cluster every service process and the
+   * private PostgreSQL). Unlike events/s, these hardly depend on what else runs on the machine.
    */
   cpuMsPerEvent: { worker: number; server: number };
+  /** With `--server cluster`: the server's CPU ms per processed event by service and PostgreSQL. */
+  serverCpuMsPerEventByPart?: Record<string, number>;
+  /**
+   * The machine while the backlog drained: cores busy on average (of `cores`; everyone's
+   * processes, from /proc/stat), of which the workers and the server, and the 1-minute load average
+   * at the end.
+   */
+  machine: {
+    cores: number;
+    busyCores: number;
+    workerCores: number;
+    serverCores: number;
+    loadAverage1m: number;
+  };
 }
 
-async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string): Promise<DrainResult> {
+/** A started Temporal server, and (cluster) its CPU seconds by part. */
+interface Bench {
+  backend: TemporalBackend;
+  cpuByPart?: () => Record<string, number>;
+}
+
+/** Runs `fn` over `items` with `concurrency` calls in flight. */
+async function forEachLimited<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+}
+
+async function drain(bench: Bench, o: DrainOptions, logDir: string, workers: number): Promise<DrainResult> {
+  const { backend } = bench;
   const address = backend.address;
   const db = await createDatabase('intake_bench_drain');
   const setup = {
@@ -137,7 +191,7 @@ async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string):
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
-  const api = await startApiProcess(setup, 'drain-api');
+  const api = await startApiProcess(setup, `drain-api-w${workers}`);
   try {
     const bodies = signedBodies(o.events);
     const cpuAck = await backend.cpuSeconds();
@@ -145,45 +199,72 @@ async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string):
     const ids = await ackAll(api.url, bodies, o.connections);
     const ackS = (Date.now() - t0) / 1000;
     const cpuDrain = await backend.cpuSeconds();
-    log(`  drain: ${ids.length} acked in ${ackS.toFixed(1)} s; starting one intake worker`);
+    // The API stays up: it relays any event it acknowledged from the start spool.
+    log(`  drain: ${ids.length} acked in ${ackS.toFixed(1)} s; starting ${workers} intake worker(s)`);
     const count = async () =>
       Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM processed_events')).rows[0]?.n ?? 0);
-    const worker = await startWorkerProcess(setup, 'drain-worker');
-    // Measured from the worker's first processed event (its start-up is not processing).
-    while ((await count()) === 0) await sleep(50);
+    const procs = await Promise.all(
+      Array.from({ length: workers }, (_, i) =>
+        startWorkerProcess(setup, `drain-w${workers}-worker-${i + 1}`),
+      ),
+    );
+    // Measured once every worker polls and the first event is processed (start-up is not processing).
+    let n0 = 0;
+    while ((n0 = await count()) === 0) await sleep(50);
     const first = Date.now();
-    const workerCpu = cpuMeter([worker.pid]);
+    const workerCpu = cpuMeter(procs.map((p) => p.pid));
     // The backend's own reading: the server process, and for postgres its PostgreSQL backends.
     const serverCpuStart = await backend.cpuSeconds();
+    const partsStart = bench.cpuByPart?.();
+    const machineStart = machineCpuSeconds();
     const deadline = first + 300_000;
     let n = 0;
     while ((n = await count()) < ids.length && Date.now() < deadline) await sleep(100);
     const drainS = (Date.now() - first) / 1000;
+    const machineEnd = machineCpuSeconds();
     const cpuS = { worker: workerCpu.read(), server: (await backend.cpuSeconds()) - serverCpuStart };
-    await worker.stop();
+    const partsEnd = bench.cpuByPart?.();
+    const loadAverage1m = os.loadavg()[0] ?? 0;
+    for (const p of procs) await p.stop();
+    const perEvent = (seconds: number) => (seconds * 1000) / Math.max(1, n - n0);
     let historyEvents = 0;
     let fallbacks = 0;
     let timeouts = 0;
-    for (const id of ids) {
+    await forEachLimited(ids, 8, async (id) => {
       const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
       historyEvents += events.length;
       if (events.some((e) => e.activityTaskScheduledEventAttributes)) fallbacks++;
       if (events.some((e) => e.activityTaskTimedOutEventAttributes)) timeouts++;
-    }
+    });
+    const cores = os.cpus().length;
+    const wall = Math.max(0.001, drainS);
     return {
+      workers,
       acked: ids.length,
       ackS,
       processed: n,
       drainS,
-      // The first event is the clock's start, so it is not counted.
-      processedPerS: (n - 1) / Math.max(0.001, drainS),
+      // Counted from the first processed event(s), which start the clock.
+      processedPerS: (n - n0) / wall,
       historyEventsPerEvent: historyEvents / Math.max(1, ids.length),
       fallbacks,
       timeouts,
       serverCpuMsPerAck: ((cpuDrain - cpuAck) * 1000) / Math.max(1, ids.length),
-      cpuMsPerEvent: {
-        worker: (cpuS.worker * 1000) / Math.max(1, n - 1),
-        server: (cpuS.server * 1000) / Math.max(1, n - 1),
+      cpuMsPerEvent: { worker: perEvent(cpuS.worker), server: perEvent(cpuS.server) },
+      serverCpuMsPerEventByPart:
+        partsStart && partsEnd
+          ? Object.fromEntries(
+              Object.entries(partsEnd).map(([k, v]) => [k, perEvent(v - (partsStart[k] ?? 0))]),
+            )
+          : undefined,
+      machine: {
+        cores,
+        busyCores:
+          ((machineEnd.busy - machineStart.busy) / Math.max(0.001, machineEnd.total - machineStart.total)) *
+          cores,
+        workerCores: cpuS.worker / wall,
+        serverCores: cpuS.server / wall,
+        loadAverage1m,
       },
     };
   } finally {
@@ -194,19 +275,50 @@ async function drain(backend: TemporalBackend, o: DrainOptions, logDir: string):
   }
 }
 
+async function startBench(o: DrainOptions, logDir: string): Promise<Bench> {
+  const dir = path.join(logDir, 'temporal');
+  if (o.server === 'cluster') {
+    const stack = await startClusterStack({ logDir: dir, log });
+    return { backend: stack.backend, cpuByPart: stack.cpuByPart };
+  }
+  if (o.server === 'postgres') {
+    return {
+      backend: await startPostgresBackend({ logDir: dir, log, synchronousCommit: o.synchronousCommit }),
+    };
+  }
+  return { backend: await startDevBackend(dir) };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+
+function describeDrain(d: DrainResult, raw: number): string {
+  const parts = d.serverCpuMsPerEventByPart
+    ? ` (${Object.entries(d.serverCpuMsPerEventByPart)
+        .map(([k, v]) => `${k} ${f1(v)}`)
+        .join(', ')})`
+    : '';
+  return (
+    `  drain, ${d.workers} worker(s): ${d.processed}/${d.acked} in ${f1(d.drainS)} s = ${f1(d.processedPerS)}/s ` +
+    `(${(d.processedPerS / raw).toFixed(2)} × raw); ${f1(d.historyEventsPerEvent)} history events/event; ` +
+    `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; CPU per event: ` +
+    `workers ${f1(d.cpuMsPerEvent.worker)} ms, server ${f1(d.cpuMsPerEvent.server)} ms${parts} ` +
+    `(per acknowledged start ${f1(d.serverCpuMsPerAck)} ms); machine ${d.machine.busyCores.toFixed(2)} of ` +
+    `${d.machine.cores} cores busy (workers ${d.machine.workerCores.toFixed(2)}, server ` +
+    `${d.machine.serverCores.toFixed(2)}), load average ${d.machine.loadAverage1m.toFixed(1)}`
+  );
+}
+
 async function main(): Promise<void> {
   const o = parse();
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-drain-'));
   const loadAtStart = os.loadavg();
   log(`drain bench: logs in ${logDir}; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
-  const backend =
-    o.server === 'postgres'
-      ? await startPostgresBackend({
-          logDir: path.join(logDir, 'temporal'),
-          log,
-          synchronousCommit: o.synchronousCommit,
-        })
-      : await startDevBackend(path.join(logDir, 'temporal'));
+  const bench = await startBench(o, logDir);
+  const { backend } = bench;
+  // Interrupted: the server goes too (the cluster's PostgreSQL runs detached and would stay).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void backend.stop().finally(() => process.exit(130)));
+  }
   log(`  ${backend.label} at ${backend.address}`);
   try {
     const raw = (
@@ -218,14 +330,12 @@ async function main(): Promise<void> {
       })
     ).rps;
     log(`  raw starts: ${raw.toFixed(1)}/s at ${o.connections}`);
-    const d = await drain(backend, o, logDir);
-    log(
-      `  drain: ${d.processed}/${d.acked} in ${d.drainS.toFixed(1)} s = ${d.processedPerS.toFixed(1)}/s ` +
-        `(${(d.processedPerS / raw).toFixed(2)} × raw); ${d.historyEventsPerEvent.toFixed(1)} history events/event; ` +
-        `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; CPU per event: ` +
-        `worker ${d.cpuMsPerEvent.worker.toFixed(1)} ms, server ${d.cpuMsPerEvent.server.toFixed(1)} ms ` +
-        `(per acknowledged start ${d.serverCpuMsPerAck.toFixed(1)} ms)`,
-    );
+    const drains: DrainResult[] = [];
+    for (const workers of o.workers) {
+      const d = await drain(bench, o, logDir, workers);
+      drains.push(d);
+      log(describeDrain(d, raw));
+    }
     const rates: E2eResult[] = [];
     for (const rate of o.rates) {
       // A busy dev server can refuse a worker's start (SQLite interrupted): report, go on.
@@ -257,36 +367,63 @@ async function main(): Promise<void> {
       loadAverage: { start: loadAtStart, end: os.loadavg() },
       options: o,
       rawStartsPerS: raw,
-      drain: d,
+      drains,
       rates: rates.map(({ samples: _s, ...r }) => r),
     });
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const md = [
       row([
         'run',
+        'workers',
         'raw starts/s',
         'drain processed/s',
         '÷ raw',
         'history events/event',
-        'CPU ms/event worker / server',
+        'CPU ms/event workers / server',
         'server CPU ms/ack',
-        ...rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`),
+        'cores busy (machine / workers / server)',
+        'load avg',
       ]),
-      row(Array.from({ length: 7 + rates.length }, () => '---')),
-      row([
-        o.label,
-        raw.toFixed(0),
-        d.processedPerS.toFixed(1),
-        (d.processedPerS / raw).toFixed(2),
-        d.historyEventsPerEvent.toFixed(1),
-        `${d.cpuMsPerEvent.worker.toFixed(1)} / ${d.cpuMsPerEvent.server.toFixed(1)}`,
-        d.serverCpuMsPerAck.toFixed(1),
-        ...rates.map(
-          (e) =>
-            `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,
-        ),
-      ]),
+      row(Array.from({ length: 10 }, () => '---')),
+      ...drains.map((d) =>
+        row([
+          o.label,
+          String(d.workers),
+          raw.toFixed(0),
+          f1(d.processedPerS),
+          (d.processedPerS / raw).toFixed(2),
+          f1(d.historyEventsPerEvent),
+          `${f1(d.cpuMsPerEvent.worker)} / ${f1(d.cpuMsPerEvent.server)}`,
+          f1(d.serverCpuMsPerAck),
+          `${d.machine.busyCores.toFixed(2)} / ${d.machine.workerCores.toFixed(2)} / ${d.machine.serverCores.toFixed(2)}`,
+          d.machine.loadAverage1m.toFixed(1),
+        ]),
+      ),
     ];
+    const parts = drains.filter((d) => d.serverCpuMsPerEventByPart);
+    if (parts.length > 0) {
+      const keys = Object.keys(parts[0]!.serverCpuMsPerEventByPart!);
+      md.push(
+        '',
+        row(['workers', ...keys.map((k) => `${k} ms/event`)]),
+        row(['---', ...keys.map(() => '---')]),
+      );
+      for (const d of parts)
+        md.push(row([String(d.workers), ...keys.map((k) => f1(d.serverCpuMsPerEventByPart![k]!))]));
+    }
+    if (rates.length > 0) {
+      md.push(
+        '',
+        row(rates.map((e) => `${e.rate}/s p50 / p99 ms, slope/s`)),
+        row(rates.map(() => '---')),
+        row(
+          rates.map(
+            (e) =>
+              `${e.receivedToProcessed.p50.toFixed(0)} / ${e.receivedToProcessed.p99.toFixed(0)}, ${e.backlogSlopePerS.toFixed(2)}`,
+          ),
+        ),
+      );
+    }
     const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
     process.stdout.write(
       `\n${md.join('\n')}\n\n${backend.label}; load average ${load(loadAtStart)} at the start, ` +

@@ -19,8 +19,8 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { startLoad, type LoadStats } from './lib/chaos-load';
 import { checkExactlyOnce, failureReasons, waitForDrain } from './lib/chaos-check';
-import { startPrivateCluster } from './lib/chaos-postgres';
 import { freePort, ROOT, sleep, type Child } from './lib/children';
+import { startClusterStack } from './lib/cluster-stack';
 import {
   prebuiltBundleEnv,
   startApiProcess,
@@ -29,7 +29,6 @@ import {
   type IntakeSetup,
 } from './lib/intake-procs';
 import { replaceGeneratedBlock } from './lib/markdown';
-import { startTemporalCluster, type TemporalCluster } from './lib/temporal-cluster';
 
 const log = (l: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
 
@@ -134,31 +133,17 @@ async function main(): Promise<void> {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-drill-'));
   log(`drill: ${o.durationS} s at ${o.rate}/s on a multi-service Temporal cluster; logs in ${logDir}`);
 
-  const pgCluster = await startPrivateCluster(log, { maxConnections: 300 });
-  cleanups.push(() => pgCluster.remove());
-  const temporal: TemporalCluster = await startTemporalCluster({
-    pgUrl: pgCluster.url,
-    logDir,
-    log,
-    history: 2,
-    matching: 2,
-  });
-  cleanups.push(() => temporal.stop());
-  const intakeDb = new URL(pgCluster.url);
-  {
-    const admin = new pg.Client({ connectionString: pgCluster.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE intake');
-    await admin.end();
-  }
-  intakeDb.pathname = '/intake';
-  const pool = new pg.Pool({ connectionString: intakeDb.toString(), max: 2 });
+  const stack = await startClusterStack({ logDir, log, history: 2, matching: 2 });
+  cleanups.push(() => stack.stop());
+  const temporal = stack.temporal;
+  const intakeDb = await stack.createDatabase('intake');
+  const pool = new pg.Pool({ connectionString: intakeDb, max: 2 });
   pool.on('error', () => undefined);
   cleanups.push(() => pool.end());
 
   const setup: IntakeSetup = {
     temporalAddress: temporal.address,
-    databaseUrl: intakeDb.toString(),
+    databaseUrl: intakeDb,
     taskQueue: taskQueue('drill'),
     logDir,
     env: {

@@ -14,6 +14,11 @@
  *  - parked-retried-processed:  the budget is spent, the event parks, the fix ships, `retry` resumes it;
  *  - parked-discarded:          the event parks and an operator discards it with a reason.
  * Payloads are recorded unencrypted (the codec is off here) so the fixtures replay without keys.
+ *
+ * With `--replay` it records the replayEvents workflow instead (test/fixtures/histories/replay/):
+ *  - completed:       three processed events replayed in one batch;
+ *  - canary-stopped:  with the handler broken again, a canary of one parks and stops the replay;
+ *  - cancelled:       a `--rate 1` replay cancelled after its first event.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,6 +33,13 @@ import type { Client } from '@temporalio/client';
 import { startApi } from '../src/api/server';
 import { loadConfig, type Config } from '../src/config';
 import { EventService } from '../src/operations/event-service';
+import {
+  ReplayService,
+  type ReplayStart,
+  type ReplayTuning,
+  type ReplayView,
+} from '../src/operations/replay-service';
+import { eventArchiveFor } from '../src/ingest/archive';
 import { parseFailpoints } from '../src/worker/failpoints';
 import { createLogger } from '../src/platform/logger';
 import { mailgunExample } from '../src/sources/mailgun';
@@ -122,9 +134,88 @@ async function record(config: Config, store: Store, client: Client): Promise<Rec
   }
 }
 
+/** Records the replayEvents paths: completed, canary-stopped, cancelled. */
+async function recordReplays(config: Config, store: Store, client: Client): Promise<Record<string, string>> {
+  const events = new EventService(client);
+  const replays = new ReplayService(client, config.temporal.taskQueue, store, eventArchiveFor(config));
+  const api = await startApi({ config, client, store, logger: createLogger('warn') });
+  const tuning: ReplayTuning = { pollIntervalMs: 200 };
+  const closed = async (id: string): Promise<ReplayView> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const desc = await client.workflow.getHandle(id).describe();
+      if (desc.status.name !== 'RUNNING') {
+        return replays.get(id);
+      }
+      if (Date.now() > deadline) throw new Error(`${id} did not close`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const started = (r: ReplayStart): string => {
+    if (!('replay' in r)) throw new Error('the replay did not start');
+    return r.replay;
+  };
+  try {
+    const send = async (event: string): Promise<string> => {
+      const req = mailgunExample({ signingKey: SIGNING_KEY, event });
+      const res = await fetch(api.url + req.path, { method: 'POST', headers: req.headers, body: req.body });
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+      return ((await res.json()) as { id: string }).id;
+    };
+    let worker = await startWorker({ ...config, failpoints: [] }, store);
+    const delivered = [await send('delivered'), await send('delivered'), await send('delivered')];
+    const opened = [await send('opened'), await send('opened')];
+    for (const id of [...delivered, ...opened]) await waitStatus(events, id, 'processed');
+
+    const completed = started(
+      await replays.start(
+        { source: 'mailgun', type: 'delivered', reason: 'recorded fixture' },
+        'admin',
+        tuning,
+      ),
+    );
+    if ((await closed(completed)).status !== 'completed') throw new Error('the replay did not complete');
+
+    const cancelled = started(
+      await replays.start(
+        { source: 'mailgun', type: 'delivered', rate: 1, reason: 'recorded fixture: cancelled' },
+        'admin',
+        tuning,
+      ),
+    );
+    const deadline = Date.now() + 60_000;
+    while ((await replays.get(cancelled)).replayed < 1) {
+      if (Date.now() > deadline) throw new Error('the rate-limited replay did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await replays.cancel(cancelled);
+    if ((await closed(cancelled)).status !== 'cancelled') throw new Error('the replay was not cancelled');
+
+    // "The bug is back": `opened` throws again; the canary's first run parks and stops the replay.
+    await worker.stop();
+    worker = await startWorker(config, store);
+    const stopped = started(
+      await replays.start(
+        { source: 'mailgun', type: 'opened', canary: '1', reason: 'recorded fixture: canary' },
+        'admin',
+        tuning,
+      ),
+    );
+    if ((await closed(stopped)).status !== 'stopped') throw new Error('the canary did not stop the replay');
+    await worker.stop();
+    return { completed, 'canary-stopped': stopped, cancelled };
+  } finally {
+    await api.close(1000);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { address: { type: 'string' }, prefix: { type: 'string', default: '' } },
+    options: {
+      address: { type: 'string' },
+      prefix: { type: 'string', default: '' },
+      replay: { type: 'boolean', default: false },
+    },
   });
   const base = loadConfig();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-record-'));
@@ -162,11 +253,14 @@ async function main(): Promise<void> {
     const store = await openStore({ dataDir: path.join(tmp, 'store') });
     const client = createClient(config);
     try {
-      const ids = await record(config, store, client);
-      fs.mkdirSync(OUT_DIR, { recursive: true });
+      const ids = values.replay
+        ? await recordReplays(config, store, client)
+        : await record(config, store, client);
+      const dir = values.replay ? path.join(OUT_DIR, 'replay') : OUT_DIR;
+      fs.mkdirSync(dir, { recursive: true });
       for (const [name, id] of Object.entries(ids)) {
         const history = await client.workflow.getHandle(id).fetchHistory();
-        const file = path.join(OUT_DIR, `${values.prefix}${name}.json`);
+        const file = path.join(dir, `${values.prefix}${name}.json`);
         fs.writeFileSync(file, JSON.stringify(historyJson(history), null, 2) + '\n');
         process.stdout.write(`${file}  (${history.events?.length ?? 0} events, ${id})\n`);
       }

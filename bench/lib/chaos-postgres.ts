@@ -19,6 +19,8 @@ export interface PrivateCluster {
   dir: string;
   /** `pg_ctl restart -m fast`: every connection is cut, the cluster is back when it resolves. */
   restart(): Promise<void>;
+  /** The postmaster's pid (first line of postmaster.pid); undefined while it is not running. */
+  pid(): number | undefined;
   /** Stops the cluster (immediate) and deletes its folder. */
   remove(): Promise<void>;
 }
@@ -106,6 +108,14 @@ export async function startPrivateCluster(
     dir,
     restart: async () => {
       await pgCtl('restart', '-m', 'fast', '-o', serverOptions);
+    },
+    pid: () => {
+      try {
+        const first = fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0];
+        return Number(first) || undefined;
+      } catch {
+        return undefined;
+      }
     },
     remove: async () => {
       if (removed) return;

@@ -36,3 +36,40 @@ export function cpuMeter(pids: number[]): { read(): number } {
   const start = total();
   return { read: () => total() - start };
 }
+
+/**
+ * CPU seconds of a process and of every child it has reaped (/proc stat's cutime and cstime) plus
+ * its live children's: for a PostgreSQL postmaster, every backend it ever forked, including the
+ * ones that exited meanwhile. Undefined once the process is gone.
+ */
+export function treeCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS_PER_S;
+    let children: number[] = [];
+    try {
+      children = fs
+        .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      // no children file (old kernel): the reaped ones are still counted
+    }
+    return children.reduce((sum, c) => sum + (cpuSeconds(c) ?? 0), own);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole machine's CPU time from /proc/stat, seconds summed over all cores: busy and total. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: (total - idle) / TICKS_PER_S, total: total / TICKS_PER_S };
+}

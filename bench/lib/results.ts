@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ROOT } from './children';
 import type { E2eResult } from './e2e';
 import type { RunResult } from './load';
+import type { TemporalBackend } from './temporal';
 
 /** The scenarios, in report order. */
 export const SCENARIOS = ['hello', 'raw', 'naive', 'intake', 'rabbit'] as const;
@@ -25,7 +26,7 @@ export interface Measurement extends RunResult {
 
 /** Everything measured against one Temporal server. */
 export interface BackendResult {
-  kind: 'dev' | 'postgres';
+  kind: TemporalBackend['kind'];
   label: string;
   measurements: Measurement[];
   e2e?: E2eResult;

@@ -21,8 +21,11 @@ export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 
 /** A Temporal server the bench runs against. */
 export interface TemporalBackend {
-  /** `dev` (temporal server start-dev, SQLite) or `postgres` (the server on the local PostgreSQL). */
-  kind: 'dev' | 'postgres';
+  /**
+   * `dev` (temporal server start-dev, SQLite), `postgres` (the server on the local PostgreSQL) or
+   * `cluster` (one process per service on a private PostgreSQL, bench/lib/cluster-stack.ts).
+   */
+  kind: 'dev' | 'postgres' | 'cluster';
   /** Human description for the report. */
   label: string;
   address: string;

@@ -63,7 +63,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const codec = createEncryptionCodec(config.encryptionKeys);
   const spool = new StartSpool(store, codec);
   const quarantine = new Quarantine(store, codec, config.quarantine);
-  const relay = new SpoolRelay({ client, config, spool, logger, metrics });
+  const relay = new SpoolRelay({ client, config, spool, store, logger, metrics });
   const writeHealth = new WriteHealth();
   metrics.watchSpool(() => spool.stats());
   const ingestDeps: IngestDeps = {

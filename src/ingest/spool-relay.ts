@@ -2,7 +2,9 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
+import { settledArchived } from '../store/event-archive';
 import type { SpoolReason, SpoolStats, StartSpool } from '../store/start-spool';
+import type { Queryable } from '../store/store';
 import { startEvent, startRefusal } from './workflow-start';
 
 /** Options of {@link SpoolRelay}. */
@@ -10,6 +12,8 @@ export interface SpoolRelayOptions {
   client: Client;
   config: Config;
   spool: StartSpool;
+  /** The store holding the event archive (a row of an event that already ran is not started). */
+  store: Queryable;
   logger: Logger;
   metrics?: ApiMetrics;
   /** Pause between rounds while there is nothing to relay (or Temporal is down). Default 1000 ms. */
@@ -143,16 +147,24 @@ export class SpoolRelay {
     if (claimed.length === 0) return 0;
     const deadline = Date.now() + config.temporal.startTimeoutMs;
     const refusals: ('too-large' | 'invalid' | undefined)[] = [];
+    // A row whose event the archive has as processed or discarded already ran (a redelivery spooled
+    // before its first run settled): starting it once its workflow is gone would run it twice.
+    const settled = await settledArchived(
+      this.opts.store,
+      claimed.map((c) => c.start.workflowId),
+    );
     const outcomes = await Promise.all(
       claimed.map((c, i) =>
-        startEvent(client, config, c.start, deadline).then(
-          // Eager or not, it started (a relayed start in `intake dev` can be eager).
-          (o) => (o === 'duplicate' ? o : ('started' as const)),
-          (err: unknown) => {
-            refusals[i] = startRefusal(err);
-            return refusals[i] ? ('refused' as const) : ('retry' as const);
-          },
-        ),
+        settled.has(c.start.workflowId)
+          ? Promise.resolve('duplicate' as const)
+          : startEvent(client, config, c.start, deadline).then(
+              // Eager or not, it started (a relayed start in `intake dev` can be eager).
+              (o) => (o === 'duplicate' ? o : ('started' as const)),
+              (err: unknown) => {
+                refusals[i] = startRefusal(err);
+                return refusals[i] ? ('refused' as const) : ('retry' as const);
+              },
+            ),
       ),
     );
     const done = claimed.filter((_, i) => outcomes[i] === 'started' || outcomes[i] === 'duplicate');

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { UnavailableError } from '../errors';
-import { insertArchiveRows, type ArchiveRow } from '../store/event-archive';
+import { insertArchiveRows, settledArchived, type ArchiveRow } from '../store/event-archive';
 import type { SpoolAddOutcome, SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { Queryable, Store } from '../store/store';
 
@@ -75,9 +75,9 @@ export class SpoolWriter {
 
   /**
    * Writes one event to the spool; resolves once it has committed: true if added, false if its
-   * workflow id was already spooled (a redelivery). Rejects with the bind's refusal, an
-   * UnavailableError when the spool is at its depth limit, or the store's error; then nothing of
-   * this event but its (idempotent) token binding was written.
+   * workflow id was already spooled, or is archived and settled (a redelivery). Rejects with the
+   * bind's refusal, an UnavailableError when the spool is at its depth limit, or the store's error;
+   * then nothing of this event but its (idempotent) token binding was written.
    */
   add(entry: SpoolEntry): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
@@ -128,8 +128,14 @@ export class SpoolWriter {
             else bound.add(w);
           });
         }
+        // A redelivery of an archived event that already ran is a duplicate: spooled, the relay
+        // would start it again once Temporal's retention had removed its workflow.
+        const settled = await settledArchived(
+          q,
+          batch.filter((w) => bound.has(w) && w.entry.archived).map((w) => w.entry.start.workflowId),
+        );
         // In arrival order: the spool's seq follows it.
-        const ok = batch.filter((w) => bound.has(w));
+        const ok = batch.filter((w) => bound.has(w) && !settled.has(w.entry.start.workflowId));
         const rows = await this.spool.addMany(
           q,
           ok.map((w) => ({ start: w.entry.start, reason: w.entry.reason })),
@@ -140,7 +146,11 @@ export class SpoolWriter {
           q,
           ok.flatMap((w, i) => (w.entry.archived && rows[i] !== 'full' ? [w.entry.archived] : [])),
         );
-        return [ok, rows] as const;
+        const dup = batch.filter((w) => bound.has(w) && settled.has(w.entry.start.workflowId));
+        return [
+          [...ok, ...dup],
+          [...rows, ...dup.map((): SpoolAddOutcome => 'duplicate')],
+        ] as const;
       });
     } catch (err) {
       if (batch.length > 1 && err instanceof pg.DatabaseError) {

@@ -8,6 +8,9 @@ import type { ReplayFilter, ReplayInput, ReplayProgress, ReplayStatus } from '..
 import { parseCanary } from './redrive-service';
 import type { ReplayRequest } from './replay-request';
 
+/** Workflow input fields a test may set (src/operations/replay-service.ts start). */
+export type ReplayTuning = Pick<ReplayInput, 'pollIntervalMs'>;
+
 /** A started replay, or the count of a dry run. */
 export type ReplayStart = { matched: number } | { matched: number; replay: string };
 
@@ -56,8 +59,12 @@ export class ReplayService {
     private readonly archive: EventArchive,
   ) {}
 
-  /** Counts the matching archived events; a dry run stops there, else a replay starts. */
-  async start(req: ReplayRequest, requestedBy: string): Promise<ReplayStart> {
+  /**
+   * Counts the matching archived events; a dry run stops there, else a replay starts. `tuning` is
+   * for tests and fixtures only (smaller batches and runs than a real replay would use); neither the
+   * API nor the CLI passes it.
+   */
+  async start(req: ReplayRequest, requestedBy: string, tuning: ReplayTuning = {}): Promise<ReplayStart> {
     const canary = parseCanary(req.canary);
     const prefix = `${req.source}:`;
     const filter: ReplayFilter = {
@@ -79,6 +86,7 @@ export class ReplayService {
       requestedBy,
       ...(canary ? { canary } : {}),
       ...(req.rate ? { ratePerSecond: req.rate } : {}),
+      ...tuning,
     };
     await this.store.query(
       `INSERT INTO replays (id, reason, requested_by, filter, matched, not_started) VALUES ($1, $2, $3, $4, $5, $5)`,

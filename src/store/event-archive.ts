@@ -80,6 +80,20 @@ export async function insertArchiveRows(q: Queryable, rows: ArchiveRow[]): Promi
   );
 }
 
+/**
+ * Which of these workflow ids are archived and settled (processed or discarded): events already
+ * acknowledged and run, perhaps after Temporal's retention removed their workflow. A redelivery of
+ * one must start nothing, whichever way it comes in (a direct start, or the start spool).
+ */
+export async function settledArchived(q: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await q.query<{ id: string }>(
+    `SELECT id FROM event_archive WHERE id = ANY($1) AND status IN ('processed', 'discarded')`,
+    [ids],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
 const FILTER_SQL = `source = $1
   AND ($2::text IS NULL OR event_type = $2)
   AND ($3::timestamptz IS NULL OR received_at >= $3)

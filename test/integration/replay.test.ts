@@ -155,4 +155,19 @@ describe('replay of recorded workflow histories', () => {
       redrives.map((h) => [h.name, undefined]),
     );
   });
+
+  // Issue 20: replayEvents (workflows/replay-events.ts), recorded with `record-histories.ts --replay`.
+  it('replays the recorded replayEvents histories (completed, canary stopped, cancelled)', async () => {
+    const replays = recordedHistories(path.join(HISTORIES_DIR, 'replay'));
+    expect(replays.map((h) => h.name)).toEqual(['canary-stopped', 'cancelled', 'completed']);
+    const results: ReplayResult[] = [];
+    for await (const r of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../workflows') },
+      replays.map(({ name, history }) => ({ workflowId: name, history })),
+    ))
+      results.push(r);
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
+      replays.map((h) => [h.name, undefined]),
+    );
+  });
 });

@@ -10,7 +10,6 @@ import { mailgunSource } from '../../src/sources/mailgun';
 import { settingsOf } from '../../src/sources/types';
 import { openStore, type Store } from '../../src/store/store';
 import { createClient } from '../../src/temporal/connection';
-import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { generateEncryptionKey } from '../../src/temporal/encryption-codec';
 import { spawnIntake, type IntakeChild } from '../support/child-process';
 import { cliEnv, run } from '../support/cli';
@@ -18,34 +17,10 @@ import { adminGet, startIntake, TEST_ADMIN_TOKEN, testEnv, waitFor, type Intake 
 import { createTestDatabase } from '../support/postgres';
 import { freePort } from '../support/ports';
 import { mailgunRequest, partnerRequest, send } from '../support/requests';
+import { stoppableServer } from '../support/stoppable-server';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 const ROOT = path.resolve(__dirname, '../..');
-const binary = () => process.env.INTAKE_TEST_TEMPORAL_CLI ?? process.env.TEMPORAL_CLI_PATH ?? 'temporal';
-
-/** A Temporal dev server of this file's own, on a fixed address, that a test may kill and restart. */
-async function stoppableServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-test-spool-'));
-  const address = `127.0.0.1:${await freePort()}`;
-  const start = () =>
-    startDevServer({ binary: binary(), address, dataDir: dir, headless: true, env: process.env });
-  let server: DevServer | undefined = await start();
-  return {
-    address,
-    async kill() {
-      await server?.stop();
-      server = undefined;
-    },
-    async restart() {
-      server = await start();
-    },
-    async close() {
-      await server?.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const count = async (intake: Intake, sql: string, values: unknown[] = []) =>
   (await intake.store.query<{ n: number }>(sql, values)).rows[0]!.n;
 
