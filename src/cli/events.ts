@@ -118,6 +118,26 @@ export function eventsCommand(getConfig: () => Config): Command {
       print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/drop`)),
     );
 
+  const dead = events
+    .command('dead-letters')
+    .description(
+      'drop or requeue a dead letter (a spooled start Temporal refused; list them with list --status dead)',
+    );
+  dead
+    .command('drop')
+    .argument('<id>', 'event id of a dead letter, <source>:<eventId>')
+    .description('delete a dead letter for good')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/dead-letters/${encodeURIComponent(id)}/drop`)),
+    );
+  dead
+    .command('requeue')
+    .argument('<id>', 'event id of a dead letter, <source>:<eventId>')
+    .description('give a dead letter back to the relay, once what Temporal refused is fixed')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/dead-letters/${encodeURIComponent(id)}/requeue`)),
+    );
+
   events
     .command('retry')
     .argument('[id]', 'event id of a parked event')

@@ -161,6 +161,28 @@ export class StartSpool {
     );
   }
 
+  /** Deletes the dead letter `workflowId` for good; false when there is no such dead letter. */
+  async dropDead(workflowId: string): Promise<boolean> {
+    const { rowCount } = await this.store.query(
+      'DELETE FROM start_spool WHERE workflow_id = $1 AND dead_at IS NOT NULL',
+      [workflowId],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Puts the dead letter `workflowId` back in line for the relay (after the cause was fixed, e.g. a
+   * server with higher limits); false when there is no such dead letter.
+   */
+  async requeueDead(workflowId: string): Promise<boolean> {
+    const { rowCount } = await this.store.query(
+      `UPDATE start_spool SET dead_at = NULL, last_error = NULL, claimed_until = NULL, attempts = 0
+       WHERE workflow_id = $1 AND dead_at IS NOT NULL`,
+      [workflowId],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /** Dead letters, newest first. */
   async listDead(filter: { source?: string; limit: number }): Promise<DeadStart[]> {
     const { rows } = await this.store.query<{
