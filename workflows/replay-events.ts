@@ -37,6 +37,26 @@ const BATCH = 50;
 
 const settled = (s: ReplayRunState) => s.status !== 'queued' && s.status !== 'processing';
 
+/** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
+async function replay(
+  replayId: string,
+  ids: string[],
+  canary: boolean,
+  input: ReplayInput,
+  progress: ReplayProgress,
+): Promise<ReplayRunState | undefined> {
+  // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
+  const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
+  progress.replayed += runIds.length;
+  progress.notStarted = progress.matched - progress.replayed;
+  if (!canary || runIds.length === 0) return undefined;
+  for (;;) {
+    const states = await replayRunStates(runIds);
+    if (states.every(settled)) return states.find((s) => s.status === 'parked');
+    await sleep(input.pollIntervalMs ?? 1000);
+  }
+}
+
 /**
  * Replays archived events: each matching event runs again as a fresh processEvent under
  * `<id>:r<revision>`, with its archived payload and the next revision, and the source's processing
@@ -64,20 +84,6 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
     return progress;
   };
 
-  /** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
-  const replay = async (ids: string[], canary: boolean): Promise<ReplayRunState | undefined> => {
-    // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
-    const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
-    progress.replayed += runIds.length;
-    progress.notStarted = progress.matched - progress.replayed;
-    if (!canary || runIds.length === 0) return undefined;
-    for (;;) {
-      const states = await replayRunStates(runIds);
-      if (states.every(settled)) return states.find((s) => s.status === 'parked');
-      await sleep(input.pollIntervalMs ?? 1000);
-    }
-  };
-
   try {
     let after = '0';
     for (;;) {
@@ -92,7 +98,7 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
         if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('replay cancelled');
         const canary = progress.replayed < progress.canary;
         const batch = ids.splice(0, canary || input.ratePerSecond ? 1 : BATCH);
-        const parked = await replay(batch, canary);
+        const parked = await replay(replayId, batch, canary, input, progress);
         if (parked) {
           progress.parked++;
           progress.stoppedBy = parked;

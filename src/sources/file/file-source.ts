@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { InvalidSignatureError, TokenBoundError, ValidationError } from '../../errors';
 import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../../store/token-bindings-repo';
 import type { Locator, Preset, SourceAnswer } from '../presets/preset';
+import { acceptRequest, type RequestSteps } from '../accept';
 import type { SourceDefinition, SourceExample, SourceRequest } from '../types';
 import { isSafeId } from '../validation';
 import {
@@ -126,7 +127,7 @@ function verifyWithLibrary(spec: FileSourceSpec, req: SourceRequest): void {
 }
 
 /**
- * `bind`, `bindMany`, `bindRejected`, `contentOf` and `sweep` for a source whose signature does not
+ * `bind`, `bindMany`, `bindRejected` and `sweep` for a source whose signature does not
  * cover the event (Preset.tokenBinding): the signed token is bound to the first event id it signed,
  * in the store shared by every replica, exactly as the built-in code source of that provider binds its tokens.
  * Tokens are kept per source (`<source>:<token>`), so two sources never take each other's.
@@ -134,10 +135,7 @@ function verifyWithLibrary(spec: FileSourceSpec, req: SourceRequest): void {
 function tokenBindingOf(
   name: string,
   binding: { token: string; content: string },
-): Pick<
-  SourceDefinition<unknown, FileSourceSpec>,
-  'bind' | 'bindMany' | 'bindRejected' | 'contentOf' | 'sweep'
-> {
+): Pick<SourceDefinition<unknown, FileSourceSpec>, 'bind' | 'bindMany' | 'bindRejected' | 'sweep'> {
   const tokenOf = (json: unknown) => {
     const token = pointerString(json, binding.token);
     // Verification signed this token; a body without one cannot have passed it.
@@ -146,7 +144,6 @@ function tokenBindingOf(
   };
   const ttl = (config: { signatureToleranceS: number }) => config.signatureToleranceS * 2 + 60;
   return {
-    contentOf: (json) => resolvePointer(json, binding.content),
     async bind(json, identity, { store, config, tx }) {
       const bound = await bindMailgunToken(tx ?? store, tokenOf(json), identity.eventId, ttl(config));
       if (bound !== identity.eventId) throw new TokenBoundError(bound);
@@ -164,8 +161,8 @@ function tokenBindingOf(
   };
 }
 
-/** Builds the Source of a resolved sources-file entry. */
-export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+/** How a file source's requests are verified and identified (its Source.accept runs these). */
+function fileSourceSteps(spec: FileSourceSpec): RequestSteps<unknown> {
   const keys = spec.secrets.map((s) => secretKey(spec.hmac, s.value));
   const verify = (json: unknown, req: SourceRequest) => {
     if (spec.library === 'standardwebhooks') return verifyWithLibrary(spec, req);
@@ -186,23 +183,16 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
     .filter((l): l is { header: string } => !!l && 'header' in l)
     .map((l) => l.header.toLowerCase());
   return {
-    name: spec.name,
-    route: spec.name,
-    activity: DELIVER_ACTIVITY,
-    successStatus: spec.successCode,
-    env: {},
-    settings: () => spec,
-    secretVariable: spec.secrets[0]?.variable ?? spec.name,
-    hasSecrets: () => spec.secrets.length > 0,
-    devSecrets: () => ({}),
-    example: (_settings, opts) => fileSourceExample(spec, opts),
     ...(afterParse
       ? { verifyParsed: (json: unknown, req: SourceRequest) => verify(json, req) }
       : { verifyRaw: (req: SourceRequest) => verify(undefined, req) }),
     ...(spec.answer ? { answer: spec.answer } : {}),
-    ...(spec.tokenBinding ? tokenBindingOf(spec.name, spec.tokenBinding) : {}),
+    // With a token binding, the quarantine keys a request by its event content (the signature block
+    // differs between deliveries of one event).
+    ...(spec.tokenBinding
+      ? { contentOf: (json: unknown) => resolvePointer(json, spec.tokenBinding!.content) }
+      : {}),
     replayHeaders: ['content-type', ...headersToKeep],
-    schema: bodySchema(spec),
     identify(json, req) {
       const found = (loc: Locator, field: string) => {
         const v = locate(loc, json, req);
@@ -221,6 +211,28 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
       body: req.rawBody.toString('utf8'),
       contentType: header(req, 'content-type') ?? 'application/json',
     }),
+  };
+}
+
+/** Builds the Source of a resolved sources-file entry. */
+export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+  const steps = fileSourceSteps(spec);
+  return {
+    name: spec.name,
+    route: spec.name,
+    activity: DELIVER_ACTIVITY,
+    successStatus: spec.successCode,
+    env: {},
+    settings: () => spec,
+    secretVariable: spec.secrets[0]?.variable ?? spec.name,
+    hasSecrets: () => spec.secrets.length > 0,
+    devSecrets: () => ({}),
+    example: (_settings, opts) => fileSourceExample(spec, opts),
+    schema: bodySchema(spec),
+    accept(req, ctx, opts) {
+      return acceptRequest(steps, this.schema, req, ctx, opts);
+    },
+    ...(spec.tokenBinding ? tokenBindingOf(spec.name, spec.tokenBinding) : {}),
     delivery: spec.deliver,
   };
 }
@@ -245,18 +257,42 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
   };
   put(spec.eventId, id);
   if (opts.event || !spec.preset) put(spec.eventType, opts.event ?? 'example');
+  const raw = signExample(spec, secret.value, body, headers, id);
+  const entity =
+    spec.entity && 'jsonPointer' in spec.entity ? pointerString(body, spec.entity.jsonPointer) : undefined;
+  return {
+    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
+    read: {
+      label: 'Event id',
+      id: entity ?? id,
+      path: `/events/${encodeURIComponent(`${spec.name}:${id}`)}`,
+    },
+  };
+}
+
+/**
+ * Signs an example body as the source's provider would (writing a signature or timestamp carried in
+ * the body into `body`, the rest into `headers`); returns the body text.
+ */
+function signExample(
+  spec: FileSourceSpec,
+  secretValue: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string>,
+  id: string,
+): string {
   const nowMs = Date.now();
   let raw: string;
   if (spec.library === 'standardwebhooks') {
     raw = JSON.stringify(body);
     const ts = new Date(Math.floor(nowMs / 1000) * 1000);
     headers['webhook-timestamp'] = String(Math.floor(nowMs / 1000));
-    headers['webhook-signature'] = new Webhook(secret.value).sign(headers['webhook-id'] ?? id, ts, raw);
+    headers['webhook-signature'] = new Webhook(secretValue).sign(headers['webhook-id'] ?? id, ts, raw);
   } else {
     // Signatures and timestamps carried in the body are written into it before signing.
     const ts = String(Math.floor(nowMs / 1000));
     if (spec.hmac.timestampJsonPointer) setPointer(body, spec.hmac.timestampJsonPointer, ts);
-    const key = secretKey(spec.hmac, secret.value);
+    const key = secretKey(spec.hmac, secretValue);
     if (spec.hmac.signatureJsonPointer) {
       const tsUsed = timestampOf(spec.hmac, { rawBody: Buffer.alloc(0), headers: {}, json: body });
       const content = signedContent(
@@ -281,16 +317,7 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
       );
     }
   }
-  const entity =
-    spec.entity && 'jsonPointer' in spec.entity ? pointerString(body, spec.entity.jsonPointer) : undefined;
-  return {
-    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
-    read: {
-      label: 'Event id',
-      id: entity ?? id,
-      path: `/events/${encodeURIComponent(`${spec.name}:${id}`)}`,
-    },
-  };
+  return raw;
 }
 
 const lower = (h: Record<string, string>) =>
