@@ -1,8 +1,10 @@
 import {
   CancellationScope,
   CancelledFailure,
+  continueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -63,20 +65,31 @@ async function replay(
  * replaces its earlier effect (Source.process). With a canary, the first events run one at a time
  * and the replay stops (`stopped`) at the first that parks; the rest are not started. Cancelling
  * stops between batches: replayed + notStarted = matched.
+ *
+ * A large replay does not grow one history without bound: when Temporal suggests it (or after
+ * `batchesPerRun` batches) the run continues as new under the same workflow id, carrying the
+ * archive cursor and the counts (`resume`). Queries and cancels address the workflow id, so they
+ * reach whichever run is current. Runs that started before this (no `replay-continue-as-new`
+ * marker in their history) keep the single-run shape.
  */
 export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> {
+  const resumed = input.resume;
   const progress: ReplayProgress = {
     status: 'running',
     filter: input.filter,
     reason: input.reason,
     requestedBy: input.requestedBy,
     matched: input.matched,
-    replayed: 0,
+    replayed: resumed?.replayed ?? 0,
     parked: 0,
-    notStarted: input.matched,
+    notStarted: input.matched - (resumed?.replayed ?? 0),
     canary: canarySize(input.canary, input.matched),
+    ...(resumed ? { continuedRuns: resumed.runs } : {}),
   };
   setHandler(replayProgressQuery, () => progress);
+  // Asked once, first: a run that began on the earlier code replays without the marker and keeps
+  // running in one history; a new run records it and may continue as new.
+  const mayContinue = patched('replay-continue-as-new');
   const replayId = workflowInfo().workflowId;
   const finish = async () => {
     progress.notStarted = progress.matched - progress.replayed;
@@ -84,8 +97,10 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
     return progress;
   };
 
+  const cancelled = () => CancellationScope.current().consideredCancelled;
   try {
-    let after = '0';
+    let after = resumed?.after ?? '0';
+    let batches = 0;
     for (;;) {
       const left = progress.matched - progress.replayed;
       if (left <= 0) break;
@@ -93,11 +108,14 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
       if (page.ids.length === 0) break;
       after = page.last;
       const ids = page.ids.slice(0, left);
-      while (ids.length > 0) {
+      let done = 0;
+      while (done < ids.length) {
         // Batches follow each other without a timer: notice a cancel between them.
-        if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('replay cancelled');
+        if (cancelled()) throw new CancelledFailure('replay cancelled');
         const canary = progress.replayed < progress.canary;
-        const batch = ids.splice(0, canary || input.ratePerSecond ? 1 : BATCH);
+        const size = canary || input.ratePerSecond ? 1 : (input.batchSize ?? BATCH);
+        const batch = ids.slice(done, done + size);
+        done += batch.length;
         const parked = await replay(replayId, batch, canary, input, progress);
         if (parked) {
           progress.parked++;
@@ -106,6 +124,20 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
           return await finish();
         }
         if (input.ratePerSecond) await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
+        batches++;
+        const more = progress.matched - progress.replayed > 0;
+        const full =
+          workflowInfo().continueAsNewSuggested ||
+          (input.batchesPerRun !== undefined && batches >= input.batchesPerRun);
+        // The arrival number of the last event handled; a page without them (an activity of the
+        // earlier code) continues only at its end.
+        const cursor = page.seqs?.[done - 1] ?? (done === ids.length ? page.last : undefined);
+        if (mayContinue && more && full && cursor !== undefined && !cancelled()) {
+          await continueAsNew<typeof replayEvents>({
+            ...input,
+            resume: { after: cursor, replayed: progress.replayed, runs: (resumed?.runs ?? 0) + 1 },
+          });
+        }
       }
     }
     progress.status = 'completed';

@@ -9,7 +9,7 @@ import { parseCanary } from './redrive-service';
 import type { ReplayRequest } from './replay-request';
 
 /** Workflow input fields a test may set (src/operations/replay-service.ts start). */
-export type ReplayTuning = Pick<ReplayInput, 'pollIntervalMs'>;
+export type ReplayTuning = Pick<ReplayInput, 'pollIntervalMs' | 'batchSize' | 'batchesPerRun'>;
 
 /** A started replay, or the count of a dry run. */
 export type ReplayStart = { matched: number } | { matched: number; replay: string };

@@ -205,9 +205,20 @@ describe('replay of recorded workflow histories', () => {
   });
 
   // Issue 20: replayEvents (workflows/replay-events.ts), recorded with `record-histories.ts --replay`.
-  it('replays the recorded replayEvents histories (completed, canary stopped, cancelled)', async () => {
+  // v2-*: with the `replay-continue-as-new` patch marker, and the two runs of a replay that continued
+  // as new once; the others are runs from before it, which keep the single-run shape.
+  it('replays the recorded replayEvents histories (completed, canary stopped, cancelled, continued as new)', async () => {
     const replays = recordedHistories(path.join(HISTORIES_DIR, 'replay'));
-    expect(replays.map((h) => h.name)).toEqual(['canary-stopped', 'cancelled', 'completed']);
+    expect(replays.map((h) => h.name)).toEqual([
+      'canary-stopped',
+      'cancelled',
+      'completed',
+      'v2-canary-stopped',
+      'v2-cancelled',
+      'v2-completed',
+      'v2-continued-as-new',
+      'v2-continued-completed',
+    ]);
     const results: ReplayResult[] = [];
     for await (const r of Worker.runReplayHistories(
       { workflowsPath: require.resolve('../../workflows') },
