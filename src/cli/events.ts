@@ -81,6 +81,25 @@ function showEvent(getConfig: () => Config) {
   };
 }
 
+/** `intake events reingest|drop ID`: a quarantined event, through the admin API (its store holds them). */
+function quarantineCommands(events: Command, getConfig: () => Config): void {
+  events
+    .command('reingest')
+    .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
+    .description('ingest a quarantined event again, once the schema accepts it')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/reingest`)),
+    );
+
+  events
+    .command('drop')
+    .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
+    .description('delete a quarantined event for good')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/drop`)),
+    );
+}
+
 /** `intake events …`: operations on events, straight against Temporal. */
 export function eventsCommand(getConfig: () => Config): Command {
   const events = new Command('events').description(
@@ -102,21 +121,7 @@ export function eventsCommand(getConfig: () => Config): Command {
     .description('show one event (a spooled one is queued, a quarantined one rejected)')
     .action(showEvent(getConfig));
 
-  events
-    .command('reingest')
-    .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
-    .description('ingest a quarantined event again, once the schema accepts it')
-    .action(async (id: string) =>
-      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/reingest`)),
-    );
-
-  events
-    .command('drop')
-    .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
-    .description('delete a quarantined event for good')
-    .action(async (id: string) =>
-      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/drop`)),
-    );
+  quarantineCommands(events, getConfig);
 
   events
     .command('retry')

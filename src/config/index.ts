@@ -391,9 +391,11 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.inf
   return parsed.data;
 }
 
-/** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const e = parseEnv(envSchema, env);
+/** The source registry (code sources plus INTAKE_SOURCES_FILE's), each source's settings and INTAKE_SOURCES. */
+function sourcesConfig(
+  e: z.infer<typeof envSchema>,
+  env: NodeJS.ProcessEnv,
+): Pick<Config, 'registry' | 'sourcesFile' | 'sources' | 'enabledSources'> {
   const sourcesFile = e.INTAKE_SOURCES_FILE ? path.resolve(e.INTAKE_SOURCES_FILE) : undefined;
   const registry = buildRegistry(
     sourcesFile ? loadSourcesFile(sourcesFile, { env, reserved: codeSources().map((s) => s.name) }) : [],
@@ -416,6 +418,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   return {
+    registry,
+    sourcesFile,
+    sources: Object.fromEntries(sources.map((s) => [s.name, s.settings(sourceEnv)])),
+    enabledSources,
+  };
+}
+
+/** Parses the environment (process.env unless given) into a Config, or throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = parseEnv(envSchema, env);
+  const { registry, sourcesFile, sources, enabledSources } = sourcesConfig(e, env);
+  return {
     port: e.PORT,
     host: e.HOST ?? '0.0.0.0',
     devHost: e.HOST ?? '127.0.0.1',
@@ -428,7 +442,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiUrl: e.INTAKE_API_URL ?? `http://127.0.0.1:${e.PORT || 3000}`,
     registry,
     sourcesFile,
-    sources: Object.fromEntries(sources.map((s) => [s.name, s.settings(sourceEnv)])),
+    sources,
     enabledSources,
     signatureToleranceS: e.INTAKE_SIGNATURE_TOLERANCE_S,
     maxBodyBytes: e.INTAKE_MAX_BODY_BYTES,

@@ -242,6 +242,9 @@ function bindFailure(logFile: string): string | undefined {
  * until it answers. A server left running on the same data folder is stopped first; a port that is
  * taken fails the start with a DevServerError naming it.
  */
+// One supervised start: the child, its log, the readiness wait and the clean-up on each failure share
+// the same handles; split up, every part would need all of them.
+// eslint-disable-next-line max-lines-per-function -- one supervised start sharing its handles (see above)
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const aborted = () => (opts.signal?.aborted ? 'the start was interrupted (stop requested)' : undefined);
   if (aborted()) throw new DevServerError(aborted()!);

@@ -12,6 +12,7 @@ import {
 } from '../errors';
 import { eventArchiveFor } from './archive';
 import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
+import type { AcceptedEvent, Refusal } from '../sources/accept';
 import type { SourceAnswer } from '../sources/presets/preset';
 import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
 import type { ArchiveRow } from '../store/event-archive';
@@ -21,7 +22,6 @@ import type { WriteHealth } from '../store/write-health';
 import type { SpoolRelay } from './spool-relay';
 import type { SpoolBinding, SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
-import { parseJsonStrict } from './json';
 import { processEventInput, startEvent, startRefusal } from './workflow-start';
 
 /** The answer to one accepted or redelivered webhook. */
@@ -71,8 +71,6 @@ export interface IngestOptions {
   tokenBound?: boolean;
 }
 
-const EVENT_ID = /^[\x21-\x7e]{1,200}$/; // printable ASCII, no spaces: safe in ids, queries and logs
-
 /** Thrown (422) after a signed request failed the schema and was kept in quarantine. */
 export class QuarantinedValidationError extends ValidationError {
   constructor(
@@ -85,9 +83,9 @@ export class QuarantinedValidationError extends ValidationError {
 }
 
 /**
- * One webhook, after routing and the body-size limit: signature → JSON → schema → event id →
- * binding → workflow start. Resolves once Temporal has persisted the start, or, while Temporal
- * cannot, once the store has persisted the event in the start spool; throws an IntakeHttpError
+ * One webhook, after routing and the body-size limit: the source accepts it (signature, JSON,
+ * schema, event id: Source.accept, one call) → binding → workflow start. Resolves once Temporal has
+ * persisted the start, or, while Temporal cannot, once the store has persisted the event in the start spool; throws an IntakeHttpError
  * otherwise (mapped to HTTP in src/api/error-handler.ts). A signed request that fails the schema is
  * kept in quarantine before the 422.
  */
@@ -97,35 +95,12 @@ export async function ingest(
   deps: IngestDeps,
   opts: IngestOptions = {},
 ): Promise<IngestResult | AnsweredResult> {
-  if (!opts.alreadyVerified) source.verifyRaw?.(req, deps);
-  const json = parseJsonStrict(req.rawBody);
-  if (!opts.alreadyVerified) source.verifyParsed?.(json, req, deps);
-  // Only an authentic request is answered: the handshake proves the secret to the provider.
-  const answered = opts.alreadyVerified ? undefined : source.answer?.(json, req);
-  if (answered) return { answered };
+  const accepted = source.accept(req, deps, { alreadyVerified: opts.alreadyVerified });
+  if (accepted.kind === 'answer') return { answered: accepted.answer };
   // From here on the request is authentic: a body the schema refuses is kept, not lost.
-  const parsed = source.schema.safeParse(json);
-  if (!parsed.success) {
-    return refuse(
-      source,
-      req,
-      json,
-      deps,
-      opts,
-      parsed.error.issues.map((i) => ({
-        path: i.path.map(String).join('.') || '(root)',
-        message: i.message,
-      })),
-    );
-  }
-  const event = parsed.data as never;
-  const identity = source.identify(event, req);
+  if (accepted.kind === 'refused') return refuse(source, accepted, req, deps, opts);
+  const { event, identity } = accepted;
   const { config } = deps;
-  if (!EVENT_ID.test(identity.eventId)) {
-    return refuse(source, req, json, deps, opts, [
-      { path: 'id', message: 'event id must be 1-200 printable ASCII characters' },
-    ]);
-  }
   const route = routeOf(deps);
   try {
     // An event bound for the spool is bound only in the spool's transaction, with its row: binding
@@ -137,21 +112,14 @@ export async function ingest(
           source.bind?.(event, identity, deps),
         );
       } catch (err) {
-        if (!isOwnQuarantineBinding(err, source, json, req)) throw err;
+        if (!isOwnQuarantineBinding(err, accepted)) throw err;
         bound = true;
       }
     }
     const id = `${source.name}:${identity.eventId}`;
     // Large bodies go to the store before the start, so the history only holds a reference.
     const body = await storeCall(deps, 'the store did not keep the payload', () =>
-      payloadOffloadFor(config).prepare(
-        deps.store,
-        id,
-        source.workflowPayload ? source.workflowPayload(event, req) : event,
-        // The raw body as a JSON string: valid JSON text has no raw control characters, so escaping
-        // (`"`, `\\`, newline, tab) at most doubles it; the wrapper adds a few bytes.
-        source.workflowPayload ? req.rawBody.length * 2 + 512 : req.rawBody.length,
-      ),
+      payloadOffloadFor(config).prepare(deps.store, id, accepted.payload, accepted.payloadBytes),
     );
     const start = spooledStart(source, req, deps.config, id, identity, body);
     // Archived before the acknowledgement: here for a direct start, in the spool's transaction for a
@@ -163,7 +131,7 @@ export async function ingest(
       );
       if (settled) return { status: 200, body: { id, status: 'duplicate' }, eventType: identity.eventType };
     }
-    const ownBinding = (err: unknown) => isOwnQuarantineBinding(err, source, json, req);
+    const ownBinding = (err: unknown) => isOwnQuarantineBinding(err, accepted);
     return await startOrSpool(
       { source, event, identity, id, start, route, bound, ownBinding, archived },
       deps,
@@ -405,11 +373,6 @@ class StoreTimeout extends Error {
   override readonly name = 'StoreTimeout';
 }
 
-/** What makes two requests the same event, as the quarantine keys it. */
-function contentOf(source: Source<never>, json: unknown, req: SourceRequest): Buffer | string {
-  return source.contentOf ? JSON.stringify(source.contentOf(json) ?? null) : req.rawBody;
-}
-
 /** The key a quarantined request's token is bound to (Source.bindRejected): its content's hash. */
 function rejectedKey(content: Buffer | string): string {
   return `rejected:sha256:${contentSha256(content)}`;
@@ -420,45 +383,40 @@ function rejectedKey(content: Buffer | string): string {
  * same delivery (same signature block, same content), re-sent once a schema fix lets it through.
  * Only then is it a redelivery rather than a forged copy.
  */
-function isOwnQuarantineBinding(err: unknown, source: Source<never>, json: unknown, req: SourceRequest) {
+function isOwnQuarantineBinding(err: unknown, accepted: AcceptedEvent<unknown>) {
   return (
     err instanceof TokenBoundError &&
     err.boundTo.startsWith('rejected:') &&
-    err.boundTo === rejectedKey(contentOf(source, json, req))
+    err.boundTo === rejectedKey(accepted.content())
   );
 }
 
 /** Quarantines a signed request whose body failed the schema (once), then refuses it with 422. */
 async function refuse(
   source: Source<never>,
+  refused: Refusal,
   req: SourceRequest,
-  json: unknown,
   deps: IngestDeps,
   opts: IngestOptions,
-  issues: ValidationIssue[],
 ): Promise<never> {
+  const { issues } = refused;
   // A re-ingest that still fails keeps its existing row.
   if (!deps.quarantine || opts.alreadyVerified) throw new ValidationError(issues);
   const quarantine = deps.quarantine;
-  const headers: Record<string, string> = {};
-  for (const name of source.replayHeaders ?? []) {
-    const v = req.headers[name];
-    if (typeof v === 'string') headers[name] = v;
-  }
-  const content = contentOf(source, json, req);
+  const content = refused.content();
   // The token is bound to this content before anything is kept: a replay of the signature block
   // with other content is refused (401) and stores nothing.
   const tokenBinding = source.bindRejected ? rejectedKey(content) : undefined;
   if (tokenBinding)
     await storeCall(deps, 'the store did not check the token', () =>
-      source.bindRejected!(json, tokenBinding, deps),
+      source.bindRejected!(refused.json, tokenBinding, deps),
     );
   // If the store cannot keep it, the provider must retry: 503, never a 422 that loses it.
   const rejectedId = await storeCall(deps, 'the store did not keep the rejected event', () =>
     quarantine.keep({
       source: source.name,
       params: req.params,
-      headers,
+      headers: refused.headers,
       rawBody: req.rawBody,
       content,
       issues,

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
 import { settledArchived } from '../store/event-archive';
-import type { SpoolReason, SpoolStats, StartSpool } from '../store/start-spool';
+import type { ClaimedStart, SpoolReason, SpoolStats, StartSpool } from '../store/start-spool';
 import type { Queryable } from '../store/store';
 import { startEvent, startRefusal } from './workflow-start';
 
@@ -173,8 +173,36 @@ export class SpoolRelay {
       retry.map((c) => c.seq),
       0,
     );
-    // A start Temporal can never take becomes a dead letter at once: it is not retried, does not
-    // hold new events back, and stays visible (`intake events list --status dead`) with its reason.
+    const buried = await this.bury(claimed, outcomes, refusals);
+    if (retry.length > 0) this.temporalDown = true;
+    // What this round settled (started, found started, or dead) no longer holds new events back:
+    // without this, the events of the next second queued behind a row that had just died.
+    this.stats.depth = Math.max(0, this.stats.depth - done.length - buried);
+    this.stats.waiting = this.stats.depth;
+    this.backlog = this.stats.waiting > 0;
+    for (const [i, c] of claimed.entries()) {
+      const outcome = outcomes[i];
+      if (outcome !== 'started' && outcome !== 'duplicate') continue;
+      const source = c.start.searchAttributes.source;
+      metrics?.relayed.inc({ source, outcome });
+      // A relayed start is a workflow started like a direct one (dashboards and alerts count both).
+      if (outcome === 'started') metrics?.starts.inc({ source });
+    }
+    if (done.length) logger.debug({ relayed: done.length }, 'spooled starts relayed');
+    return done.length;
+  }
+
+  /**
+   * A start Temporal can never take becomes a dead letter at once: it is not retried, does not hold
+   * new events back, and stays visible (`intake events list --status dead`) with its reason.
+   * Returns how many rows were buried.
+   */
+  private async bury(
+    claimed: ClaimedStart[],
+    outcomes: readonly string[],
+    refusals: readonly ('too-large' | 'invalid' | undefined)[],
+  ): Promise<number> {
+    const { spool, logger } = this.opts;
     const refusedIdx = claimed.map((_, i) => i).filter((i) => outcomes[i] === 'refused');
     for (const kind of ['too-large', 'invalid'] as const) {
       const rows = refusedIdx.filter((i) => refusals[i] === kind).map((i) => claimed[i]!);
@@ -190,21 +218,6 @@ export class SpoolRelay {
           'Temporal refused a spooled start: dead letter',
         );
     }
-    if (retry.length > 0) this.temporalDown = true;
-    // What this round settled (started, found started, or dead) no longer holds new events back:
-    // without this, the events of the next second queued behind a row that had just died.
-    this.stats.depth = Math.max(0, this.stats.depth - done.length - refusedIdx.length);
-    this.stats.waiting = this.stats.depth;
-    this.backlog = this.stats.waiting > 0;
-    for (const [i, c] of claimed.entries()) {
-      const outcome = outcomes[i];
-      if (outcome !== 'started' && outcome !== 'duplicate') continue;
-      const source = c.start.searchAttributes.source;
-      metrics?.relayed.inc({ source, outcome });
-      // A relayed start is a workflow started like a direct one (dashboards and alerts count both).
-      if (outcome === 'started') metrics?.starts.inc({ source });
-    }
-    if (done.length) logger.debug({ relayed: done.length }, 'spooled starts relayed');
-    return done.length;
+    return refusedIdx.length;
   }
 }

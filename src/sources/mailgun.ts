@@ -4,6 +4,7 @@ import { optionalString } from '../config/env-values';
 import { InvalidJsonError, InvalidSignatureError, TokenBoundError } from '../errors';
 import { topLevelObjectMember } from './json-member';
 import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../store/token-bindings-repo';
+import { acceptRequest, type RequestSteps } from './accept';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableJson, unixSeconds } from './validation';
 
@@ -142,32 +143,8 @@ export interface MailgunSettings {
   signingKey?: string;
 }
 
-/** Mailgun source: signature inside the body, token bound to the first event id presenting it. */
-export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = {
-  name: 'mailgun',
-  route: 'mailgun',
-  activity: 'handleMailgun',
-  // Mailgun's only documented success; a 202 would be retried, and `delivered` never is.
-  successStatus: 200,
-  env: { MAILGUN_SIGNING_KEY: optionalString },
-  settings: (env) => ({ signingKey: env.MAILGUN_SIGNING_KEY as string | undefined }),
-  secretVariable: 'MAILGUN_SIGNING_KEY',
-  hasSecrets: (settings) => !!settings.signingKey,
-  devSecrets: () => ({ MAILGUN_SIGNING_KEY: randomBytes(24).toString('hex') }),
-  example({ signingKey }, { event }) {
-    if (!signingKey)
-      throw new Error(
-        'MAILGUN_SIGNING_KEY is not set and no dev secrets were generated (run npm start first)',
-      );
-    const request = mailgunExample({ signingKey, event });
-    const messageId = (JSON.parse(request.body) as MailgunWebhook)['event-data'].message.headers[
-      'message-id'
-    ];
-    return {
-      request,
-      read: { label: 'Message id', id: messageId, path: `/messages/${encodeURIComponent(messageId)}` },
-    };
-  },
+/** How a Mailgun request is verified and identified (Source.accept runs these). */
+const mailgunSteps: RequestSteps<MailgunWebhook> = {
   // Before the JSON parse: the signature block alone is found with a byte scan and checked, so an
   // unsigned body (up to INTAKE_MAX_BODY_BYTES) is refused without parsing it.
   verifyRaw(req, { config }) {
@@ -196,12 +173,43 @@ export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = 
   // Each delivery carries its own signature block; the event is what event-data says.
   contentOf: (json) =>
     typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['event-data'] : json,
-  schema: mailgunWebhookSchema,
   identify: (event) => ({
     eventId: event['event-data'].id,
     eventType: event['event-data'].event,
     entity: event['event-data'].message.headers['message-id'],
   }),
+};
+
+/** Mailgun source: signature inside the body, token bound to the first event id presenting it. */
+export const mailgunSource: SourceDefinition<MailgunWebhook, MailgunSettings> = {
+  name: 'mailgun',
+  route: 'mailgun',
+  activity: 'handleMailgun',
+  // Mailgun's only documented success; a 202 would be retried, and `delivered` never is.
+  successStatus: 200,
+  env: { MAILGUN_SIGNING_KEY: optionalString },
+  settings: (env) => ({ signingKey: env.MAILGUN_SIGNING_KEY as string | undefined }),
+  secretVariable: 'MAILGUN_SIGNING_KEY',
+  hasSecrets: (settings) => !!settings.signingKey,
+  devSecrets: () => ({ MAILGUN_SIGNING_KEY: randomBytes(24).toString('hex') }),
+  example({ signingKey }, { event }) {
+    if (!signingKey)
+      throw new Error(
+        'MAILGUN_SIGNING_KEY is not set and no dev secrets were generated (run npm start first)',
+      );
+    const request = mailgunExample({ signingKey, event });
+    const messageId = (JSON.parse(request.body) as MailgunWebhook)['event-data'].message.headers[
+      'message-id'
+    ];
+    return {
+      request,
+      read: { label: 'Message id', id: messageId, path: `/messages/${encodeURIComponent(messageId)}` },
+    };
+  },
+  schema: mailgunWebhookSchema,
+  accept(req, ctx, opts) {
+    return acceptRequest(mailgunSteps, this.schema, req, ctx, opts);
+  },
   async bind(event, identity, { store, config, tx }) {
     // Mailgun's signature does not cover event-data: bind each token to the first event id it signed.
     const ttlS = config.signatureToleranceS * 2 + 60;

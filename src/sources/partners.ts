@@ -4,6 +4,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
 import { optionalString } from '../config/env-values';
 import { ConfigError, InvalidJsonError, InvalidSignatureError } from '../errors';
+import { acceptRequest, type RequestSteps } from './accept';
 import { settingsOf, type SignedRequest, type SourceDefinition } from './types';
 import { safeId, storableDateTime, storableJson } from './validation';
 
@@ -203,6 +204,31 @@ export interface PartnersSettings {
   secrets: Map<string, string[]>;
 }
 
+/** How a partner request is verified and identified (Source.accept runs these). */
+export const partnersSteps: RequestSteps<PartnerWebhook> = {
+  replayHeaders: ['webhook-id', 'webhook-timestamp'],
+  verifyRaw(req, { config }) {
+    const headers = standardWebhookHeaders(req.headers);
+    let body: string;
+    try {
+      // The library signs text; bytes that are not UTF-8 cannot be verified, nor be JSON.
+      body = utf8.decode(req.rawBody);
+    } catch {
+      throw new InvalidJsonError('body is not valid UTF-8');
+    }
+    const secrets = settingsOf(config, partnersSource).secrets.get(req.params.partner ?? '') ?? [];
+    verifyPartnerSignature(secrets, body, headers, Math.min(config.signatureToleranceS, LIBRARY_TOLERANCE_S));
+  },
+  identify: (event, req) => {
+    const partner = req.params.partner ?? '';
+    return {
+      eventId: `${partner}:${standardWebhookHeaders(req.headers)['webhook-id']}`,
+      eventType: event.type,
+      entity: `${partner}:${event.data.id}`,
+    };
+  },
+};
+
 /** Standard Webhooks customer data from partner systems, one secret list per partner. */
 export const partnersSource: SourceDefinition<PartnerWebhook, PartnersSettings> = {
   name: 'partners',
@@ -210,7 +236,6 @@ export const partnersSource: SourceDefinition<PartnerWebhook, PartnersSettings> 
   activity: 'handlePartners',
   // Standard Webhooks: any 2xx is success; 202 says "accepted for processing".
   successStatus: 202,
-  replayHeaders: ['webhook-id', 'webhook-timestamp'],
   env: { INTAKE_PARTNER_SECRETS: optionalString },
   settings: (env) => ({ secrets: parsePartnerSecrets(env.INTAKE_PARTNER_SECRETS as string | undefined) }),
   secretVariable: 'INTAKE_PARTNER_SECRETS',
@@ -239,25 +264,8 @@ export const partnersSource: SourceDefinition<PartnerWebhook, PartnersSettings> 
       },
     };
   },
-  verifyRaw(req, { config }) {
-    const headers = standardWebhookHeaders(req.headers);
-    let body: string;
-    try {
-      // The library signs text; bytes that are not UTF-8 cannot be verified, nor be JSON.
-      body = utf8.decode(req.rawBody);
-    } catch {
-      throw new InvalidJsonError('body is not valid UTF-8');
-    }
-    const secrets = settingsOf(config, partnersSource).secrets.get(req.params.partner ?? '') ?? [];
-    verifyPartnerSignature(secrets, body, headers, Math.min(config.signatureToleranceS, LIBRARY_TOLERANCE_S));
-  },
   schema: partnerWebhookSchema,
-  identify: (event, req) => {
-    const partner = req.params.partner ?? '';
-    return {
-      eventId: `${partner}:${standardWebhookHeaders(req.headers)['webhook-id']}`,
-      eventType: event.type,
-      entity: `${partner}:${event.data.id}`,
-    };
+  accept(req, ctx, opts) {
+    return acceptRequest(partnersSteps, this.schema, req, ctx, opts);
   },
 };

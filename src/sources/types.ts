@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { ProcessFn, ProcessServices } from '../../activities/run-handler';
-import type { SourceAnswer } from './presets/preset';
+import type { Acceptance, AcceptOptions } from './accept';
 import type { Queryable, Store } from '../store/store';
 
 /** What a source sees of one request. */
@@ -66,8 +66,8 @@ export interface SourceExample {
  * when it is on, the secrets it needs and how to generate development ones, the example
  * `intake send` posts, the request pipeline and the processing activity.
  *
- * The pipeline (src/ingest/pipeline.ts) runs: content type → verifySignature (raw bytes) → JSON parse →
- * schema → identify → bind (optional, e.g. replay protection needing the event id) → start.
+ * The pipeline (src/ingest/pipeline.ts) asks it once, `accept` (signature, JSON, schema, identity),
+ * then `bind` (optional, e.g. replay protection needing the event id), then starts the workflow.
  *
  * `T` is the validated body, `S` the source's settings (parsed from its environment variables).
  */
@@ -101,35 +101,18 @@ export interface Source<T = unknown, S = unknown> {
   devSecrets(): Record<string, string>;
   /** A correctly signed example for `intake send <source> --example`; throws if `settings` lack secrets. */
   example(settings: S, opts: { event?: string }): SourceExample;
-  /** Checks authenticity before parsing, when the signature covers the raw bytes. */
-  verifyRaw?(req: SourceRequest, ctx: SourceContext): void;
-  /** Checks authenticity after JSON parsing, when the signature lives in the body. */
-  verifyParsed?(json: unknown, req: SourceRequest, ctx: SourceContext): void;
   /**
-   * Request headers `identify` reads (besides the body), kept with a quarantined request so it can
-   * be re-ingested later. Never a signature header: a re-ingest does not verify again.
+   * The one question the ingress asks a source about a request: verify its signature, parse,
+   * answer a handshake, validate against `schema` and identify the event. Answers the accepted
+   * event (with its identity and workflow payload), the handshake answer, or a typed refusal of an
+   * authentic body the schema refuses (kept in quarantine); throws InvalidSignatureError,
+   * InvalidJsonError or ValidationError for what is refused outright. Token binding is separate
+   * (`bind`): it needs the store. Sources implement it with acceptRequest (./accept.ts) and their own
+   * steps.
    */
-  replayHeaders?: readonly string[];
-  /**
-   * The part of a parsed body that identifies its content, when the raw bytes differ between
-   * redeliveries of one event (a provider that signs each delivery anew inside the body). A quarantined
-   * request is kept once per content; default: the raw bytes.
-   */
-  contentOf?(json: unknown): unknown;
-  /**
-   * Answers a verified request that is a handshake rather than an event (a URL verification challenge),
-   * before the schema: no workflow starts. Undefined for an event.
-   */
-  answer?(json: unknown, req: SourceRequest): SourceAnswer | undefined;
-  /**
-   * What the workflow input carries as `payload`; default the validated body. A file source carries
-   * the raw body text and its content type, so the delivery is byte-identical to what was received.
-   */
-  workflowPayload?(event: T, req: SourceRequest): unknown;
-  /** Schema of the body; unknown keys are kept. */
+  accept(req: SourceRequest, ctx: SourceContext, opts?: AcceptOptions): Acceptance<T>;
+  /** Schema of the body; unknown keys are kept. The activity validates its payload with it too. */
   schema: z.ZodType<T>;
-  /** Derives the event id, type and entity. */
-  identify(event: T, req: SourceRequest): EventIdentity;
   /**
    * For a signed request the schema refused, before it is quarantined: binds what the signature
    * authenticates (a token) to `key`, which names the request's content (`rejected:sha256:<hex>` of

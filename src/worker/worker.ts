@@ -57,6 +57,9 @@ export function workflowSource(
  * (INTAKE_RATE_LIMITS) adds an activity-only Worker on `<task queue>-<source>` whose rate the
  * server enforces across all processes.
  */
+// The composition of the worker: every option handed to Worker.create is read here in one place, next
+// to the per-source rate-limited workers built from the same options.
+// eslint-disable-next-line max-lines-per-function -- the one place the worker options are composed (see above)
 export async function createWorker(
   opts: WorkerOptions,
 ): Promise<{ worker: WorkerGroup; connection: NativeConnection }> {

@@ -7,6 +7,7 @@ import { InvalidSignatureError } from '../../src/errors';
 import { markProcessed } from '../../src/store/ledger';
 import type { Source, SourceDefinition } from '../../src/sources/types';
 import { settingsOf } from '../../src/sources/types';
+import { acceptRequest, type RequestSteps } from '../../src/sources/accept';
 import { adminGet, post, startIntake, waitFor, type Intake } from '../support/harness';
 
 /**
@@ -22,6 +23,17 @@ const TOKEN = 'memo-token-0123456789';
 
 const memoSchema = z.object({ id: z.string().min(1).max(64), text: z.string().max(256) });
 type Memo = z.infer<typeof memoSchema>;
+
+/** How a memo request is verified and identified. */
+const memoSteps: RequestSteps<Memo> = {
+  verifyRaw(req, { config }) {
+    const given = Buffer.from(String(req.headers['x-memo-token'] ?? ''));
+    const expected = Buffer.from(settingsOf(config, memoSource).token ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new InvalidSignatureError('wrong memo token');
+  },
+  identify: (memo) => ({ eventId: memo.id, eventType: 'memo', entity: memo.id }),
+};
 
 const memoSource: SourceDefinition<Memo, { token?: string }> = {
   name: NAME,
@@ -45,14 +57,10 @@ const memoSource: SourceDefinition<Memo, { token?: string }> = {
       read: { label: 'Memo id', id, path: `/memos/${id}` },
     };
   },
-  verifyRaw(req, { config }) {
-    const given = Buffer.from(String(req.headers['x-memo-token'] ?? ''));
-    const expected = Buffer.from(settingsOf(config, memoSource).token ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new InvalidSignatureError('wrong memo token');
-  },
   schema: memoSchema,
-  identify: (memo) => ({ eventId: memo.id, eventType: 'memo', entity: memo.id }),
+  accept(req, ctx, opts) {
+    return acceptRequest(memoSteps, this.schema, req, ctx, opts);
+  },
 };
 
 const WFT_STARTED = temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED;

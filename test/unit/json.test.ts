@@ -1,4 +1,4 @@
-import { MAX_JSON_DEPTH, parseJsonStrict } from '../../src/ingest/json';
+import { MAX_JSON_DEPTH, parseJsonStrict } from '../../src/sources/json';
 import { InvalidJsonError } from '../../src/errors';
 
 const parse = (s: string | Buffer) => parseJsonStrict(Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8'));

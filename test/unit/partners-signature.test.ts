@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { isServing, loadConfig } from '../../src/config';
 import { InvalidJsonError, InvalidSignatureError } from '../../src/errors';
-import { partnersSource, partnerWebhookSchema } from '../../src/sources/partners';
+import { partnersSteps, partnerWebhookSchema } from '../../src/sources/partners';
 import { buildRegistry } from '../../src/sources/registry';
 import type { SourceRequest } from '../../src/sources/types';
 import type { Store } from '../../src/store/store';
@@ -33,7 +33,7 @@ function verify(
     headers,
     rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
   };
-  partnersSource.verifyRaw!(req, { config, store: {} as Store });
+  partnersSteps.verifyRaw!(req, { config, store: {} as Store });
 }
 
 /** Freezes the clock (the library reads Date.now()) at `seconds`. */
@@ -208,7 +208,7 @@ describe('partners source: configuration, schema and identity', () => {
       type: 'customer.deleted',
       data: { id: 'cus_9', updatedAt: '2024-01-01T00:00:00Z' },
     });
-    const identity = partnersSource.identify(event, {
+    const identity = partnersSteps.identify(event, {
       params: { partner: 'acme' },
       headers: { 'webhook-id': 'msg_42', 'webhook-timestamp': '1', 'webhook-signature': 'v1,x' },
       rawBody: Buffer.alloc(0),

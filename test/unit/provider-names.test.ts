@@ -5,7 +5,8 @@ import { codeSources } from '../../src/sources/registry';
 
 /**
  * "A provider is data (a preset) or one code source": outside its preset file or its source file,
- * its repository modules and the registry lines that list them, nothing in src/ names a provider.
+ * its activity, its repository modules and the registry lines that list them, nothing in src/ or
+ * activities/ names a provider.
  * The list of providers derives from the registry's code sources and the preset catalog, so a new
  * preset or source is checked without editing this test. The SQL migrations are the repositories'
  * schema history (immutable once applied), so they may name their tables. `standard-webhooks` is
@@ -21,10 +22,14 @@ const REPOSITORIES: Record<string, string[]> = {
 
 const existing = (file: string) => fs.existsSync(path.join(ROOT, file));
 
-/** The files that may name `name`: its source file, preset file, repositories and the two registries. */
+/**
+ * The files that may name `name`: its source file, its activity, its preset file, its repositories
+ * and the two registries.
+ */
 function allowedFor(name: string): string[] {
   return [
     `src/sources/${name}.ts`,
+    `activities/${name}.ts`,
     `src/sources/presets/${name}.ts`,
     ...(REPOSITORIES[name] ?? []),
     'src/sources/registry.ts',
@@ -48,9 +53,12 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** `file:line` of every line in src/ naming the provider outside its allowed files. */
+/** The folders scanned: the service and its processing. */
+const SCANNED = ['src', 'activities'];
+
+/** `file:line` of every line in src/ or activities/ naming the provider outside its allowed files. */
 function offenders(pattern: RegExp, allowed: string[]): string[] {
-  return filesUnder('src')
+  return SCANNED.flatMap(filesUnder)
     .filter((file) => !allowed.includes(file) && !isMigration(file))
     .flatMap((file) =>
       fs
@@ -67,7 +75,7 @@ describe('provider names stay in their source or preset, repository and registry
     );
   });
 
-  it.each(PROVIDERS)('$name appears nowhere else in src/', ({ pattern, allowed }) => {
+  it.each(PROVIDERS)('$name appears nowhere else in src/ or activities/', ({ pattern, allowed }) => {
     expect(offenders(pattern, allowed)).toEqual([]);
   });
 
@@ -79,6 +87,8 @@ describe('provider names stay in their source or preset, repository and registry
     expect(offenders(patternFor('github'), [])).toContainEqual(
       expect.stringMatching(/^src\/sources\/presets\/github\.ts:\d+$/),
     );
+    // activities/ is scanned too: a code source's activity is reported without its allowance.
+    expect(offenders(/mailgun/i, [])).toContainEqual(expect.stringMatching(/^activities\/mailgun\.ts:\d+$/));
     // A Go module path is not the provider.
     expect(patternFor('github').test('go install github.com/temporalio/cli')).toBe(false);
   });

@@ -4,6 +4,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
 import { InvalidSignatureError, ValidationError } from '../../errors';
 import type { Locator, Preset, SourceAnswer } from '../presets/preset';
+import { acceptRequest, type RequestSteps } from '../accept';
 import type { SourceDefinition, SourceExample, SourceRequest } from '../types';
 import { isSafeId } from '../validation';
 import {
@@ -122,8 +123,8 @@ function verifyWithLibrary(spec: FileSourceSpec, req: SourceRequest): void {
   throw new InvalidSignatureError('no matching signature');
 }
 
-/** Builds the Source of a resolved sources-file entry. */
-export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+/** How a file source's requests are verified and identified (its Source.accept runs these). */
+function fileSourceSteps(spec: FileSourceSpec): RequestSteps<unknown> {
   const keys = spec.secrets.map((s) => secretKey(spec.hmac, s.value));
   const verify = (json: unknown, req: SourceRequest) => {
     if (spec.library === 'standardwebhooks') return verifyWithLibrary(spec, req);
@@ -144,22 +145,11 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
     .filter((l): l is { header: string } => !!l && 'header' in l)
     .map((l) => l.header.toLowerCase());
   return {
-    name: spec.name,
-    route: spec.name,
-    activity: DELIVER_ACTIVITY,
-    successStatus: spec.successCode,
-    env: {},
-    settings: () => spec,
-    secretVariable: spec.secrets[0]?.variable ?? spec.name,
-    hasSecrets: () => spec.secrets.length > 0,
-    devSecrets: () => ({}),
-    example: (_settings, opts) => fileSourceExample(spec, opts),
     ...(afterParse
       ? { verifyParsed: (json: unknown, req: SourceRequest) => verify(json, req) }
       : { verifyRaw: (req: SourceRequest) => verify(undefined, req) }),
     ...(spec.answer ? { answer: spec.answer } : {}),
     replayHeaders: ['content-type', ...headersToKeep],
-    schema: bodySchema(spec),
     identify(json, req) {
       const found = (loc: Locator, field: string) => {
         const v = locate(loc, json, req);
@@ -178,6 +168,27 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
       body: req.rawBody.toString('utf8'),
       contentType: header(req, 'content-type') ?? 'application/json',
     }),
+  };
+}
+
+/** Builds the Source of a resolved sources-file entry. */
+export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
+  const steps = fileSourceSteps(spec);
+  return {
+    name: spec.name,
+    route: spec.name,
+    activity: DELIVER_ACTIVITY,
+    successStatus: spec.successCode,
+    env: {},
+    settings: () => spec,
+    secretVariable: spec.secrets[0]?.variable ?? spec.name,
+    hasSecrets: () => spec.secrets.length > 0,
+    devSecrets: () => ({}),
+    example: (_settings, opts) => fileSourceExample(spec, opts),
+    schema: bodySchema(spec),
+    accept(req, ctx, opts) {
+      return acceptRequest(steps, this.schema, req, ctx, opts);
+    },
     delivery: spec.deliver,
   };
 }
@@ -202,18 +213,39 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
   };
   put(spec.eventId, id);
   if (opts.event || !spec.preset) put(spec.eventType, opts.event ?? 'example');
+  const raw = signExample(spec, secret.value, body, headers, id);
+  // The event is read by its id; its data is at the destination (no read route in Intake).
+  const workflowId = `${spec.name}:${id}`;
+  return {
+    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
+    read: { label: 'Event id', id: workflowId, path: `/events/${encodeURIComponent(workflowId)}` },
+    deliveredTo: spec.deliver.url,
+  };
+}
+
+/**
+ * Signs an example body as the source's provider would (writing a signature or timestamp carried in
+ * the body into `body`, the rest into `headers`); returns the body text.
+ */
+function signExample(
+  spec: FileSourceSpec,
+  secretValue: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string>,
+  id: string,
+): string {
   const nowMs = Date.now();
   let raw: string;
   if (spec.library === 'standardwebhooks') {
     raw = JSON.stringify(body);
     const ts = new Date(Math.floor(nowMs / 1000) * 1000);
     headers['webhook-timestamp'] = String(Math.floor(nowMs / 1000));
-    headers['webhook-signature'] = new Webhook(secret.value).sign(headers['webhook-id'] ?? id, ts, raw);
+    headers['webhook-signature'] = new Webhook(secretValue).sign(headers['webhook-id'] ?? id, ts, raw);
   } else {
     // Signatures and timestamps carried in the body are written into it before signing.
     const ts = String(Math.floor(nowMs / 1000));
     if (spec.hmac.timestampJsonPointer) setPointer(body, spec.hmac.timestampJsonPointer, ts);
-    const key = secretKey(spec.hmac, secret.value);
+    const key = secretKey(spec.hmac, secretValue);
     if (spec.hmac.signatureJsonPointer) {
       const tsUsed = timestampOf(spec.hmac, { rawBody: Buffer.alloc(0), headers: {}, json: body });
       const content = signedContent(
@@ -238,13 +270,7 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
       );
     }
   }
-  // The event is read by its id; its data is at the destination (no read route in Intake).
-  const workflowId = `${spec.name}:${id}`;
-  return {
-    request: { path: `/webhooks/${spec.name}`, headers, body: raw },
-    read: { label: 'Event id', id: workflowId, path: `/events/${encodeURIComponent(workflowId)}` },
-    deliveredTo: spec.deliver.url,
-  };
+  return raw;
 }
 
 const lower = (h: Record<string, string>) =>

@@ -102,6 +102,36 @@ function secretOf(variable: string, field: string, ctx: EntryContext): string {
   return value;
 }
 
+/** The entry's verification secrets (checked base64 where the scheme needs it) and its delivery secret. */
+function secretsOf(
+  entry: SourcesFileEntry,
+  ctx: EntryContext,
+  library: FileSourceSpec['library'],
+  hmac: HmacScheme,
+): { secrets: FileSourceSpec['secrets']; deliverSecret: string } {
+  const secrets = entry.secrets.map((variable, i) => ({
+    variable,
+    value: secretOf(variable, `secrets[${i}]`, ctx),
+  }));
+  if (library === 'standardwebhooks' || hmac.secretEncoding === 'base64')
+    for (const s of secrets)
+      if (!/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(s.value))
+        throw new ConfigError(
+          s.variable,
+          `must be a base64 secret (whsec_…) for ${ctx.label} of ${ctx.file}`,
+        );
+  const deliverSecret = secretOf(entry.deliver.secret, 'deliver.secret', ctx);
+  try {
+    new Webhook(deliverSecret);
+  } catch {
+    throw new ConfigError(
+      entry.deliver.secret,
+      `must be a Standard Webhooks secret (whsec_<base64>) for ${ctx.label} of ${ctx.file}`,
+    );
+  }
+  return { secrets, deliverSecret };
+}
+
 /** Preset merged with the entry's overrides, checked complete; secrets, template and schema resolved. */
 function resolveEntry(entry: SourcesFileEntry, ctx: EntryContext): FileSourceSpec {
   const err = (field: string, reason: string) => fileError(ctx.file, ctx.label, field, reason);
@@ -133,26 +163,7 @@ function resolveEntry(entry: SourcesFileEntry, ctx: EntryContext): FileSourceSpe
   if (!eventType)
     throw err('eventType', 'is required without a preset ({ header: Name } or { jsonPointer: /type })');
   const library = preset?.library && Object.keys(overrides).length === 0 ? preset.library : undefined;
-  const secrets = entry.secrets.map((variable, i) => ({
-    variable,
-    value: secretOf(variable, `secrets[${i}]`, ctx),
-  }));
-  if (library === 'standardwebhooks' || hmac.secretEncoding === 'base64')
-    for (const s of secrets)
-      if (!/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(s.value))
-        throw new ConfigError(
-          s.variable,
-          `must be a base64 secret (whsec_…) for ${ctx.label} of ${ctx.file}`,
-        );
-  const deliverSecret = secretOf(entry.deliver.secret, 'deliver.secret', ctx);
-  try {
-    new Webhook(deliverSecret);
-  } catch {
-    throw new ConfigError(
-      entry.deliver.secret,
-      `must be a Standard Webhooks secret (whsec_<base64>) for ${ctx.label} of ${ctx.file}`,
-    );
-  }
+  const { secrets, deliverSecret } = secretsOf(entry, ctx, library, hmac);
   return {
     name: entry.name,
     preset,
