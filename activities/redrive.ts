@@ -3,14 +3,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import { BadRequestError } from '../src/errors';
 import { issueSignature } from '../src/operations/issue-signature';
 import { ParkedEvents, type ParkedFilter } from '../src/operations/parked-events';
-import { statusQuery } from '../workflows/process-event';
+import { statusQuery, type processEvent } from '../workflows/process-event';
 import type { EventState } from '../workflows/types';
 import type { RedriveEventState, RedriveTarget } from '../workflows/redrive-types';
 
 /** Activities of the redriveParked workflow: reading events' states through the client. */
 export function createRedriveActivities(client: Client) {
   const stateOf = async (id: string): Promise<RedriveEventState> => {
-    const handle = client.workflow.getHandle(id);
+    const handle = client.workflow.getHandle<typeof processEvent>(id);
     let state: EventState;
     try {
       state = await handle.query(statusQuery);
@@ -32,15 +32,14 @@ export function createRedriveActivities(client: Client) {
   return {
     /** The parked events matching the filter (a redrive started by hand, without targets). */
     async redriveSelect(filter: ParkedFilter): Promise<RedriveTarget[]> {
-      let events;
       try {
-        events = await new ParkedEvents(client).list(filter);
+        // The filter does not say whether a canary follows: ask the attempts (the canary reads them).
+        return await new ParkedEvents(client).targets(filter, { attempts: true });
       } catch (err) {
         // A malformed filter typed into the Web UI: retrying cannot fix it.
         if (err instanceof BadRequestError) throw ApplicationFailure.nonRetryable(err.message, 'BadRequest');
         throw err;
       }
-      return events.map((e) => ({ id: e.id, attempts: e.attempts, issue: e.issue.id }));
     },
     /** The current state of each event (status query), with the signature of its last error. */
     async redriveEventStates(ids: string[]): Promise<RedriveEventState[]> {

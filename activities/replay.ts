@@ -7,7 +7,7 @@ import { runIdOf } from '../src/operations/event-service';
 import { payloadOffloadFor } from '../src/ingest/payload-offload';
 
 import type { Store } from '../src/store/store';
-import { statusQuery } from '../workflows/process-event';
+import { statusQuery, type processEvent } from '../workflows/process-event';
 import type { ReplayFilter, ReplayProgress, ReplayRunState } from '../workflows/replay-types';
 
 /** What the replay activities need from the worker process. */
@@ -79,7 +79,7 @@ export function createReplayActivities({ store, client, config }: ReplayActivity
       return Promise.all(
         runIds.map(async (runId) => {
           try {
-            const s = await client.workflow.getHandle(runId).query(statusQuery);
+            const s = await client.workflow.getHandle<typeof processEvent>(runId).query(statusQuery);
             return { runId, status: s.status, lastError: s.lastError };
           } catch (err) {
             if (err instanceof WorkflowNotFoundError) return { runId, status: 'gone', lastError: null };

@@ -130,6 +130,7 @@ function longestGap(times: number[], from: number, to: number): number {
 async function main(): Promise<void> {
   const o = parseOptions();
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-drill-'));
   log(`drill: ${o.durationS} s at ${o.rate}/s on a multi-service Temporal cluster; logs in ${logDir}`);
 
@@ -245,6 +246,7 @@ async function main(): Promise<void> {
   const reasons = failureReasons(check, drain, o.stallS);
   const run = {
     startedAt: new Date(started).toISOString(),
+    loadAverage: { start: loadAtStart, end: os.loadavg()[0] ?? 0 },
     wallS: (Date.now() - started) / 1000,
     options: o,
     cluster: 'frontend ×1, history ×2, matching ×2, worker ×1; numHistoryShards 4; private PostgreSQL',
@@ -288,6 +290,7 @@ async function updateReliability(
   run: {
     startedAt: string;
     wallS: number;
+    loadAverage: { start: number; end: number };
     verdict: string;
     failures: string[];
     load: {
@@ -320,7 +323,7 @@ async function updateReliability(
     '',
     `\`npm run drill:cluster\`: ${f1(run.load.durationS)} s of load at ${run.options.rate} new events/s (${
       run.options.senders
-    } senders over both APIs), wall ${f1(run.wallS)} s on ${os.cpus().length} cores. Raw: \`${jsonPath}\`.`,
+    } senders over both APIs), wall ${f1(run.wallS)} s on ${os.cpus().length} cores, load average ${f1(run.loadAverage.start)} at the start and ${f1(run.loadAverage.end)} at the end (other work included). Raw: \`${jsonPath}\`.`,
     '',
     '| acknowledged | processed exactly once | pending | lost | doubled | counter mismatches | given up |',
     '|---:|---:|---:|---:|---:|---:|---:|',

@@ -18,7 +18,9 @@
  * With `--replay` it records the replayEvents workflow instead (test/fixtures/histories/replay/):
  *  - completed:       three processed events replayed in one batch;
  *  - canary-stopped:  with the handler broken again, a canary of one parks and stops the replay;
- *  - cancelled:       a `--rate 1` replay cancelled after its first event.
+ *  - cancelled:       a `--rate 1` replay cancelled after its first event;
+ *  - continued-as-new, continued-completed: the two runs of a replay that continued as new once
+ *    (two batches of one event a run, through the workflow input).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -203,7 +205,30 @@ async function recordReplays(config: Config, store: Store, client: Client): Prom
     );
     if ((await closed(stopped)).status !== 'stopped') throw new Error('the canary did not stop the replay');
     await worker.stop();
-    return { completed, 'canary-stopped': stopped, cancelled };
+    // A replay that spans runs: one event a batch, two batches a run, three events. Its first run
+    // ends in continue-as-new (named `<id>@<runId>` for the history below), its second completes.
+    worker = await startWorker({ ...config, failpoints: [] }, store);
+    const continued = started(
+      await replays.start(
+        { source: 'mailgun', type: 'delivered', reason: 'recorded fixture: runs' },
+        'admin',
+        {
+          ...tuning,
+          batchSize: 1,
+          batchesPerRun: 2,
+        },
+      ),
+    );
+    const firstRun = (await client.workflow.getHandle(continued).describe()).runId;
+    if ((await closed(continued)).status !== 'completed') throw new Error('the replay did not complete');
+    await worker.stop();
+    return {
+      completed,
+      'canary-stopped': stopped,
+      cancelled,
+      'continued-as-new': `${continued}@${firstRun}`,
+      'continued-completed': continued,
+    };
   } finally {
     await api.close(1000);
   }
@@ -258,8 +283,10 @@ async function main(): Promise<void> {
         : await record(config, store, client);
       const dir = values.replay ? path.join(OUT_DIR, 'replay') : OUT_DIR;
       fs.mkdirSync(dir, { recursive: true });
-      for (const [name, id] of Object.entries(ids)) {
-        const history = await client.workflow.getHandle(id).fetchHistory();
+      for (const [name, ref] of Object.entries(ids)) {
+        // `<workflowId>@<runId>` names one run; a bare id its latest.
+        const [id, runId] = ref.split('@') as [string, string | undefined];
+        const history = await client.workflow.getHandle(id, runId).fetchHistory();
         const file = path.join(dir, `${values.prefix}${name}.json`);
         fs.writeFileSync(file, JSON.stringify(historyJson(history), null, 2) + '\n');
         process.stdout.write(`${file}  (${history.events?.length ?? 0} events, ${id})\n`);

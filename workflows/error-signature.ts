@@ -1,7 +1,11 @@
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from '@noble/hashes/utils';
+
 /**
  * The readable error signature of a parked event: what makes two parked events "the same problem".
  * Deterministic and free of Node built-ins, so processEvent shows it in its current details (the Web
- * UI's workflow page) and src/events/issue-signature.ts groups issues by the same text.
+ * UI's workflow page) and its IntakeIssue search attribute, and src/operations/issue-signature.ts groups
+ * issues by the same text and id. Hashing is pure JavaScript (no node:crypto in the workflow sandbox).
  */
 
 // Order matters: quoted values first (they may hold anything), then ids, then plain numbers.
@@ -34,4 +38,19 @@ export function errorSignature(
     message = normaliseMessage(m ? m[2]! : lastError);
   }
   return { errorType, message, signature: `${source} ${errorType}: ${message}` };
+}
+
+/**
+ * The issue id of a signature: the first 12 hex digits of the SHA-256 of `source`, type and
+ * normalised message (newline-separated). Stable across processes and releases: operators keep
+ * issue ids, and parked workflows carry it in IntakeIssue.
+ */
+export function issueId(source: string, errorType: string, message: string): string {
+  return bytesToHex(sha256(`${source}\n${errorType}\n${message}`)).slice(0, 12);
+}
+
+/** The issue id of a last error (`<type>: <message>`), as {@link issueId}. */
+export function issueIdOf(source: string, lastError: string | null): string {
+  const { errorType, message } = errorSignature(source, lastError);
+  return issueId(source, errorType, message);
 }

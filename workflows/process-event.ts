@@ -12,16 +12,29 @@ import {
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
-  workflowInfo,
   type Sinks,
 } from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+import { RetryState, type SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { createArchiveActivities } from '../activities/archive';
-import { errorSignature } from './error-signature';
+import { errorSignature, issueIdOf } from './error-signature';
 import { PERMANENT_ERROR_TYPE } from './failure-types';
-import { IntakeStatus } from './search-attributes';
-import type { DiscardRequest, EventState, EventStatus, HandlerResult, ProcessEventInput } from './types';
+import {
+  ARCHIVE_SETTLE_PATCH,
+  chooseShape,
+  ISSUE_ATTRIBUTE_PATCH,
+  LOCAL_FIRST_PATCH,
+  type RoundShape,
+} from './history-shapes';
+import { IntakeIssue, IntakeStatus } from './search-attributes';
+import type {
+  DiscardRequest,
+  EventState,
+  EventStatus,
+  HandlerInput,
+  HandlerResult,
+  ProcessEventInput,
+} from './types';
 
 /** Resume a parked event: run the handler again with a fresh retry budget. */
 export const retrySignal = defineSignal<[]>('retry');
@@ -30,7 +43,7 @@ export const discardSignal = defineSignal<[DiscardRequest?]>('discard');
 /** The event's current state (answers GET /events/:id while the workflow runs). */
 export const statusQuery = defineQuery<EventState>('status');
 
-export { PERMANENT_ERROR_TYPE };
+export { PERMANENT_ERROR_TYPE, ARCHIVE_SETTLE_PATCH, ISSUE_ATTRIBUTE_PATCH, LOCAL_FIRST_PATCH };
 
 /**
  * What processEvent tells the worker process (not the history): the worker counts parked events
@@ -40,19 +53,6 @@ export interface EventSinks extends Sinks {
   events: { parked(source: string): void };
 }
 const { events: eventSink } = proxySinks<EventSinks>();
-
-/**
- * Patch id of the local-first happy path. Executions that started before it (recorded histories,
- * events parked or in flight at the deploy) keep the old shape: `processing` upsert, regular activity.
- */
-export const LOCAL_FIRST_PATCH = 'local-activity-first';
-
-/**
- * Patch id of the archive's settlement: an event that parks or is discarded tells the store's
- * archive (a local activity, off the happy path), so the archive knows after Temporal deleted the
- * workflow. Executions that parked before it do not (their histories have no such marker).
- */
-export const ARCHIVE_SETTLE_PATCH = 'archive-settle';
 
 const { settleArchivedEvent } = proxyLocalActivities<ReturnType<typeof createArchiveActivities>>({
   startToCloseTimeout: '10 seconds',
@@ -64,8 +64,8 @@ export const LOCAL_ATTEMPTS = 3;
 /** Start-to-close timeout of one local attempt (capped by the configured activity timeout). */
 export const LOCAL_TIMEOUT_MS = 10_000;
 
-/** One source's handler activity (`handle<Source>`), as the activity factory types it. */
-type Handler = Activities[keyof Activities];
+/** One source's handler activity (`handle<Source>`, `deliverWebhook`), as the activity factory types it. */
+type Handler = Activities[string];
 
 /**
  * How one round's attempt budget splits between the quick local attempts and the regular activity:
@@ -135,6 +135,162 @@ export function currentDetails(state: EventState): string {
   }
 }
 
+/** What one run of processEvent keeps between its rounds. */
+interface EventRun {
+  input: ProcessEventInput;
+  state: EventState;
+  shape: RoundShape;
+  budget: { local: number; regular: number };
+  /** The handler, as a local activity (local-first shapes) and as a regular one. */
+  handler: { local: Handler; regular: Handler };
+  /** The operator's answer to a parking. */
+  decision?: 'retry' | 'discard';
+  /** This run wrote IntakeIssue (it parked under the patch): a resume removes it with its first upsert. */
+  issueWritten: boolean;
+}
+
+/**
+ * The handler activity named in the input (`Source.activity`). `N` is generic so indexing the
+ * proxy is typed as the handler itself: proxyActivities answers any name with a function that
+ * schedules that activity type (an unknown one fails the attempt on the worker, and the event
+ * parks).
+ */
+function handlerOf<N extends string>(activities: Record<N, Handler>, name: N): Handler {
+  return activities[name];
+}
+
+/**
+ * The handler as a regular and as a local activity, under the input's retry policy and timeouts.
+ * Not destructured at module scope like the archive's: the options come from the event's input
+ * (its retry policy, timeout, rate-limited task queue), fixed when it was accepted.
+ */
+function handlers(input: ProcessEventInput, budget: EventRun['budget']): EventRun['handler'] {
+  const { retry, activityTimeoutMs, heartbeatTimeoutMs, activityTaskQueue } = input;
+  const retryPolicy = (maximumAttempts: number) => ({
+    maximumAttempts,
+    initialInterval: retry.initialIntervalMs,
+    maximumInterval: retry.maxIntervalMs,
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: [PERMANENT_ERROR_TYPE],
+  });
+  const regular = proxyActivities<Activities>({
+    ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
+    startToCloseTimeout: activityTimeoutMs,
+    // The handler heartbeats while it works (activities/run-handler.ts): an attempt whose worker
+    // died, or that the server recorded as started but no worker received, is retried after the
+    // heartbeat timeout instead of hanging for the whole start-to-close timeout. Activity options
+    // are not part of the determinism check, so this needs no patch.
+    ...(heartbeatTimeoutMs ? { heartbeatTimeout: heartbeatTimeoutMs } : {}),
+    retry: retryPolicy(budget.regular),
+  });
+  const local = proxyLocalActivities<Activities>({
+    startToCloseTimeout: Math.min(activityTimeoutMs, LOCAL_TIMEOUT_MS),
+    retry: {
+      ...retryPolicy(budget.local),
+      // Quick: the local attempts hold the workflow task, so they back off briefly.
+      initialInterval: Math.min(retry.initialIntervalMs, 100),
+      maximumInterval: Math.min(retry.maxIntervalMs, 1000),
+    },
+  });
+  return { regular: handlerOf(regular, input.activity), local: handlerOf(local, input.activity) };
+}
+
+/**
+ * Sets the status; with `searchAttribute`, upserts IntakeStatus (and `extra`), removing IntakeIssue
+ * in the first upsert of a resumed round. The Web UI's workflow page shows the Current Details
+ * without per-browser set-up (a parked event is `Running` to Temporal); they are not a command
+ * (the SDK answers them from workflow state through the __temporal_workflow_metadata query), so
+ * running and recorded histories replay unchanged. The signature there is the normalised error
+ * (no ids, values or emails), as `intake events issues` shows it.
+ */
+function setStatus(
+  run: EventRun,
+  status: EventStatus,
+  searchAttribute = true,
+  extra: SearchAttributeUpdatePair[] = [],
+): void {
+  run.state.status = status;
+  if (searchAttribute) {
+    const pairs: SearchAttributeUpdatePair[] = [{ key: IntakeStatus, value: status }, ...extra];
+    if (run.issueWritten && status === 'processing') {
+      pairs.push({ key: IntakeIssue, value: null });
+      run.issueWritten = false;
+    }
+    upsertSearchAttributes(pairs);
+  }
+  setCurrentDetails(currentDetails(run.state));
+}
+
+/** One call of the handler: its result, or its failure with the attempts and error recorded. */
+async function call(
+  run: EventRun,
+  handle: Handler,
+  attemptBudget: number,
+): Promise<HandlerResult | HandlerFailure> {
+  const { activity: _a, retry: _r, activityTimeoutMs: _t, heartbeatTimeoutMs: _h, ...rest } = run.input;
+  const { activityTaskQueue: _q, localFirst: _l, ...handlerInput } = rest;
+  try {
+    return await handle(handlerInput satisfies HandlerInput);
+  } catch (err) {
+    if (!isHandlerFailure(err)) throw err;
+    run.state.attempts += failureAttempts(err, attemptBudget);
+    run.state.lastError = failureMessage(err);
+    return err;
+  }
+}
+
+/**
+ * One processing round: the quick local attempts (local-first shapes), then the regular activity
+ * for the rest of the budget unless the handler failed permanently. The happy path writes no
+ * search attribute until the event settles (the status query and GET /events/:id still say
+ * `processing`); a resumed round says so at once.
+ */
+async function processingRound(run: EventRun): Promise<HandlerResult | HandlerFailure> {
+  let outcome: HandlerResult | HandlerFailure | undefined;
+  if (run.shape !== 'regularFirst') {
+    setStatus(run, 'processing', run.state.attempts > 0);
+    outcome = await call(run, run.handler.local, run.budget.local);
+  }
+  const fallBack = isHandlerFailure(outcome) && !isPermanent(outcome) && run.budget.regular > 0;
+  if (outcome === undefined || fallBack) {
+    setStatus(run, 'processing');
+    outcome = await call(run, run.handler.regular, run.budget.regular);
+  }
+  return outcome;
+}
+
+/**
+ * Parks the event (it does not fail) and waits for the operator: IntakeStatus=parked (with
+ * IntakeIssue under its patch), the parked metric, the archive told (under its patch), then a
+ * `retry` or `discard` signal. The patches are asked in this order at every parking
+ * (history-shapes.ts).
+ */
+async function park(run: EventRun): Promise<'retry' | 'discard'> {
+  const { state, input } = run;
+  const issue = patched(ISSUE_ATTRIBUTE_PATCH) ? issueIdOf(state.source, state.lastError) : undefined;
+  setStatus(run, 'parked', true, issue ? [{ key: IntakeIssue, value: issue }] : []);
+  run.issueWritten = issue !== undefined;
+  eventSink.parked(state.source);
+  const settle = async (status: 'parked' | 'discarded') => {
+    if (!patched(ARCHIVE_SETTLE_PATCH)) return;
+    await settleArchivedEvent({
+      id: input.id,
+      status,
+      lastError: state.lastError,
+      revision: input.revision ?? 1,
+    });
+  };
+  await settle('parked');
+  await condition(() => run.decision !== undefined);
+  const decision = run.decision ?? 'retry';
+  run.decision = undefined;
+  if (decision === 'discard') {
+    setStatus(run, 'discarded');
+    await settle('discarded');
+  }
+  return decision;
+}
+
 /**
  * One event, from acceptance to a final state. The handler first runs as a local activity (a few
  * quick attempts in the same workflow task, no extra server round trip), and the status search
@@ -142,18 +298,9 @@ export function currentDetails(state: EventState): string {
  * falls back to a regular activity under the configured retry policy (a pending activity, visible
  * in the Web UI and `temporal workflow describe`); when that budget is spent too, or the handler
  * fails permanently, the event parks (it does not fail) and waits for a `retry` or `discard`
- * signal. The history is the durable queue.
+ * signal. The history is the durable queue; the shapes it may have are in history-shapes.ts.
  */
 export async function processEvent(input: ProcessEventInput): Promise<EventState> {
-  const {
-    activity,
-    retry,
-    activityTimeoutMs,
-    heartbeatTimeoutMs,
-    activityTaskQueue,
-    localFirst: _shape,
-    ...handlerInput
-  } = input;
   const state: EventState = {
     id: input.id,
     source: input.source,
@@ -164,121 +311,38 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     receivedAt: input.receivedAt,
     processedAt: null,
   };
-  let decision: 'retry' | 'discard' | undefined;
-
-  const setStatus = (status: EventStatus, searchAttribute = true) => {
-    state.status = status;
-    if (searchAttribute) upsertSearchAttributes([{ key: IntakeStatus, value: status }]);
-    // The Web UI's workflow page shows this (Current Details) without per-browser set-up: a parked
-    // event is `Running` to Temporal. Not a command (the SDK answers it from workflow state through
-    // the __temporal_workflow_metadata query), so running and recorded histories replay unchanged.
-    // The signature is the normalised error (no ids, values or emails), as `intake events issues`.
-    setCurrentDetails(currentDetails(state));
-  };
-
   setHandler(statusQuery, () => state);
+  const shape = chooseShape(input);
+  const budget =
+    shape === 'regularFirst'
+      ? { local: 0, regular: input.retry.maxAttempts }
+      : splitBudget(input.retry.maxAttempts);
+  const run: EventRun = {
+    input,
+    state,
+    shape,
+    budget,
+    handler: handlers(input, budget),
+    issueWritten: false,
+  };
   setHandler(retrySignal, () => {
-    if (state.status === 'parked') decision = 'retry';
+    if (state.status === 'parked') run.decision = 'retry';
   });
   setHandler(discardSignal, (req?: DiscardRequest) => {
     if (state.status !== 'parked') return;
-    decision = 'discard';
+    run.decision = 'discard';
     if (req?.reason) state.discardReason = String(req.reason).slice(0, 500);
   });
-
-  // A rate-limited source (INTAKE_RATE_LIMITS) must go through its own task queue, whose rate the
-  // server enforces: a local activity would bypass it. Input is in the history, so this is
-  // deterministic, and a run keeps the shape it started with:
-  //  - the API asks for the local-first shape in the input: a fresh run writes no patch marker and
-  //    no TemporalChangeVersion upsert (two history events fewer per event);
-  //  - runs started before that ask patched(), once (v1 and v2 histories);
-  //  - a start from the current API that a worker of the previous release ran first has the patch
-  //    marker in its history (that worker asked patched()). On replay, patched() only reads the
-  //    history: true with its marker command when the marker is there, false and no command when
-  //    not. A fresh run must not ask it (it would write the marker).
-  const askedInInput = input.localFirst === true;
-  if (askedInInput && workflowInfo().unsafe.isReplaying) patched(LOCAL_FIRST_PATCH);
-  const localFirst = !activityTaskQueue && (askedInInput || patched(LOCAL_FIRST_PATCH));
-  const budget = localFirst ? splitBudget(retry.maxAttempts) : { local: 0, regular: retry.maxAttempts };
-
-  const retryPolicy = (maximumAttempts: number) => ({
-    maximumAttempts,
-    initialInterval: retry.initialIntervalMs,
-    maximumInterval: retry.maxIntervalMs,
-    backoffCoefficient: 2,
-    nonRetryableErrorTypes: [PERMANENT_ERROR_TYPE],
-  });
-  // The activity name comes from the event's input (the source's `activity`); an unknown one fails below.
-  const name = activity as keyof Activities;
-  const regular = proxyActivities<Activities>({
-    ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
-    startToCloseTimeout: activityTimeoutMs,
-    // The handler heartbeats while it works (activities/run-handler.ts): an attempt whose worker
-    // died, or that the server recorded as started but no worker received, is retried after the
-    // heartbeat timeout instead of hanging for the whole start-to-close timeout. Activity options
-    // are not part of the determinism check, so this needs no patch.
-    ...(heartbeatTimeoutMs ? { heartbeatTimeout: heartbeatTimeoutMs } : {}),
-    retry: retryPolicy(budget.regular),
-  })[name] as Handler | undefined;
-  const local = proxyLocalActivities<Activities>({
-    startToCloseTimeout: Math.min(activityTimeoutMs, LOCAL_TIMEOUT_MS),
-    retry: {
-      ...retryPolicy(budget.local),
-      // Quick: the local attempts hold the workflow task, so they back off briefly.
-      initialInterval: Math.min(retry.initialIntervalMs, 100),
-      maximumInterval: Math.min(retry.maxIntervalMs, 1000),
-    },
-  })[name] as Handler | undefined;
-  if (!regular || !local) throw ApplicationFailure.nonRetryable(`no activity ${activity}`);
-
-  /** One call of the handler: its result, or its failure with the attempts and error recorded. */
-  const run = async (handle: Handler, attemptBudget: number): Promise<HandlerResult | HandlerFailure> => {
-    try {
-      return await handle(handlerInput);
-    } catch (err) {
-      if (!isHandlerFailure(err)) throw err;
-      state.attempts += failureAttempts(err, attemptBudget);
-      state.lastError = failureMessage(err);
-      return err;
-    }
-  };
-
   for (;;) {
-    let outcome: HandlerResult | HandlerFailure | undefined;
-    if (localFirst) {
-      // The happy path: no search attribute until the event settles (the status query and
-      // GET /events/:id still say `processing`). A resumed round says so at once.
-      setStatus('processing', state.attempts > 0);
-      outcome = await run(local, budget.local);
-    }
-    // The fallback; a permanent error parks without spending the rest of the budget.
-    const fallBack = isHandlerFailure(outcome) && !isPermanent(outcome) && budget.regular > 0;
-    if (outcome === undefined || fallBack) {
-      setStatus('processing');
-      outcome = await run(regular, budget.regular);
-    }
+    const outcome = await processingRound(run);
     if (!isHandlerFailure(outcome)) {
       // Attempts of a failed quick round are already counted; add the ones of this call.
       state.attempts += outcome.attempt;
       state.lastError = null;
       state.processedAt = new Date().toISOString();
-      setStatus('processed');
+      setStatus(run, 'processed');
       return state;
     }
-    setStatus('parked');
-    eventSink.parked(state.source);
-    const settle = async (status: 'parked' | 'discarded') => {
-      if (!patched(ARCHIVE_SETTLE_PATCH)) return;
-      const revision = input.revision ?? 1;
-      await settleArchivedEvent({ id: input.id, status, lastError: state.lastError, revision });
-    };
-    await settle('parked');
-    await condition(() => decision !== undefined);
-    if (decision === 'discard') {
-      setStatus('discarded');
-      await settle('discarded');
-      return state;
-    }
-    decision = undefined;
+    if ((await park(run)) === 'discard') return state;
   }
 }

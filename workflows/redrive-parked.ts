@@ -53,8 +53,33 @@ function sample(targets: RedriveTarget[], k: number): [RedriveTarget[], RedriveT
 
 /** A sampled event has settled when it is no longer waiting for, or running, its retry round. */
 function settled(s: RedriveEventState, before: RedriveTarget): boolean {
-  if (s.status === 'parked') return s.attempts > before.attempts;
+  if (s.status === 'parked') return s.attempts > (before.attempts ?? 0);
   return s.status !== 'processing' && s.status !== 'queued';
+}
+
+/** Sends `retry` to each target: at the input's rate, or in batches as fast as the server takes them. */
+async function signalAll(
+  targets: RedriveTarget[],
+  input: RedriveInput,
+  progress: RedriveProgress,
+): Promise<void> {
+  const one = async (t: RedriveTarget) => {
+    try {
+      await getExternalWorkflowHandle(t.id).signal(retrySignal);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The event closed meanwhile (discarded, or resumed by someone else): nothing to resume.
+    }
+    progress.signalled++;
+  };
+  if (input.ratePerSecond) {
+    for (const t of targets) {
+      await one(t);
+      await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
+    }
+    return;
+  }
+  for (let i = 0; i < targets.length; i += BATCH) await Promise.all(targets.slice(i, i + BATCH).map(one));
 }
 
 /**
@@ -75,33 +100,13 @@ export async function redriveParked(input: RedriveInput): Promise<RedriveProgres
   };
   setHandler(redriveProgressQuery, () => progress);
 
-  const signalAll = async (targets: RedriveTarget[]) => {
-    const one = async (t: RedriveTarget) => {
-      try {
-        await getExternalWorkflowHandle(t.id).signal(retrySignal);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        // The event closed meanwhile (discarded, or resumed by someone else): nothing to resume.
-      }
-      progress.signalled++;
-    };
-    if (input.ratePerSecond) {
-      for (const t of targets) {
-        await one(t);
-        await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
-      }
-      return;
-    }
-    for (let i = 0; i < targets.length; i += BATCH) await Promise.all(targets.slice(i, i + BATCH).map(one));
-  };
-
   try {
     const targets = input.targets ?? (await redriveSelect(progress.filter));
     progress.matched = targets.length;
     progress.sample = canarySize(input.canary, targets.length);
     const [canary, rest] = sample(targets, progress.sample);
     if (canary.length > 0) {
-      await signalAll(canary);
+      await signalAll(canary, input, progress);
       const before = new Map(canary.map((t) => [t.id, t]));
       let states: RedriveEventState[] = [];
       for (;;) {
@@ -128,7 +133,7 @@ export async function redriveParked(input: RedriveInput): Promise<RedriveProgres
       }
     }
     progress.phase = 'rest';
-    await signalAll(rest);
+    await signalAll(rest, input, progress);
     progress.phase = 'done';
     return progress;
   } catch (err) {

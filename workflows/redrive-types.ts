@@ -2,8 +2,12 @@
 export interface RedriveTarget {
   /** Workflow id of the event. */
   id: string;
-  /** Handler attempts at selection: more attempts later means the retry round has run. */
-  attempts: number;
+  /**
+   * Handler attempts at selection: more attempts later means the retry round has run. Asked only
+   * for a canary (the one place it is read); absent otherwise, so a redrive by issue costs one
+   * visibility query rather than a status query per event.
+   */
+  attempts?: number;
   /** Issue id (error signature) it was parked with. */
   issue: string;
 }

@@ -1,8 +1,10 @@
 import {
   CancellationScope,
   CancelledFailure,
+  continueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -37,26 +39,57 @@ const BATCH = 50;
 
 const settled = (s: ReplayRunState) => s.status !== 'queued' && s.status !== 'processing';
 
+/** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
+async function replay(
+  replayId: string,
+  ids: string[],
+  canary: boolean,
+  input: ReplayInput,
+  progress: ReplayProgress,
+): Promise<ReplayRunState | undefined> {
+  // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
+  const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
+  progress.replayed += runIds.length;
+  progress.notStarted = progress.matched - progress.replayed;
+  if (!canary || runIds.length === 0) return undefined;
+  for (;;) {
+    const states = await replayRunStates(runIds);
+    if (states.every(settled)) return states.find((s) => s.status === 'parked');
+    await sleep(input.pollIntervalMs ?? 1000);
+  }
+}
+
 /**
  * Replays archived events: each matching event runs again as a fresh processEvent under
  * `<id>:r<revision>`, with its archived payload and the next revision, and the source's processing
  * replaces its earlier effect (Source.process). With a canary, the first events run one at a time
  * and the replay stops (`stopped`) at the first that parks; the rest are not started. Cancelling
  * stops between batches: replayed + notStarted = matched.
+ *
+ * A large replay does not grow one history without bound: when Temporal suggests it (or after
+ * `batchesPerRun` batches) the run continues as new under the same workflow id, carrying the
+ * archive cursor and the counts (`resume`). Queries and cancels address the workflow id, so they
+ * reach whichever run is current. Runs that started before this (no `replay-continue-as-new`
+ * marker in their history) keep the single-run shape.
  */
 export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> {
+  const resumed = input.resume;
   const progress: ReplayProgress = {
     status: 'running',
     filter: input.filter,
     reason: input.reason,
     requestedBy: input.requestedBy,
     matched: input.matched,
-    replayed: 0,
+    replayed: resumed?.replayed ?? 0,
     parked: 0,
-    notStarted: input.matched,
+    notStarted: input.matched - (resumed?.replayed ?? 0),
     canary: canarySize(input.canary, input.matched),
+    ...(resumed ? { continuedRuns: resumed.runs } : {}),
   };
   setHandler(replayProgressQuery, () => progress);
+  // Asked once, first: a run that began on the earlier code replays without the marker and keeps
+  // running in one history; a new run records it and may continue as new.
+  const mayContinue = patched('replay-continue-as-new');
   const replayId = workflowInfo().workflowId;
   const finish = async () => {
     progress.notStarted = progress.matched - progress.replayed;
@@ -64,22 +97,10 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
     return progress;
   };
 
-  /** Starts the runs of `ids`; counts them; a canary run is awaited until it settles. */
-  const replay = async (ids: string[], canary: boolean): Promise<ReplayRunState | undefined> => {
-    // Not cancellable while it runs, so the counts are exact: a cancel takes effect between batches.
-    const runIds = await CancellationScope.nonCancellable(() => replayStart(replayId, ids));
-    progress.replayed += runIds.length;
-    progress.notStarted = progress.matched - progress.replayed;
-    if (!canary || runIds.length === 0) return undefined;
-    for (;;) {
-      const states = await replayRunStates(runIds);
-      if (states.every(settled)) return states.find((s) => s.status === 'parked');
-      await sleep(input.pollIntervalMs ?? 1000);
-    }
-  };
-
+  const cancelled = () => CancellationScope.current().consideredCancelled;
   try {
-    let after = '0';
+    let after = resumed?.after ?? '0';
+    let batches = 0;
     for (;;) {
       const left = progress.matched - progress.replayed;
       if (left <= 0) break;
@@ -87,12 +108,15 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
       if (page.ids.length === 0) break;
       after = page.last;
       const ids = page.ids.slice(0, left);
-      while (ids.length > 0) {
+      let done = 0;
+      while (done < ids.length) {
         // Batches follow each other without a timer: notice a cancel between them.
-        if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('replay cancelled');
+        if (cancelled()) throw new CancelledFailure('replay cancelled');
         const canary = progress.replayed < progress.canary;
-        const batch = ids.splice(0, canary || input.ratePerSecond ? 1 : BATCH);
-        const parked = await replay(batch, canary);
+        const size = canary || input.ratePerSecond ? 1 : (input.batchSize ?? BATCH);
+        const batch = ids.slice(done, done + size);
+        done += batch.length;
+        const parked = await replay(replayId, batch, canary, input, progress);
         if (parked) {
           progress.parked++;
           progress.stoppedBy = parked;
@@ -100,6 +124,20 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
           return await finish();
         }
         if (input.ratePerSecond) await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
+        batches++;
+        const more = progress.matched - progress.replayed > 0;
+        const full =
+          workflowInfo().continueAsNewSuggested ||
+          (input.batchesPerRun !== undefined && batches >= input.batchesPerRun);
+        // The arrival number of the last event handled; a page without them (an activity of the
+        // earlier code) continues only at its end.
+        const cursor = page.seqs?.[done - 1] ?? (done === ids.length ? page.last : undefined);
+        if (mayContinue && more && full && cursor !== undefined && !cancelled()) {
+          await continueAsNew<typeof replayEvents>({
+            ...input,
+            resume: { after: cursor, replayed: progress.replayed, runs: (resumed?.runs ?? 0) + 1 },
+          });
+        }
       }
     }
     progress.status = 'completed';

@@ -30,6 +30,25 @@ export interface ReplayInput {
   ratePerSecond?: number;
   /** How often a canary event is checked while it runs. Default 1000 ms. */
   pollIntervalMs?: number;
+  /** Events started by one activity when no rate is given. Default 50 (tests set fewer). */
+  batchSize?: number;
+  /**
+   * Batches one run takes before it continues as new; default: until Temporal suggests it (the
+   * history's length or size). Tests set a few to see a replay span runs.
+   */
+  batchesPerRun?: number;
+  /** Where an earlier run of this replay stopped when it continued as new. */
+  resume?: ReplayResume;
+}
+
+/** What a replay carries into its next run (continue-as-new). */
+export interface ReplayResume {
+  /** Arrival number of the last archived event handled: the next page starts after it. */
+  after: string;
+  /** Events replayed by the earlier runs. */
+  replayed: number;
+  /** Runs so far (1 = the first continued as new once). */
+  runs: number;
 }
 
 /** Where a replay is: `stopped` = a canary event parked. */
@@ -61,4 +80,6 @@ export interface ReplayProgress {
   canary: number;
   /** The canary run that parked and stopped the replay. */
   stoppedBy?: ReplayRunState;
+  /** Runs this replay continued as new into (absent or 0 while on its first). */
+  continuedRuns?: number;
 }

@@ -8,11 +8,22 @@ export const IntakeEventType = defineSearchAttributeKey('IntakeEventType', Searc
 export const IntakeEntity = defineSearchAttributeKey('IntakeEntity', SearchAttributeType.KEYWORD);
 /** queued | processing | processed | parked | discarded. */
 export const IntakeStatus = defineSearchAttributeKey('IntakeStatus', SearchAttributeType.KEYWORD);
+/**
+ * Issue id (12 hex digits, workflows/error-signature.ts `issueId`) of the error a parked event
+ * parked with; written when it parks (patch `intake-issue-attribute`), removed when it resumes.
+ * Events parked before that patch have none. `IntakeIssue = "<id>" AND IntakeStatus = "parked"`
+ * lists one issue's parked events in one visibility query.
+ */
+export const IntakeIssue = defineSearchAttributeKey('IntakeIssue', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute Intake registers (all Keyword). */
-export const SEARCH_ATTRIBUTE_NAMES = [
-  'IntakeSource',
-  'IntakeEventType',
-  'IntakeEntity',
-  'IntakeStatus',
+export const SEARCH_ATTRIBUTES = [
+  IntakeSource,
+  IntakeEventType,
+  IntakeEntity,
+  IntakeStatus,
+  IntakeIssue,
 ] as const;
+
+/** Their names, for registration (`intake search-attributes`, the dev server, tests). */
+export const SEARCH_ATTRIBUTE_NAMES: readonly string[] = SEARCH_ATTRIBUTES.map((k) => k.name);

@@ -120,7 +120,15 @@ export async function startTemporalCluster(o: TemporalClusterOptions): Promise<T
     }
     processes.push(serviceProcess(server, `${service}-${index}`, service, env, o.logDir));
   }
-  for (const p of processes) await p.restart();
+  // Every service process writes the cluster metadata at start if the table is empty: started
+  // together on fresh databases they race, and the loser exits ("failed to initialize current
+  // cluster metadata"). The first process writes it alone; the others then only read it.
+  await processes[0]!.restart();
+  await waitForClusterMetadata(o.pgUrl, mainDb, processes[0]!).catch(async (err: unknown) => {
+    await processes[0]!.kill9();
+    throw err;
+  });
+  for (const p of processes.slice(1)) await p.restart();
   const address = `127.0.0.1:${shared.BENCH_TEMPORAL_FRONTEND_PORT}`;
   const stop = async () => {
     for (const p of [...processes].reverse()) await p.kill9();
@@ -151,6 +159,27 @@ export async function startTemporalCluster(o: TemporalClusterOptions): Promise<T
     },
     stop,
   };
+}
+
+/** Waits (up to 120 s) until `first` has written the cluster metadata row into `db`. */
+async function waitForClusterMetadata(adminUrl: string, db: string, first: ServiceProcess): Promise<void> {
+  const url = new URL(adminUrl);
+  url.pathname = `/${db}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const c = new pg.Client({ connectionString: url.toString() });
+    try {
+      await c.connect();
+      const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM cluster_metadata_info');
+      if (Number(r.rows[0]?.n ?? 0) > 0) return;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    if (first.pid() === undefined)
+      throw new Error(`${first.name} exited before writing the cluster metadata`);
+    if (Date.now() > deadline) throw new Error(`${first.name} wrote no cluster metadata within 120 s`);
+    await sleep(250);
+  }
 }
 
 /**

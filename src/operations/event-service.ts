@@ -6,6 +6,7 @@ import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
 import type { Queryable } from '../store/store';
 import { discardSignal, processEvent, retrySignal, statusQuery } from '../../workflows/process-event';
+import { IntakeEntity, IntakeEventType, IntakeSource, IntakeStatus } from '../../workflows/search-attributes';
 import type { EventState, EventStatus } from '../../workflows/types';
 
 /** GET /events/:id and `intake events show`. */
@@ -84,7 +85,7 @@ const WORKFLOW_TASK_STARTED =
  * a started workflow task or a pending activity means the event is being processed.
  */
 function serverSideStatus(desc: WorkflowExecutionDescription): EventStatus {
-  const written = (keyword(desc, 'IntakeStatus') ?? 'queued') as EventStatus;
+  const written = (desc.typedSearchAttributes.get(IntakeStatus) ?? 'queued') as EventStatus;
   if (written !== 'queued') return written;
   const busy =
     desc.raw.pendingWorkflowTask?.state === WORKFLOW_TASK_STARTED || !!desc.raw.pendingActivities?.length;
@@ -104,11 +105,6 @@ const STATUSES: (EventStatus | 'dead')[] = [
 // prefix its own scope, e.g. `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
 const NAME = /^[\x21-\x7e]{1,300}$/;
 
-function keyword(desc: WorkflowExecutionDescription, key: string): string | null {
-  const v = (desc.searchAttributes as Record<string, unknown[] | undefined>)[key]?.[0];
-  return typeof v === 'string' ? v : null;
-}
-
 /** Builds a visibility query over Intake's search attributes; values are validated, never spliced raw. */
 export function eventsQuery(filter: { status?: string; source?: string; running?: boolean }): string {
   const parts: string[] = [`WorkflowType = '${processEvent.name}'`];
@@ -119,11 +115,11 @@ export function eventsQuery(filter: { status?: string; source?: string; running?
     // Quarantined requests and dead letters never reach Temporal; the store lists them.
     if (filter.status === 'rejected' || filter.status === 'dead')
       throw new BadRequestError(`${filter.status} events are listed by the API`);
-    parts.push(`IntakeStatus = '${filter.status}'`);
+    parts.push(`${IntakeStatus.name} = '${filter.status}'`);
   }
   if (filter.source !== undefined) {
     if (!/^[a-z0-9_-]{1,64}$/.test(filter.source)) throw new BadRequestError('source must be [a-z0-9_-]');
-    parts.push(`IntakeSource = '${filter.source}'`);
+    parts.push(`${IntakeSource.name} = '${filter.source}'`);
   }
   if (filter.running) parts.push(`ExecutionStatus = 'Running'`);
   return parts.join(' AND ');
@@ -166,7 +162,7 @@ export class EventService {
 
   /** The event's state from the workflow `runId` (its first run, or a replay); NotFoundError if none. */
   private async temporalView(id: string, runId: string): Promise<EventView> {
-    const handle = this.client.workflow.getHandle(runId);
+    const handle = this.client.workflow.getHandle<typeof processEvent>(runId);
     let desc: WorkflowExecutionDescription;
     try {
       desc = await handle.describe();
@@ -176,13 +172,13 @@ export class EventService {
     }
     const base = {
       id,
-      source: keyword(desc, 'IntakeSource'),
-      eventType: keyword(desc, 'IntakeEventType'),
-      entity: keyword(desc, 'IntakeEntity'),
+      source: desc.typedSearchAttributes.get(IntakeSource) ?? null,
+      eventType: desc.typedSearchAttributes.get(IntakeEventType) ?? null,
+      entity: desc.typedSearchAttributes.get(IntakeEntity) ?? null,
       receivedAt: desc.startTime.toISOString(),
     };
     if (desc.status.name === 'COMPLETED') {
-      const result = (await handle.result()) as EventState;
+      const result = await handle.result();
       return { ...base, ...pick(result) };
     }
     if (desc.status.name !== 'RUNNING') {
@@ -259,13 +255,13 @@ export class EventService {
   /** Resumes a parked event with a fresh retry budget; NotParkedError otherwise. */
   async retry(id: string): Promise<void> {
     await this.assertParked(id);
-    await this.client.workflow.getHandle(id).signal(retrySignal);
+    await this.client.workflow.getHandle<typeof processEvent>(id).signal(retrySignal);
   }
 
   /** Discards a parked event; NotParkedError otherwise. */
   async discard(id: string, reason?: string): Promise<void> {
     await this.assertParked(id);
-    await this.client.workflow.getHandle(id).signal(discardSignal, { reason });
+    await this.client.workflow.getHandle<typeof processEvent>(id).signal(discardSignal, { reason });
   }
 
   /** Lists events in visibility order: running ones first, then the most recently closed. */
@@ -304,13 +300,12 @@ export class EventService {
       query: eventsQuery(filter),
       pageSize: Math.min(limit, 1000),
     })) {
-      const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
-      const kw = (k: string) => (typeof sa[k]?.[0] === 'string' ? (sa[k]![0] as string) : null);
+      const sa = wf.typedSearchAttributes;
       out.push({
         id: wf.workflowId,
-        source: kw('IntakeSource'),
-        eventType: kw('IntakeEventType'),
-        status: kw('IntakeStatus'),
+        source: sa.get(IntakeSource) ?? null,
+        eventType: sa.get(IntakeEventType) ?? null,
+        status: sa.get(IntakeStatus) ?? null,
         startedAt: wf.startTime.toISOString(),
         closedAt: wf.closeTime?.toISOString() ?? null,
       });

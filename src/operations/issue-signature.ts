@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { errorSignature, normaliseMessage } from '../../workflows/error-signature';
+import { errorSignature, issueId, normaliseMessage } from '../../workflows/error-signature';
 
 export { normaliseMessage };
 
@@ -22,6 +21,5 @@ export interface IssueSignature {
  */
 export function issueSignature(source: string, lastError: string | null): IssueSignature {
   const { errorType, message, signature } = errorSignature(source, lastError);
-  const id = createHash('sha256').update(`${source}\n${errorType}\n${message}`).digest('hex').slice(0, 12);
-  return { id, source, errorType, message, signature };
+  return { id: issueId(source, errorType, message), source, errorType, message, signature };
 }

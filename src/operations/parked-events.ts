@@ -1,6 +1,8 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { BadRequestError } from '../errors';
-import { statusQuery } from '../../workflows/process-event';
+import { processEvent, statusQuery } from '../../workflows/process-event';
+import type { RedriveTarget } from '../../workflows/redrive-types';
+import { IntakeEventType, IntakeIssue, IntakeSource } from '../../workflows/search-attributes';
 import type { EventState } from '../../workflows/types';
 import { eventsQuery } from './event-service';
 import { issueSignature, type IssueSignature } from './issue-signature';
@@ -26,6 +28,15 @@ export interface Issue extends IssueSignature {
   lastParkedAt: string | null;
   /** A few of its event ids. */
   sampleIds: string[];
+}
+
+/** One parked event as a visibility list shows it: no round trip of its own. */
+interface ParkedRow {
+  id: string;
+  source: string;
+  eventType: string | null;
+  /** IntakeIssue; absent on events that parked before the `intake-issue-attribute` patch. */
+  issue: string | undefined;
 }
 
 /** Which parked events: all, of one source, of one issue. */
@@ -68,17 +79,48 @@ export class ParkedEvents {
   /** The parked events matching the filter. An event resumed meanwhile is left out. */
   async list(filter: ParkedFilter = {}): Promise<ParkedEvent[]> {
     const issue = parseIssueId(filter.issue);
-    const query = eventsQuery({ status: 'parked', source: filter.source, running: true });
-    const found: { id: string; source: string; eventType: string | null }[] = [];
-    for await (const wf of this.client.workflow.list({ query })) {
-      const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
-      const kw = (k: string) => (typeof sa[k]?.[0] === 'string' ? (sa[k]![0] as string) : null);
-      found.push({ id: wf.workflowId, source: kw('IntakeSource') ?? '', eventType: kw('IntakeEventType') });
-    }
+    const found = await this.rows(eventsQuery({ status: 'parked', source: filter.source, running: true }));
     const events = await mapLimit(found, CONCURRENCY, (e) => this.inspect(e));
     return events.filter(
       (e): e is ParkedEvent => e !== undefined && (issue === undefined || e.issue.id === issue),
     );
+  }
+
+  /**
+   * What a redrive resumes, with as few round trips as the filter allows. An issue's events that
+   * parked under the `intake-issue-attribute` patch are one visibility query
+   * (`IntakeIssue = "<id>" AND IntakeStatus = "parked"`), with no round trip per event. The
+   * fallback: events that parked before that patch carry no IntakeIssue, so a second query lists
+   * them (`IntakeIssue IS NULL`) and each is asked its last error (status query), as before. A
+   * canary needs each event's attempts at selection (to tell when its retry round has run): then
+   * every event is asked (one status query each, still no history read).
+   */
+  async targets(filter: ParkedFilter, opts: { attempts: boolean }): Promise<RedriveTarget[]> {
+    const issue = parseIssueId(filter.issue);
+    const base = eventsQuery({ status: 'parked', source: filter.source, running: true });
+    const tagged = issue === undefined ? [] : await this.rows(`${base} AND ${IntakeIssue.name} = '${issue}'`);
+    const rest = await this.rows(issue === undefined ? base : `${base} AND ${IntakeIssue.name} IS NULL`);
+    const asked = new Set(opts.attempts ? [...tagged, ...rest] : rest.filter((r) => r.issue === undefined));
+    const out: RedriveTarget[] = [];
+    await mapLimit([...tagged, ...rest], CONCURRENCY, async (row) => {
+      if (!asked.has(row)) {
+        if (row.issue !== undefined) out.push({ id: row.id, issue: row.issue });
+        return;
+      }
+      const state = await this.state(row.id);
+      if (state && state.status !== 'parked') return; // resumed meanwhile
+      const id = row.issue ?? issueSignature(row.source, state?.lastError ?? null).id;
+      if (issue === undefined || id === issue)
+        out.push({ id: row.id, issue: id, attempts: state?.attempts ?? 0 });
+    });
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** One visibility query's events: ids and their search attributes, read through the typed keys. */
+  private async rows(query: string): Promise<ParkedRow[]> {
+    const out: ParkedRow[] = [];
+    for await (const wf of this.client.workflow.list({ query, pageSize: 1000 })) out.push(parkedRow(wf));
+    return out;
   }
 
   /** The parked events grouped by error signature, the largest group first. */
@@ -86,24 +128,8 @@ export class ParkedEvents {
     return groupIssues(await this.list(filter));
   }
 
-  private async inspect(e: {
-    id: string;
-    source: string;
-    eventType: string | null;
-  }): Promise<ParkedEvent | undefined> {
-    const handle = this.client.workflow.getHandle(e.id);
-    let state: EventState | undefined;
-    // A busy worker may miss one deadline; a second, longer try keeps a bogus `unknown` issue rare.
-    for (const timeoutMs of [this.queryTimeoutMs, this.queryTimeoutMs * 2]) {
-      try {
-        state = await this.client.connection.withDeadline(Date.now() + timeoutMs, () =>
-          handle.query(statusQuery),
-        );
-        break;
-      } catch {
-        // No worker answered (or the workflow closed meanwhile): keep it, with an unknown error.
-      }
-    }
+  private async inspect(e: ParkedRow): Promise<ParkedEvent | undefined> {
+    const state = await this.state(e.id);
     if (state && state.status !== 'parked') return undefined;
     const lastError = state?.lastError ?? null;
     return {
@@ -115,6 +141,22 @@ export class ParkedEvents {
       parkedAt: await this.lastEventTime(e.id),
       issue: issueSignature(e.source, lastError),
     };
+  }
+
+  /** The event's state (status query); undefined when no worker answered (or it closed meanwhile). */
+  private async state(id: string): Promise<EventState | undefined> {
+    const handle = this.client.workflow.getHandle<typeof processEvent>(id);
+    // A busy worker may miss one deadline; a second, longer try keeps a bogus `unknown` issue rare.
+    for (const timeoutMs of [this.queryTimeoutMs, this.queryTimeoutMs * 2]) {
+      try {
+        return await this.client.connection.withDeadline(Date.now() + timeoutMs, () =>
+          handle.query(statusQuery),
+        );
+      } catch {
+        // No worker answered (or the workflow closed meanwhile): keep it, with an unknown error.
+      }
+    }
+    return undefined;
   }
 
   private async lastEventTime(workflowId: string): Promise<string | null> {
@@ -131,6 +173,16 @@ export class ParkedEvents {
       return null;
     }
   }
+}
+
+function parkedRow(wf: WorkflowExecutionInfo): ParkedRow {
+  const sa = wf.typedSearchAttributes;
+  return {
+    id: wf.workflowId,
+    source: sa.get(IntakeSource) ?? '',
+    eventType: sa.get(IntakeEventType) ?? null,
+    issue: sa.get(IntakeIssue),
+  };
 }
 
 /** Groups parked events by issue id: count, event types, first/last parking time, sample ids. */

@@ -79,12 +79,15 @@ export class RedriveService {
     // A lower bound too: 1e-300 would send one signal and then wait for ages.
     if (req.rate !== undefined && !(req.rate >= 0.01 && req.rate <= 10_000))
       throw new BadRequestError('rate must be a number of signals per second in [0.01, 10000]');
-    const events = await this.parked.list(req);
-    if (req.dryRun) return { matched: events.length, issues: groupIssues(events) };
+    if (req.dryRun) {
+      const events = await this.parked.list(req);
+      return { matched: events.length, issues: groupIssues(events) };
+    }
+    const targets = await this.parked.targets(req, { attempts: canary !== undefined });
     const id = `redrive:${req.source ?? 'all'}${req.issue ? `:${req.issue}` : ''}:${randomBytes(4).toString('hex')}`;
     const input: RedriveInput = {
       filter: { ...(req.source ? { source: req.source } : {}), ...(req.issue ? { issue: req.issue } : {}) },
-      targets: events.map((e) => ({ id: e.id, attempts: e.attempts, issue: e.issue.id })),
+      targets,
       ...(canary ? { canary } : {}),
       ...(req.rate ? { ratePerSecond: req.rate } : {}),
     };
@@ -93,15 +96,15 @@ export class RedriveService {
       taskQueue: this.taskQueue,
       args: [input],
       // The Web UI's Summary: what this redrive resumes (no event ids).
-      staticSummary: `redrive of ${events.length} parked ${req.source ?? 'any-source'} event(s)${req.issue ? `, issue ${req.issue}` : ''}${req.canary ? `, canary ${req.canary}` : ''}`,
+      staticSummary: `redrive of ${targets.length} parked ${req.source ?? 'any-source'} event(s)${req.issue ? `, issue ${req.issue}` : ''}${req.canary ? `, canary ${req.canary}` : ''}`,
     });
-    return { matched: events.length, redrive: id };
+    return { matched: targets.length, redrive: id };
   }
 
   /** A redrive's status and progress; NotFoundError for an unknown id. */
   async get(id: string): Promise<RedriveView> {
     if (!ID.test(id)) throw new NotFoundError('unknown redrive');
-    const handle = this.client.workflow.getHandle(id);
+    const handle = this.client.workflow.getHandle<typeof redriveParked>(id);
     let desc: WorkflowExecutionDescription;
     try {
       desc = await handle.describe();
@@ -134,7 +137,7 @@ export class RedriveService {
   /** The progress and reason of a redrive its canary stopped (a failed workflow), if it is one. */
   private async stoppedProgress(id: string): Promise<(RedriveProgress & { failure: string }) | undefined> {
     try {
-      await this.client.workflow.getHandle(id).result();
+      await this.client.workflow.getHandle<typeof redriveParked>(id).result();
     } catch (err) {
       const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
       if (cause instanceof ApplicationFailure && cause.type === REDRIVE_STOPPED_ERROR_TYPE) {
@@ -164,6 +167,6 @@ export class RedriveService {
   async cancel(id: string): Promise<void> {
     const view = await this.get(id);
     if (view.status !== 'running') throw new RedriveNotRunningError(view.status);
-    await this.client.workflow.getHandle(id).cancel();
+    await this.client.workflow.getHandle<typeof redriveParked>(id).cancel();
   }
 }

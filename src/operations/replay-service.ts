@@ -9,7 +9,7 @@ import { parseCanary } from './redrive-service';
 import type { ReplayRequest } from './replay-request';
 
 /** Workflow input fields a test may set (src/operations/replay-service.ts start). */
-export type ReplayTuning = Pick<ReplayInput, 'pollIntervalMs'>;
+export type ReplayTuning = Pick<ReplayInput, 'pollIntervalMs' | 'batchSize' | 'batchesPerRun'>;
 
 /** A started replay, or the count of a dry run. */
 export type ReplayStart = { matched: number } | { matched: number; replay: string };
@@ -134,10 +134,10 @@ export class ReplayService {
 
   /** The workflow's progress (its query, or its result once closed); undefined without an answer. */
   private async progress(id: string): Promise<ReplayProgress | undefined> {
-    const handle = this.client.workflow.getHandle(id);
+    const handle = this.client.workflow.getHandle<typeof replayEvents>(id);
     try {
       const desc = await handle.describe();
-      if (desc.status.name === 'COMPLETED') return (await handle.result()) as ReplayProgress;
+      if (desc.status.name === 'COMPLETED') return await handle.result();
       if (desc.status.name !== 'RUNNING') return undefined; // its last counts are in the row
       return await this.client.connection.withDeadline(Date.now() + 5000, () =>
         handle.query(replayProgressQuery),
@@ -161,7 +161,7 @@ export class ReplayService {
   async cancel(id: string): Promise<void> {
     const view = await this.get(id);
     if (view.status !== 'running') throw new RedriveNotRunningError(view.status, 'replay');
-    await this.client.workflow.getHandle(id).cancel();
+    await this.client.workflow.getHandle<typeof replayEvents>(id).cancel();
   }
 }
 

@@ -208,18 +208,20 @@ export class EventArchive {
     return { matched: rows[0]?.n ?? 0, maxSeq: rows[0]?.max ?? '0' };
   }
 
-  /** Up to `limit` matching ids after arrival number `after`, in arrival order. */
+  /** Up to `limit` matching ids after arrival number `after`, in arrival order, with their numbers. */
   async page(
     q: Queryable,
     f: ArchiveFilter,
     after: string,
     limit: number,
-  ): Promise<{ ids: string[]; last: string }> {
-    const { rows } = await q.query<{ id: string; seq: string }>(
-      `SELECT id, seq::text AS seq FROM event_archive WHERE ${FILTER_SQL} AND seq > $8 ORDER BY seq LIMIT $9`,
+  ): Promise<{ ids: string[]; seqs: string[]; last: string }> {
+    // Ordered by the number, not its text (an output column named `seq` would sort "10" before
+    // "2", and a page's last number would then skip or repeat events on the next page).
+    const { rows } = await q.query<{ id: string; pos: string }>(
+      `SELECT id, seq::text AS pos FROM event_archive WHERE ${FILTER_SQL} AND seq > $8 ORDER BY seq LIMIT $9`,
       [...filterParams(f), after, limit],
     );
-    return { ids: rows.map((r) => r.id), last: rows.at(-1)?.seq ?? after };
+    return { ids: rows.map((r) => r.id), seqs: rows.map((r) => r.pos), last: rows.at(-1)?.pos ?? after };
   }
 
   /**

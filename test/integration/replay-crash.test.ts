@@ -6,7 +6,11 @@ import { adminPost, messageId, replayClosed, replayView, sendMailgun, waitRevisi
 // Each step drives real processes (CLI, dev server, workers) on a busy 2-core host.
 jest.setTimeout(900_000);
 
-/** Events replayed; issue 20 asks for 500 (INTAKE_TEST_REPLAY_EVENTS=500), the suite runs fewer on a busy box. */
+/**
+ * Events replayed. Issue 20 asks for 500: run it with INTAKE_TEST_REPLAY_EVENTS=500 (its figures are
+ * in RELIABILITY.md, "A replay under kill -9"); the suite's default is 120 so that CI on a busy
+ * 2-core box stays within its time, with the same kill point (the first batch claimed).
+ */
 const EVENTS = Number(process.env.INTAKE_TEST_REPLAY_EVENTS ?? 120);
 
 /**
@@ -81,6 +85,12 @@ describe('a replay survives kill -9 of its worker', () => {
       parked: 0,
     });
     await waitRevision(intake, ids, 2, 600_000);
+    const took = await intake.store.query<{ s: number }>(
+      'SELECT extract(epoch FROM finished_at - created_at)::float AS s FROM replays WHERE id = $1',
+      [id],
+    );
+    // The figure RELIABILITY.md quotes (not asserted: the machine's load decides it).
+    process.stdout.write(`replay of ${EVENTS} events across kill -9: ${took.rows[0]?.s.toFixed(1)} s\n`);
     const archive = await intake.store.query<{ revision: number; n: number }>(
       'SELECT revision, count(*)::int AS n FROM event_archive WHERE id = ANY($1) GROUP BY revision',
       [ids],

@@ -1,6 +1,7 @@
 import { Worker, type ReplayResult } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import path from 'node:path';
+import * as proto from '@temporalio/proto';
 import { workflowTracingInterceptorModules } from '../../src/temporal/tracing';
 import { HISTORIES_DIR, recordedHistories } from '../support/histories';
 
@@ -60,7 +61,8 @@ describe('replay of recorded workflow histories', () => {
     // v2-*: local-first chosen by patched('local-activity-first') (patch marker in the history);
     // both kept until that patch is retired (docs/workflow-changes.md). The rest: local-first asked
     // for in the input (no patch marker). v3-*: a parked or discarded event tells the archive
-    // (patched('archive-settle'), a local activity).
+    // (patched('archive-settle'), a local activity). v4-*: a parking writes IntakeIssue
+    // (patched('intake-issue-attribute')).
     expect(names).toEqual([
       'parked-discarded',
       'parked-retried-processed',
@@ -77,6 +79,10 @@ describe('replay of recorded workflow histories', () => {
       'v3-parked-retried-processed',
       'v3-processed-after-fallback',
       'v3-processed-first-try',
+      'v4-parked-discarded',
+      'v4-parked-retried-processed',
+      'v4-processed-after-fallback',
+      'v4-processed-first-try',
     ]);
   });
 
@@ -121,6 +127,48 @@ describe('replay of recorded workflow histories', () => {
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(v2.map((h) => [h.name, undefined]));
   });
 
+  // Issue 21: an event parked before the IntakeIssue patch (no marker, no IntakeIssue in its
+  // history) is resumed by a `retry` on the current code, processed, and replays; one parked after
+  // it has the marker and the attribute in its parking upsert and replays too.
+  it('resumes an event parked before the intake-issue-attribute patch on the current code', async () => {
+    const marker = (h: History) =>
+      (h.events ?? []).some((e) =>
+        Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? [])
+          .toString()
+          .includes('intake-issue-attribute'),
+      );
+    const issueUpserts = (h: History) =>
+      (h.events ?? []).filter(
+        (e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.IntakeIssue,
+      ).length;
+    const all = new Map(recordedHistories().map((h) => [h.name, h.history]));
+    const before = ['parked-retried-processed', 'v3-parked-retried-processed'];
+    for (const name of before) {
+      expect(marker(all.get(name)!)).toBe(false);
+      expect(issueUpserts(all.get(name)!)).toBe(0);
+    }
+    // Written when it parks, removed (an empty value) by the resumed round's first upsert.
+    expect(marker(all.get('v4-parked-retried-processed')!)).toBe(true);
+    expect(issueUpserts(all.get('v4-parked-retried-processed')!)).toBe(2);
+    const results: ReplayResult[] = [];
+    for await (const r of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../workflows') },
+      [...before, 'v4-parked-retried-processed'].map((name) => ({
+        workflowId: name,
+        history: all.get(name)!,
+      })),
+    ))
+      results.push(r);
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
+      [...before, 'v4-parked-retried-processed'].map((n) => [n, undefined]),
+    );
+    const last = (h: History) => h.events?.[h.events.length - 1]?.eventType;
+    for (const name of before)
+      expect(last(all.get(name)!)).toBe(
+        proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+      );
+  });
+
   it('fails with DeterminismViolationError when processEvent changes without a patch', async () => {
     const results = await replay(require.resolve('../fixtures/nondeterministic-workflows'));
     expect(results.map((r) => r.workflowId)).toEqual(names);
@@ -157,9 +205,20 @@ describe('replay of recorded workflow histories', () => {
   });
 
   // Issue 20: replayEvents (workflows/replay-events.ts), recorded with `record-histories.ts --replay`.
-  it('replays the recorded replayEvents histories (completed, canary stopped, cancelled)', async () => {
+  // v2-*: with the `replay-continue-as-new` patch marker, and the two runs of a replay that continued
+  // as new once; the others are runs from before it, which keep the single-run shape.
+  it('replays the recorded replayEvents histories (completed, canary stopped, cancelled, continued as new)', async () => {
     const replays = recordedHistories(path.join(HISTORIES_DIR, 'replay'));
-    expect(replays.map((h) => h.name)).toEqual(['canary-stopped', 'cancelled', 'completed']);
+    expect(replays.map((h) => h.name)).toEqual([
+      'canary-stopped',
+      'cancelled',
+      'completed',
+      'v2-canary-stopped',
+      'v2-cancelled',
+      'v2-completed',
+      'v2-continued-as-new',
+      'v2-continued-completed',
+    ]);
     const results: ReplayResult[] = [];
     for await (const r of Worker.runReplayHistories(
       { workflowsPath: require.resolve('../../workflows') },

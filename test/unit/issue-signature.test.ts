@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { issueSignature, normaliseMessage } from '../../src/operations/issue-signature';
 import { groupIssues, type ParkedEvent } from '../../src/operations/parked-events';
 
@@ -28,6 +29,23 @@ describe('issue signatures', () => {
     expect(issueSignature('mailgun', 'Error: failpoint mailgun.handler').id).toBe(
       issueSignature('mailgun', 'Error: failpoint mailgun.handler').id,
     );
+  });
+
+  // The workflow computes the id too (IntakeIssue), without node:crypto: the ids of issues operators
+  // already know must not change.
+  it('computes the same id as node:crypto did before the workflow wrote it', () => {
+    for (const [source, err] of [
+      ['mailgun', 'Error: customer 17 not found'],
+      ['partners', 'PermanentProcessingError: naïve café ünïcode “quoted” 🚀'],
+      ['mailgun', null],
+    ] as const) {
+      const { errorType, message, id } = issueSignature(source, err);
+      const old = createHash('sha256')
+        .update(`${source}\n${errorType}\n${message}`)
+        .digest('hex')
+        .slice(0, 12);
+      expect(id).toBe(old);
+    }
   });
 
   it('groups parked events: count, types, first and last parking time, at most five samples', () => {
