@@ -225,6 +225,28 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
     .all(POST);
 }
 
+/** Dead letters of the start spool: drop one for good, or requeue it for the relay. */
+function deadLetterRoutes(router: Router, deps: AdminRouterDeps): void {
+  const { spool, logger } = deps;
+  for (const action of ['drop', 'requeue'] as const) {
+    router
+      .route(`/admin/dead-letters/:id/${action}`)
+      .post(
+        route(async (req, res) => {
+          const id = String(req.params.id);
+          // Workflow ids are printable ASCII; anything else names no row (and never reaches the store).
+          const done =
+            /^[\x21-\x7e]{1,300}$/.test(id) &&
+            (action === 'drop' ? await spool.dropDead(id) : await spool.requeueDead(id));
+          if (!done) throw new NotFoundError('unknown dead letter');
+          logger.info({ id, action }, `dead letter ${action === 'drop' ? 'dropped' : 'requeued'}`);
+          res.json({ id, action });
+        }),
+      )
+      .all(POST);
+  }
+}
+
 /**
  * The admin API: event inspection and operations under `/events` and `/admin`. Everything there
  * needs the admin token, including the 404 and 405 answers, so unauthenticated callers learn
@@ -247,5 +269,6 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   );
   listRoutes(router, events, new ParkedEvents(client));
   rejectedRoutes(router, deps);
+  deadLetterRoutes(router, deps);
   return router;
 }

@@ -71,7 +71,7 @@ export function createApp(deps: ApiDeps): express.Express {
     client,
     store,
     startLimiter: new StartLimiter(config.maxInflightStarts),
-    spool: { store: spool, relay, writer: new SpoolWriter(store, spool) },
+    spool: { store: spool, relay, writer: new SpoolWriter(store, spool, { maxDepth: config.spoolMaxDepth }) },
     quarantine,
     writeHealth,
   };

@@ -123,6 +123,8 @@ export function eventsCommand(getConfig: () => Config): Command {
 
   quarantineCommands(events, getConfig);
 
+  deadLetterCommands(events, getConfig);
+
   events
     .command('retry')
     .argument('[id]', 'event id of a parked event')
@@ -159,4 +161,27 @@ export function eventsCommand(getConfig: () => Config): Command {
   events.addCommand(replayCommand(getConfig));
   events.addCommand(replaysCommand(getConfig));
   return events;
+}
+
+/** `intake events dead-letters drop|requeue <id>`: through the admin API (the spool is the API's). */
+function deadLetterCommands(events: Command, getConfig: () => Config): void {
+  const dead = events
+    .command('dead-letters')
+    .description(
+      'drop or requeue a dead letter (a spooled start Temporal refused; list them with list --status dead)',
+    );
+  dead
+    .command('drop')
+    .argument('<id>', 'event id of a dead letter, <source>:<eventId>')
+    .description('delete a dead letter for good')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/dead-letters/${encodeURIComponent(id)}/drop`)),
+    );
+  dead
+    .command('requeue')
+    .argument('<id>', 'event id of a dead letter, <source>:<eventId>')
+    .description('give a dead letter back to the relay, once what Temporal refused is fixed')
+    .action(async (id: string) =>
+      print(await adminApi(getConfig(), 'POST', `/admin/dead-letters/${encodeURIComponent(id)}/requeue`)),
+    );
 }

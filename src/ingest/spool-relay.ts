@@ -63,8 +63,9 @@ export class SpoolRelay {
 
   /**
    * Whether one more event fits under INTAKE_SPOOL_MAX_DEPTH. The depth is the relay's last count
-   * plus what this process spooled since; replicas do not see each other's latest rows, so the
-   * limit is approximate by up to one round of their spooling.
+   * plus what this process spooled since; replicas do not see each other's latest rows, so this is
+   * only a cheap early refusal. The limit itself is enforced where rows are inserted, atomically
+   * (StartSpool.addMany).
    */
   hasRoom(): boolean {
     return this.stats.depth + this.addedSinceStats < this.opts.config.spoolMaxDepth;

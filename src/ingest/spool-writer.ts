@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { UnavailableError } from '../errors';
 import { insertArchiveRows, settledArchived, type ArchiveRow } from '../store/event-archive';
-import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
+import type { SpoolAddOutcome, SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { Queryable, Store } from '../store/store';
 
 /**
@@ -28,6 +29,11 @@ export interface SpoolWriterOptions {
   maxBatch?: number;
   /** Transactions in flight at once (each holds one pooled connection). Default 2. */
   concurrency?: number;
+  /**
+   * Most rows the spool may hold waiting (INTAKE_SPOOL_MAX_DEPTH), checked in the transaction that
+   * inserts them (see StartSpool.addMany); past it an event is refused with a 503. Default: no limit.
+   */
+  maxDepth?: number;
 }
 
 interface Waiting {
@@ -55,6 +61,7 @@ export class SpoolWriter {
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly concurrency: number;
+  private readonly maxDepth?: number;
 
   constructor(
     private readonly store: Pick<Store, 'tx'>,
@@ -63,12 +70,14 @@ export class SpoolWriter {
   ) {
     this.maxBatch = Math.max(1, opts.maxBatch ?? 500);
     this.concurrency = Math.max(1, opts.concurrency ?? 2);
+    this.maxDepth = opts.maxDepth;
   }
 
   /**
    * Writes one event to the spool; resolves once it has committed: true if added, false if its
-   * workflow id was already spooled, or is archived and settled (a redelivery). Rejects with the bind's refusal or the store's
-   * error; then nothing of this event was written.
+   * workflow id was already spooled, or is archived and settled (a redelivery). Rejects with the
+   * bind's refusal, an UnavailableError when the spool is at its depth limit, or the store's error;
+   * then nothing of this event but its (idempotent) token binding was written.
    */
   add(entry: SpoolEntry): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
@@ -97,7 +106,7 @@ export class SpoolWriter {
   private async write(batch: Waiting[]): Promise<void> {
     const refused = new Map<Waiting, unknown>();
     let kept: Waiting[];
-    let added: boolean[];
+    let added: SpoolAddOutcome[];
     try {
       [kept, added] = await this.store.tx(async (q) => {
         const bound = new Set<Waiting>();
@@ -130,15 +139,17 @@ export class SpoolWriter {
         const rows = await this.spool.addMany(
           q,
           ok.map((w) => ({ start: w.entry.start, reason: w.entry.reason })),
+          { maxDepth: this.maxDepth },
         );
+        // An event the full spool refused is not archived: it was not acknowledged.
         await insertArchiveRows(
           q,
-          ok.flatMap((w) => (w.entry.archived ? [w.entry.archived] : [])),
+          ok.flatMap((w, i) => (w.entry.archived && rows[i] !== 'full' ? [w.entry.archived] : [])),
         );
         const dup = batch.filter((w) => bound.has(w) && settled.has(w.entry.start.workflowId));
         return [
           [...ok, ...dup],
-          [...rows, ...dup.map(() => false)],
+          [...rows, ...dup.map((): SpoolAddOutcome => 'duplicate')],
         ] as const;
       });
     } catch (err) {
@@ -150,6 +161,10 @@ export class SpoolWriter {
       return;
     }
     for (const [w, err] of refused) w.reject(err);
-    kept.forEach((w, i) => w.resolve(added[i] ?? false));
+    kept.forEach((w, i) => {
+      const outcome = added[i];
+      if (outcome === 'full') w.reject(new UnavailableError('the start spool is full', 30));
+      else w.resolve(outcome === 'added');
+    });
   }
 }

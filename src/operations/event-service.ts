@@ -210,10 +210,35 @@ export class EventService {
         ...base,
         status,
         attempts: Math.max(0, (pending?.attempt ?? 1) - 1),
-        lastError: pending?.lastFailure?.message ?? null,
+        lastError: (await this.failingTask(desc)) ?? pending?.lastFailure?.message ?? null,
         processedAt: null,
       };
     }
+  }
+
+  /**
+   * Why the workflow's task keeps failing, when it does: no worker can run it (a worker that cannot
+   * decrypt its input because it lacks the key it was encrypted with, a nondeterminism error). The
+   * workflow then stays running with no status of its own; the server retries the task and records
+   * each failure in the history, whose latest message is this answer (key ids and error text only,
+   * never payload values). Undefined while the task has not failed.
+   */
+  private async failingTask(desc: WorkflowExecutionDescription): Promise<string | undefined> {
+    if ((desc.raw.pendingWorkflowTask?.attempt ?? 1) <= 1) return undefined;
+    try {
+      const { history } = await this.client.workflowService.getWorkflowExecutionHistoryReverse({
+        namespace: this.client.options.namespace,
+        execution: { workflowId: desc.workflowId, runId: desc.runId },
+        maximumPageSize: 20,
+      });
+      for (const e of history?.events ?? []) {
+        const message = e.workflowTaskFailedEventAttributes?.failure?.message;
+        if (message) return `workflow task failing: ${message}`;
+      }
+    } catch {
+      // The history is an extra; the status answers without it.
+    }
+    return 'workflow task failing';
   }
 
   /** A quarantined (`rejected`) or spooled (`queued`) event, known to this API's store only. */

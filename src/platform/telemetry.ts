@@ -1,6 +1,7 @@
 import { context, propagation, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { RedactingSpanProcessor } from './span-redaction';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { envDetectorSync, Resource } from '@opentelemetry/resources';
@@ -77,7 +78,8 @@ export function startTracing(config: Config, service: TracedService): Tracing {
     tracing.protocol === 'http/json'
       ? new OtlpJsonExporter(exporterOptions)
       : new OtlpProtoExporter(exporterOptions);
-  const spanProcessor = new BatchSpanProcessor(exporter);
+  // Ids leave the process hashed (./span-redaction.ts): workflow ids can name customers.
+  const spanProcessor = new RedactingSpanProcessor(new BatchSpanProcessor(exporter));
   const provider = new BasicTracerProvider({
     resource,
     mergeResourceWithDefaults: false,

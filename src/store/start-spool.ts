@@ -15,6 +15,12 @@ export interface SpooledStart {
   searchAttributes: { source: string; eventType: string; entity: string };
 }
 
+/** What {@link StartSpool.addMany} did with one start. */
+export type SpoolAddOutcome = 'added' | 'duplicate' | 'full';
+
+/** The advisory lock that makes the spool's depth check atomic with its insert (any fixed key). */
+const SPOOL_LOCK_KEY = 0x696e74616b65; // "intake"
+
 /** A dead letter of the spool, as operators list it. */
 export interface DeadStart {
   workflowId: string;
@@ -55,30 +61,59 @@ export class StartSpool {
   ) {}
 
   /**
-   * Adds many starts in the caller's transaction with one statement, in the order given (their `seq`
-   * follows it). Returns, per start, whether it was added: false when its workflow id was already
-   * spooled, or appears earlier in `starts` (a redelivery within the same batch).
+   * Adds many starts in the caller's transaction, in the order given (their `seq` follows it).
+   * Returns, per start: `added`; `duplicate` when its workflow id was already spooled or appears
+   * earlier in `starts` (a redelivery within the same batch); `full` when adding it would take the
+   * spool past `maxDepth` waiting rows (dead letters not counted).
+   *
+   * The depth check is atomic with the insert: a transaction-scoped advisory lock serialises the
+   * writers of every process on this store from the count to their commit, and the count is a
+   * statement of its own after the lock is held, so it sees every row committed before. Without
+   * the lock, writers counting at the same moment each saw room for their own rows (63 rows under
+   * a limit of 50). The lock is held from the insert to the commit only; group commit keeps that
+   * to one lock per batch.
    */
-  async addMany(q: Queryable, starts: { start: SpooledStart; reason: SpoolReason }[]): Promise<boolean[]> {
+  async addMany(
+    q: Queryable,
+    starts: { start: SpooledStart; reason: SpoolReason }[],
+    opts: { maxDepth?: number } = {},
+  ): Promise<SpoolAddOutcome[]> {
     if (starts.length === 0) return [];
-    const data = await Promise.all(starts.map((s) => seal(s.start, this.codec)));
-    const { rows } = await q.query<{ workflow_id: string }>(
+    const ids = starts.map((s) => s.start.workflowId);
+    await q.query(`SELECT pg_advisory_xact_lock(${SPOOL_LOCK_KEY})`);
+    const { rows: present } = await q.query<{ workflow_id: string; depth: number }>(
+      `SELECT s.workflow_id, d.depth FROM
+         (SELECT count(*)::int AS depth FROM start_spool WHERE dead_at IS NULL) d
+         LEFT JOIN start_spool s ON s.workflow_id = ANY($1::text[])`,
+      [ids],
+    );
+    const seen = new Set(present.flatMap((r) => (r.workflow_id === null ? [] : [r.workflow_id])));
+    let room = opts.maxDepth === undefined ? Infinity : opts.maxDepth - (present[0]?.depth ?? 0);
+    const outcomes: SpoolAddOutcome[] = starts.map((s) => {
+      const id = s.start.workflowId;
+      if (seen.has(id)) return 'duplicate';
+      if (room <= 0) return 'full';
+      seen.add(id);
+      room--;
+      return 'added';
+    });
+    const chosen = starts.filter((_, i) => outcomes[i] === 'added');
+    if (chosen.length === 0) return outcomes;
+    const data = await Promise.all(chosen.map((s) => seal(s.start, this.codec)));
+    await q.query(
       `INSERT INTO start_spool (workflow_id, source, reason, data, encrypted)
        SELECT w, s, r, d, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])
          WITH ORDINALITY AS t(w, s, r, d, n)
-       ORDER BY n
-       ON CONFLICT (workflow_id) DO NOTHING
-       RETURNING workflow_id`,
+       ORDER BY n`,
       [
-        starts.map((s) => s.start.workflowId),
-        starts.map((s) => s.start.input.source),
-        starts.map((s) => s.reason),
+        chosen.map((s) => s.start.workflowId),
+        chosen.map((s) => s.start.input.source),
+        chosen.map((s) => s.reason),
         data,
         !!this.codec,
       ],
     );
-    const inserted = new Set(rows.map((r) => r.workflow_id));
-    return starts.map((s) => inserted.delete(s.start.workflowId));
+    return outcomes;
   }
 
   /** Leases up to `limit` unleased (or lease-expired) rows, oldest first, for `leaseMs`. */
@@ -124,6 +159,28 @@ export class StartSpool {
        WHERE seq = ANY($1::bigint[])`,
       [seqs, error],
     );
+  }
+
+  /** Deletes the dead letter `workflowId` for good; false when there is no such dead letter. */
+  async dropDead(workflowId: string): Promise<boolean> {
+    const { rowCount } = await this.store.query(
+      'DELETE FROM start_spool WHERE workflow_id = $1 AND dead_at IS NOT NULL',
+      [workflowId],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Puts the dead letter `workflowId` back in line for the relay (after the cause was fixed, e.g. a
+   * server with higher limits); false when there is no such dead letter.
+   */
+  async requeueDead(workflowId: string): Promise<boolean> {
+    const { rowCount } = await this.store.query(
+      `UPDATE start_spool SET dead_at = NULL, last_error = NULL, claimed_until = NULL, attempts = 0
+       WHERE workflow_id = $1 AND dead_at IS NOT NULL`,
+      [workflowId],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   /** Dead letters, newest first. */

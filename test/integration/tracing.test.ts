@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { hashedId } from '../../src/platform/span-redaction';
 import { startIntake, waitFor, type Intake } from '../support/harness';
 import { mailgunRequest, partnerRequest, send } from '../support/requests';
 
@@ -107,7 +108,7 @@ describe('tracing: one trace from the webhook request into the handler activity'
     const server = await waitFor(
       async () => {
         await intake.tracing.api.forceFlush();
-        return receiver.spans.find((s) => s.attributes['intake.event_id'] === eventId);
+        return receiver.spans.find((s) => s.attributes['intake.event_id'] === hashedId(eventId));
       },
       20_000,
       'the server span',
@@ -159,11 +160,12 @@ describe('tracing: one trace from the webhook request into the handler activity'
       },
     });
     expect(chain).toEqual(MAILGUN_CHAIN);
-    expect(activity.attributes.temporalWorkflowId).toBe(eventId);
+    // Ids leave the process hashed; an operator finds the trace by hashing the event id.
+    expect(activity.attributes.temporalWorkflowId).toBe(hashedId(eventId));
 
     // The partner event got its own trace.
     const partnerServer = receiver.spans.find(
-      (s) => s.attributes['intake.event_id'] === `partners:acme:${customer.webhookId}`,
+      (s) => s.attributes['intake.event_id'] === hashedId(`partners:acme:${customer.webhookId}`),
     );
     expect(partnerServer?.attributes['http.route']).toBe('/webhooks/partners/:partner');
     expect(partnerServer?.traceId).not.toBe(server.traceId);
@@ -172,6 +174,12 @@ describe('tracing: one trace from the webhook request into the handler activity'
     const exported = receiver.bodies.join('\n');
     for (const value of [recipient, customerName, customerEmail])
       expect(exported.includes(value) || exported.includes(JSON.stringify(value).slice(1, -1))).toBe(false);
+    // Nor any id: event ids, the webhook id, the message id, the customer id (issue 19: the Temporal
+    // client's spans carried workflow ids in clear).
+    const messageId = (mail.json['event-data'] as { message: { headers: Record<string, string> } }).message
+      .headers['message-id']!;
+    const ids = [mail.eventId, customer.webhookId, messageId, customer.customerId];
+    expect(ids.filter((id) => exported.includes(id))).toEqual([]);
   });
 
   it('carries the trace through the traced bundle scripts/build-workflow-bundle.ts prebuilds', async () => {
@@ -211,7 +219,9 @@ describe('tracing: one trace from the webhook request into the handler activity'
     const span = await waitFor(
       async () => {
         await intake.tracing.api.forceFlush();
-        return receiver.spans.find((s) => s.attributes['intake.event_id'] === `mailgun:${req.eventId}`);
+        return receiver.spans.find(
+          (s) => s.attributes['intake.event_id'] === hashedId(`mailgun:${req.eventId}`),
+        );
       },
       20_000,
       'the server span',

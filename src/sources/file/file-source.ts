@@ -2,7 +2,8 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { ValidateFunction } from 'ajv/dist/2020';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import { InvalidSignatureError, ValidationError } from '../../errors';
+import { InvalidSignatureError, TokenBoundError, ValidationError } from '../../errors';
+import { bindMailgunToken, bindMailgunTokens, sweepMailgunTokens } from '../../store/token-bindings-repo';
 import type { Locator, Preset, SourceAnswer } from '../presets/preset';
 import { acceptRequest, type RequestSteps } from '../accept';
 import type { SourceDefinition, SourceExample, SourceRequest } from '../types';
@@ -18,7 +19,7 @@ import {
   type HmacScheme,
   type Template,
 } from './hmac';
-import { pointerString, setPointer } from './json-pointer';
+import { pointerString, resolvePointer, setPointer } from './json-pointer';
 
 /** Where a file source delivers (`deliver:` with its secret resolved). */
 export interface Delivery {
@@ -45,6 +46,8 @@ export interface FileSourceSpec {
   entity?: Locator;
   successCode: 200 | 201 | 202;
   answer?: (json: unknown) => SourceAnswer | undefined;
+  /** Bind the signed token to the first event id (Preset.tokenBinding). */
+  tokenBinding?: { token: string; content: string };
   /** The entry's JSON Schema, compiled (ajv, draft 2020-12). */
   validate?: ValidateFunction;
   deliver: Delivery;
@@ -123,6 +126,41 @@ function verifyWithLibrary(spec: FileSourceSpec, req: SourceRequest): void {
   throw new InvalidSignatureError('no matching signature');
 }
 
+/**
+ * `bind`, `bindMany`, `bindRejected` and `sweep` for a source whose signature does not
+ * cover the event (Preset.tokenBinding): the signed token is bound to the first event id it signed,
+ * in the store shared by every replica, exactly as the built-in code source of that provider binds its tokens.
+ * Tokens are kept per source (`<source>:<token>`), so two sources never take each other's.
+ */
+function tokenBindingOf(
+  name: string,
+  binding: { token: string; content: string },
+): Pick<SourceDefinition<unknown, FileSourceSpec>, 'bind' | 'bindMany' | 'bindRejected' | 'sweep'> {
+  const tokenOf = (json: unknown) => {
+    const token = pointerString(json, binding.token);
+    // Verification signed this token; a body without one cannot have passed it.
+    if (token === undefined || token === '') throw new InvalidSignatureError('no signed token');
+    return `${name}:${token}`;
+  };
+  const ttl = (config: { signatureToleranceS: number }) => config.signatureToleranceS * 2 + 60;
+  return {
+    async bind(json, identity, { store, config, tx }) {
+      const bound = await bindMailgunToken(tx ?? store, tokenOf(json), identity.eventId, ttl(config));
+      if (bound !== identity.eventId) throw new TokenBoundError(bound);
+    },
+    async bindMany(items, { store, config, tx }) {
+      const pairs = items.map((i) => ({ token: tokenOf(i.event), eventId: i.identity.eventId }));
+      const bound = await bindMailgunTokens(tx ?? store, pairs, ttl(config));
+      return bound.map((id, i) => (id === pairs[i]!.eventId ? undefined : new TokenBoundError(id)));
+    },
+    async bindRejected(json, key, { store, config, tx }) {
+      const bound = await bindMailgunToken(tx ?? store, tokenOf(json), key, ttl(config));
+      if (bound !== key) throw new TokenBoundError(bound);
+    },
+    sweep: sweepMailgunTokens,
+  };
+}
+
 /** How a file source's requests are verified and identified (its Source.accept runs these). */
 function fileSourceSteps(spec: FileSourceSpec): RequestSteps<unknown> {
   const keys = spec.secrets.map((s) => secretKey(spec.hmac, s.value));
@@ -149,6 +187,11 @@ function fileSourceSteps(spec: FileSourceSpec): RequestSteps<unknown> {
       ? { verifyParsed: (json: unknown, req: SourceRequest) => verify(json, req) }
       : { verifyRaw: (req: SourceRequest) => verify(undefined, req) }),
     ...(spec.answer ? { answer: spec.answer } : {}),
+    // With a token binding, the quarantine keys a request by its event content (the signature block
+    // differs between deliveries of one event).
+    ...(spec.tokenBinding
+      ? { contentOf: (json: unknown) => resolvePointer(json, spec.tokenBinding!.content) }
+      : {}),
     replayHeaders: ['content-type', ...headersToKeep],
     identify(json, req) {
       const found = (loc: Locator, field: string) => {
@@ -189,6 +232,7 @@ export function fileSource(spec: FileSourceSpec): FileSourceDefinition {
     accept(req, ctx, opts) {
       return acceptRequest(steps, this.schema, req, ctx, opts);
     },
+    ...(spec.tokenBinding ? tokenBindingOf(spec.name, spec.tokenBinding) : {}),
     delivery: spec.deliver,
   };
 }

@@ -176,6 +176,7 @@ function resolveEntry(entry: SourcesFileEntry, ctx: EntryContext): FileSourceSpe
     entity: entry.entity ?? preset?.entity,
     successCode: entry.successCode ?? preset?.successCode ?? 200,
     answer: preset?.answer,
+    tokenBinding: preset?.tokenBinding,
     validate: entry.schema ? compileSchema(entry.schema, ctx) : undefined,
     deliver: {
       url: entry.deliver.url,

@@ -32,6 +32,13 @@ export interface Preset {
   entity?: Locator;
   /** The provider's documented success answer. */
   successCode: 200 | 201 | 202;
+  /**
+   * For a signature that does not cover the event (one that signs only a timestamp and a token): where the
+   * signed one-time token is and where the event content is, both JSON Pointers. The token is then
+   * bound to the first event id it signed, across replicas (the store's token bindings), as the
+   * built-in code source of that provider does; a quarantined request binds it to its content's hash.
+   */
+  tokenBinding?: { token: string; content: string };
   /** Answers a verified request itself when it is a handshake, not an event (no workflow starts). */
   answer?(json: unknown): SourceAnswer | undefined;
   /**
