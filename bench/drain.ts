@@ -10,6 +10,9 @@
  *     processes start together and process the backlog: processed/s ÷ raw starts/s, history events
  *     per processed event (every event's history length, from Temporal), CPU per event of the
  *     workers and of the server (per service with `--server cluster`) and how busy the machine was;
+ *     With `--sources mailgun,file` (the default) each drain runs twice: the Mailgun code source, then
+ *     a file source (`preset: github`, bench/lib/file-source.ts) delivering every event to a local
+ *     receiver in this process, counted when the receiver has answered 200 for its webhook-id;
  *  3. end to end at fixed arrival rates (`--rates`): received→processed p50/p99 and backlog slope.
  * Writes bench/results/drain-<timestamp>.json (and latest-drain.json) and prints a markdown summary for BENCHMARKS.md.
  *
@@ -30,6 +33,7 @@ import { cpuMeter, machineCpuSeconds } from './lib/cpu';
 import { startClusterStack } from './lib/cluster-stack';
 import { prebuiltBundleEnv, startApiProcess, startWorkerProcess, taskQueue } from './lib/intake-procs';
 import { signedBodies, type SignedBody } from './lib/mailgun-bodies';
+import { fileSourceBench, type FileSourceBench } from './lib/file-source';
 import { createDatabase } from './lib/postgres';
 import {
   startDevBackend,
@@ -48,6 +52,8 @@ interface DrainOptions {
   rateDurationS: number;
   /** Worker processes of each drain, in order (one drain per entry). */
   workers: number[];
+  /** Which sources drain, in order: the Mailgun code source and a delivering file source. */
+  sources: ('mailgun' | 'file')[];
   env: Record<string, string>;
   label: string;
 }
@@ -66,6 +72,11 @@ function parse(): DrainOptions {
     )
     .option('--cluster', 'the same as --server cluster')
     .option('--workers <list>', 'intake worker processes per drain, one drain each (e.g. 1,2)', '1')
+    .option(
+      '--sources <list>',
+      'sources to drain, each per worker count: mailgun (code), file (delivery)',
+      'mailgun,file',
+    )
     .addOption(
       new Option('--synchronous-commit <on|off>', "with --server postgres: the server's databases' setting")
         .choices(['on', 'off'])
@@ -97,6 +108,13 @@ function parse(): DrainOptions {
       .map(Number),
     rateDurationS: Number(o.rateDuration),
     workers,
+    sources: String(o.sources)
+      .split(',')
+      .filter(Boolean)
+      .map((x) => {
+        if (x !== 'mailgun' && x !== 'file') throw new Error(`--sources: mailgun or file, got "${x}"`);
+        return x;
+      }),
     env,
     label: String(o.label ?? ''),
   };
@@ -108,9 +126,9 @@ async function ackAll(url: string, bodies: SignedBody[], connections: number): P
   let next = 0;
   const lane = async () => {
     for (let b = bodies[next++]; b; b = bodies[next++]) {
-      const res = await fetch(`${url}/webhooks/mailgun`, {
+      const res = await fetch(`${url}${b.path ?? '/webhooks/mailgun'}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: b.headers ?? { 'content-type': 'application/json' },
         body: b.body,
       });
       const answer = (await res.json().catch(() => ({}))) as { status?: string };
@@ -122,6 +140,8 @@ async function ackAll(url: string, bodies: SignedBody[], connections: number): P
 }
 
 interface DrainResult {
+  /** The source drained: `mailgun` (code source, processed = ledger row) or `file` (delivered = 200). */
+  source: 'mailgun' | 'file';
   /** intake worker processes that drained the backlog. */
   workers: number;
   acked: number;
@@ -177,23 +197,35 @@ async function forEachLimited<T>(
   await Promise.all(Array.from({ length: concurrency }, lane));
 }
 
-async function drain(bench: Bench, o: DrainOptions, logDir: string, workers: number): Promise<DrainResult> {
+async function drain(
+  bench: Bench,
+  o: DrainOptions,
+  logDir: string,
+  workers: number,
+  source: 'mailgun' | 'file',
+): Promise<DrainResult> {
   const { backend } = bench;
   const address = backend.address;
   const db = await createDatabase('intake_bench_drain');
+  const file: FileSourceBench | undefined = source === 'file' ? await fileSourceBench(logDir) : undefined;
   const setup = {
     temporalAddress: address,
     databaseUrl: db.url,
     taskQueue: taskQueue('bench-drain'),
     logDir,
-    env: { ...(await prebuiltBundleEnv(logDir)), INTAKE_WORKER_METRICS_PORT: '0', ...o.env },
+    env: {
+      ...(await prebuiltBundleEnv(logDir)),
+      INTAKE_WORKER_METRICS_PORT: '0',
+      ...file?.env,
+      ...o.env,
+    },
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const api = await startApiProcess(setup, `drain-api-w${workers}`);
   try {
-    const bodies = signedBodies(o.events);
+    const bodies = file ? file.signedBodies(o.events) : signedBodies(o.events);
     const cpuAck = await backend.cpuSeconds();
     const t0 = Date.now();
     const ids = await ackAll(api.url, bodies, o.connections);
@@ -202,7 +234,11 @@ async function drain(bench: Bench, o: DrainOptions, logDir: string, workers: num
     // The API stays up: it relays any event it acknowledged from the start spool.
     log(`  drain: ${ids.length} acked in ${ackS.toFixed(1)} s; starting ${workers} intake worker(s)`);
     const count = async () =>
-      Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM processed_events')).rows[0]?.n ?? 0);
+      file
+        ? file.delivered()
+        : Number(
+            (await pool.query<{ n: string }>('SELECT count(*) AS n FROM processed_events')).rows[0]?.n ?? 0,
+          );
     const procs = await Promise.all(
       Array.from({ length: workers }, (_, i) =>
         startWorkerProcess(setup, `drain-w${workers}-worker-${i + 1}`),
@@ -239,6 +275,7 @@ async function drain(bench: Bench, o: DrainOptions, logDir: string, workers: num
     const cores = os.cpus().length;
     const wall = Math.max(0.001, drainS);
     return {
+      source,
       workers,
       acked: ids.length,
       ackS,
@@ -272,6 +309,7 @@ async function drain(bench: Bench, o: DrainOptions, logDir: string, workers: num
     await connection.close();
     await pool.end();
     await db.drop();
+    await file?.close();
   }
 }
 
@@ -298,7 +336,7 @@ function describeDrain(d: DrainResult, raw: number): string {
         .join(', ')})`
     : '';
   return (
-    `  drain, ${d.workers} worker(s): ${d.processed}/${d.acked} in ${f1(d.drainS)} s = ${f1(d.processedPerS)}/s ` +
+    `  drain, ${d.source}, ${d.workers} worker(s): ${d.processed}/${d.acked} in ${f1(d.drainS)} s = ${f1(d.processedPerS)}/s ` +
     `(${(d.processedPerS / raw).toFixed(2)} × raw); ${f1(d.historyEventsPerEvent)} history events/event; ` +
     `${d.fallbacks} with a regular activity, ${d.timeouts} with a timed-out attempt; CPU per event: ` +
     `workers ${f1(d.cpuMsPerEvent.worker)} ms, server ${f1(d.cpuMsPerEvent.server)} ms${parts} ` +
@@ -332,10 +370,20 @@ async function main(): Promise<void> {
     log(`  raw starts: ${raw.toFixed(1)}/s at ${o.connections}`);
     const drains: DrainResult[] = [];
     for (const workers of o.workers) {
-      const d = await drain(bench, o, logDir, workers);
-      drains.push(d);
-      log(describeDrain(d, raw));
+      for (const source of o.sources) {
+        const d = await drain(bench, o, logDir, workers, source);
+        drains.push(d);
+        log(describeDrain(d, raw));
+      }
     }
+    // The file source's rate against the code source's, per worker count (target ≥ 0.8).
+    const fileVsCode = o.workers.flatMap((w) => {
+      const code = drains.find((d) => d.workers === w && d.source === 'mailgun');
+      const fileD = drains.find((d) => d.workers === w && d.source === 'file');
+      return code && fileD ? [{ workers: w, ratio: fileD.processedPerS / code.processedPerS }] : [];
+    });
+    for (const r of fileVsCode)
+      log(`  file source ÷ Mailgun code source, ${r.workers} worker(s): ${r.ratio.toFixed(2)}`);
     const rates: E2eResult[] = [];
     for (const rate of o.rates) {
       // A busy dev server can refuse a worker's start (SQLite interrupted): report, go on.
@@ -368,12 +416,14 @@ async function main(): Promise<void> {
       options: o,
       rawStartsPerS: raw,
       drains,
+      fileVsCode,
       rates: rates.map(({ samples: _s, ...r }) => r),
     });
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const md = [
       row([
         'run',
+        'source',
         'workers',
         'raw starts/s',
         'drain processed/s',
@@ -384,10 +434,11 @@ async function main(): Promise<void> {
         'cores busy (machine / workers / server)',
         'load avg',
       ]),
-      row(Array.from({ length: 10 }, () => '---')),
+      row(Array.from({ length: 11 }, () => '---')),
       ...drains.map((d) =>
         row([
           o.label,
+          d.source,
           String(d.workers),
           raw.toFixed(0),
           f1(d.processedPerS),

@@ -12,6 +12,9 @@ export interface SignedBody {
   id: string;
   eventId: string;
   body: string;
+  /** Another source's route and headers (default: /webhooks/mailgun, JSON). */
+  path?: string;
+  headers?: Record<string, string>;
 }
 
 /**

@@ -27,12 +27,12 @@ export function sendCommand(getConfig: () => Config): Command {
     .description('send a signed sample webhook, for a first try')
     .action(async (source: string, o: { event?: string; url?: string }) => {
       const config = getConfig();
-      const { request: req, read } = exampleRequest(config, source, o);
+      const { request: req, read, deliveredTo } = exampleRequest(config, source, o);
       const base = (o.url ?? config.apiUrl).replace(/\/$/, '');
       const res = await fetchApi(base + req.path, { method: 'POST', headers: req.headers, body: req.body });
       const text = await res.text();
       process.stdout.write(`${res.status} ${text}\n`);
-      if (res.status === 202 || res.status === 200) {
+      if (res.ok) {
         const id = (JSON.parse(text) as { id: string }).id;
         const tokenNote = config.adminToken
           ? 'INTAKE_ADMIN_TOKEN'
@@ -43,7 +43,8 @@ export function sendCommand(getConfig: () => Config): Command {
             `${read.label}: ${read.id}`,
             `See it: npx intake events show '${id}'`,
             `    or: curl ${auth} ${base}/events/${encodeURIComponent(id)}`,
-            `Processed data: curl ${auth} ${base}${read.path}`,
+            // A file source's data is where it delivers, signed (Standard Webhooks).
+            deliveredTo ? `Delivered to: ${deliveredTo}` : `Processed data: curl ${auth} ${base}${read.path}`,
             `(the API answers 401 without the admin token; ${tokenNote})`,
           ].join('\n') + '\n',
         );

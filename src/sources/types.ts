@@ -56,6 +56,8 @@ export interface SourceExample {
   request: SignedRequest;
   /** The read route of the processed data: a label (`Message id`), the entity id and the path. */
   read: { label: string; id: string; path: string };
+  /** A file source's destination: its processed data is at the user's service, not in Intake. */
+  deliveredTo?: string;
 }
 
 /**

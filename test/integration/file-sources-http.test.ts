@@ -217,6 +217,37 @@ describe('file sources over HTTP: every preset, a generic hmac entry, retry afte
     return Object.fromEntries(Object.entries(req.headers).filter(([k]) => !drop.has(k)));
   }
 
+  it.each(PRESETS)(
+    '`intake send p-%s --example` posts a sample signed with the configured secret; it is delivered',
+    async (preset) => {
+      const out = await run(
+        path.join(__dirname, '../../node_modules/.bin/tsx'),
+        ['src/cli/main.ts', 'send', `p-${preset}`, '--example'],
+        { ...cliEnv(intake.config), ...env, INTAKE_API_URL: intake.url },
+        120_000,
+      );
+      expect(out.stderr).toBe('');
+      expect(out.code).toBe(0);
+      const status = presets.get(preset)!.successCode;
+      const m = new RegExp(
+        `^${status} \\{"id":"(p-${preset}:(example-[0-9a-f-]+))","status":"accepted"\\}$`,
+        'm',
+      ).exec(out.stdout);
+      expect(m).not.toBeNull();
+      const [, workflowId, eventId] = m!;
+      expect(out.stdout).toContain(`Event id: ${workflowId}`);
+      expect(out.stdout).toContain(`See it: npx intake events show '${workflowId}'`);
+      expect(out.stdout).toContain(`${intake.url}/events/${encodeURIComponent(workflowId!)}`);
+      expect(out.stdout).toMatch(new RegExp(`^Delivered to: http://127\\.0\\.0\\.1:\\d+/${preset}$`, 'm'));
+      expect(out.stdout).not.toContain('Processed data');
+      await waitFor(
+        async () => received.some((r) => r.path === `/${preset}` && r.id === eventId && r.status === 200),
+        90_000,
+        `the ${preset} example delivered`,
+      );
+    },
+  );
+
   describe('a generic hmac entry: {timestamp}.{body}, prefix sha256=, two rotating secrets, 300 s', () => {
     const acme = (secret: string, ts: number, id = `acme-${Math.random().toString(36).slice(2)}`) => {
       const body = JSON.stringify({ id, type: 'invoice.paid', amount: 4200 });

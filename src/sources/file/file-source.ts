@@ -258,15 +258,12 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
   put(spec.eventId, id);
   if (opts.event || !spec.preset) put(spec.eventType, opts.event ?? 'example');
   const raw = signExample(spec, secret.value, body, headers, id);
-  const entity =
-    spec.entity && 'jsonPointer' in spec.entity ? pointerString(body, spec.entity.jsonPointer) : undefined;
+  // The event is read by its id; its data is at the destination (no read route in Intake).
+  const workflowId = `${spec.name}:${id}`;
   return {
     request: { path: `/webhooks/${spec.name}`, headers, body: raw },
-    read: {
-      label: 'Event id',
-      id: entity ?? id,
-      path: `/events/${encodeURIComponent(`${spec.name}:${id}`)}`,
-    },
+    read: { label: 'Event id', id: workflowId, path: `/events/${encodeURIComponent(workflowId)}` },
+    deliveredTo: spec.deliver.url,
   };
 }
 
