@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { startLoad } from './lib/chaos-load';
 import { checkExactlyOnce, failureReasons, waitForDrain } from './lib/chaos-check';
-import { startPrivateCluster } from './lib/chaos-postgres';
+import { freezeCluster, startPrivateCluster } from './lib/chaos-postgres';
 import { renderReliability, updateReliabilityMd, type ChaosRun, type FaultRecord } from './lib/chaos-report';
 import { freePort, ROOT, sleep, type Child } from './lib/children';
 import {
@@ -29,7 +29,8 @@ import { writeResultFile } from './lib/results';
 import { temporalCli } from './lib/temporal';
 import { startDevServer, type DevServer } from '../src/dev/dev-server';
 
-type FaultKind = 'worker' | 'temporal' | 'postgres';
+type FaultKind = FaultRecord['kind'];
+const ALL_FAULTS: FaultKind[] = ['worker', 'temporal', 'postgres', 'api', 'freeze', 'both'];
 
 const log = (l: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
 
@@ -40,7 +41,7 @@ function parseOptions() {
     .option('--short', 'CI version: the whole run, start-up included, within 3 minutes')
     .option('--rate <n>', 'new events per second', '20')
     .option('--senders <n>', 'concurrent senders', '20')
-    .option('--faults <list>', 'which faults: worker,temporal,postgres', 'worker,temporal,postgres')
+    .option('--faults <list>', `which faults: ${ALL_FAULTS.join(',')}`, ALL_FAULTS.join(','))
     .option('--stall <s>', 'fail when the backlog makes no progress for this long', '60')
     .option('--no-report', 'do not update RELIABILITY.md')
     .parse(process.argv);
@@ -69,7 +70,16 @@ function schedule(durationS: number, enabled: FaultKind[]): { at: number; kind: 
     { f: 0.64, kind: 'postgres' },
     { f: 0.8, kind: 'worker' },
   ];
-  if (durationS >= 150) plan.push({ f: 0.22, kind: 'worker' }, { f: 0.9, kind: 'temporal' });
+  // The full run adds the other faults of the adversarial runs: the API killed, the store frozen (not
+  // stopped: connections hang), and Temporal and PostgreSQL down at the same time.
+  if (durationS >= 150)
+    plan.push(
+      { f: 0.22, kind: 'worker' },
+      { f: 0.9, kind: 'temporal' },
+      { f: 0.38, kind: 'api' },
+      { f: 0.56, kind: 'freeze' },
+      { f: 0.72, kind: 'both' },
+    );
   return plan
     .filter((p) => enabled.includes(p.kind))
     .map((p) => ({ at: p.f * durationS * 1000, kind: p.kind }))
@@ -117,8 +127,9 @@ async function main(): Promise<void> {
       ...(await prebuiltBundleEnv(logDir)),
     },
   };
-  const api = await startApiProcess(setup, 'chaos-api');
+  let api = await startApiProcess(setup, 'chaos-api');
   cleanups.push(() => api.child.stop());
+  let apiN = 0;
   let worker: Child = await startWorkerProcess(setup, 'chaos-worker-0');
   cleanups.push(() => worker.stop());
   let workerN = 0;
@@ -144,6 +155,20 @@ async function main(): Promise<void> {
     } else if (f.kind === 'temporal') {
       temporal.kill('SIGKILL');
       await temporal.exited;
+      await sleep(2000);
+      temporal = await startTemporal();
+    } else if (f.kind === 'api') {
+      // Same port: the senders keep their URL and retry until it answers again.
+      await api.child.kill9();
+      api = await startApiProcess(setup, `chaos-api-${++apiN}`, api.port);
+    } else if (f.kind === 'freeze') {
+      await freezeCluster(cluster, o.short ? 5_000 : 10_000).catch(
+        (err: Error) => (rec.skipped = err.message),
+      );
+    } else if (f.kind === 'both') {
+      temporal.kill('SIGKILL');
+      await temporal.exited;
+      await cluster.restart().catch((err: Error) => (rec.skipped = err.message));
       await sleep(2000);
       temporal = await startTemporal();
     } else {

@@ -25,6 +25,32 @@ export interface PrivateCluster {
   remove(): Promise<void>;
 }
 
+/**
+ * Freezes the cluster for `ms`: SIGSTOP to the postmaster (no new backend is forked) and then to
+ * every backend, so connections hang instead of failing; then SIGCONT in the reverse order.
+ */
+export async function freezeCluster(cluster: Pick<PrivateCluster, 'pid'>, ms: number): Promise<void> {
+  const postmaster = cluster.pid();
+  if (!postmaster) throw new Error('PostgreSQL is not running');
+  process.kill(postmaster, 'SIGSTOP');
+  let backends: number[] = [];
+  try {
+    const { stdout } = await exec('pgrep', ['-P', String(postmaster)]).catch(() => ({ stdout: '' }));
+    backends = stdout.split(/\s+/).filter(Boolean).map(Number);
+    for (const b of backends) process.kill(b, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    for (const b of backends) {
+      try {
+        process.kill(b, 'SIGCONT');
+      } catch {
+        // a backend that ended meanwhile
+      }
+    }
+    process.kill(postmaster, 'SIGCONT');
+  }
+}
+
 /** The folder holding initdb and pg_ctl: BENCH_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin, else PATH. */
 function binDir(): string | undefined {
   if (process.env.BENCH_PG_BIN) return process.env.BENCH_PG_BIN;

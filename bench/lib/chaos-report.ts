@@ -4,7 +4,7 @@ import type { DrainResult, ExactlyOnceCheck } from './chaos-check';
 
 /** One injected fault and how the system came back. */
 export interface FaultRecord {
-  kind: 'worker' | 'temporal' | 'postgres';
+  kind: 'worker' | 'temporal' | 'postgres' | 'api' | 'freeze' | 'both';
   /** Seconds into the load. */
   atS: number;
   /** Seconds until the component was back (worker polling, server answering, cluster restarted). */
@@ -113,6 +113,9 @@ function faultLabel(kind: FaultRecord['kind']): string {
     worker: 'kill -9 worker, start a new one',
     temporal: 'kill -9 Temporal dev server, restart on the same SQLite file',
     postgres: 'pg_ctl restart -m fast (the run’s own PostgreSQL cluster)',
+    api: 'kill -9 intake api, start a new one on the same port',
+    freeze: 'PostgreSQL frozen (SIGSTOP of the postmaster and every backend), then SIGCONT',
+    both: 'kill -9 Temporal and restart PostgreSQL together, then Temporal back',
   }[kind];
 }
 
