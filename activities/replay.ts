@@ -5,8 +5,10 @@ import { eventArchiveFor } from '../src/ingest/archive';
 import type { Config } from '../src/config';
 import { runIdOf } from '../src/operations/event-service';
 import { payloadOffloadFor } from '../src/ingest/payload-offload';
+import { mapLimit } from '../src/platform/map-limit';
 
 import type { Store } from '../src/store/store';
+import type { ArchivedPayload } from '../src/store/event-archive';
 import { statusQuery, type processEvent } from '../workflows/process-event';
 import type { ReplayFilter, ReplayProgress, ReplayRunState } from '../workflows/replay-types';
 
@@ -19,10 +21,48 @@ export interface ReplayActivityDeps {
 
 /** How long one replay start may wait for Temporal. */
 const START_TIMEOUT_MS = 30_000;
+/** Replay starts in flight at once within one batch. */
+const START_CONCURRENCY = 8;
+
+/** Starts one replay run; undefined when the event's source is no longer registered. */
+function replayRunStarter({ store, client, config }: ReplayActivityDeps) {
+  return async (r: ArchivedPayload): Promise<string | undefined> => {
+    const source = config.registry.find(r.source);
+    if (!source) return undefined;
+    const runId = runIdOf(r.id, r.revision);
+    // A large body goes to the store under the run's id, as at ingest (claim check).
+    const body = await payloadOffloadFor(config).prepare(store, runId, r.payload);
+    const input = processEventInput(config, source, {
+      id: r.id,
+      source: r.source,
+      eventId: r.id.slice(r.source.length + 1),
+      eventType: r.eventType,
+      entity: r.entity,
+      ...body,
+      params: r.params,
+      receivedAt: r.receivedAt,
+      revision: r.revision,
+    });
+    await startEvent(
+      client,
+      config,
+      {
+        workflowId: runId,
+        input,
+        searchAttributes: { source: r.source, eventType: r.eventType, entity: r.entity },
+      },
+      Date.now() + START_TIMEOUT_MS,
+    );
+    return runId;
+  };
+}
 
 /** Activities of the replayEvents workflow: reading the archive, starting replay runs, the record. */
 export function createReplayActivities({ store, client, config }: ReplayActivityDeps) {
   const archive = eventArchiveFor(config);
+
+  const startRun = replayRunStarter({ store, client, config });
+
   return {
     /** Up to `limit` matching archived ids after arrival number `after`. */
     async replayPage(filter: ReplayFilter, after: string, limit: number) {
@@ -40,38 +80,14 @@ export function createReplayActivities({ store, client, config }: ReplayActivity
       const rows = await archive.claimForReplay(store, replayId, ids);
       const order = new Map(ids.map((id, i) => [id, i]));
       rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-      const started: string[] = [];
-      for (const r of rows) {
-        const source = config.registry.find(r.source);
-        if (!source) continue;
-        const runId = runIdOf(r.id, r.revision);
-        // A large body goes to the store under the run's id, as at ingest (claim check).
-        const body = await payloadOffloadFor(config).prepare(store, runId, r.payload);
-        const input = processEventInput(config, source, {
-          id: r.id,
-          source: r.source,
-          eventId: r.id.slice(r.source.length + 1),
-          eventType: r.eventType,
-          entity: r.entity,
-          ...body,
-          params: r.params,
-          receivedAt: r.receivedAt,
-          revision: r.revision,
-        });
-        await startEvent(
-          client,
-          config,
-          {
-            workflowId: runId,
-            input,
-            searchAttributes: { source: r.source, eventType: r.eventType, entity: r.entity },
-          },
-          Date.now() + START_TIMEOUT_MS,
-        );
-        started.push(runId);
-        Context.current().heartbeat(started.length);
-      }
-      return started;
+      // A few starts in flight at once: one at a time, a replay trailed the fresh drain (0.55-0.67x).
+      let count = 0;
+      const started = await mapLimit(rows, START_CONCURRENCY, async (r) => {
+        const runId = await startRun(r);
+        if (runId) Context.current().heartbeat(++count);
+        return runId;
+      });
+      return started.filter((id): id is string => id !== undefined);
     },
 
     /** The status of replay runs (the processEvent status query), for the canary. */

@@ -6,6 +6,7 @@ import { IntakeEventType, IntakeIssue, IntakeSource } from '../../workflows/sear
 import type { EventState } from '../../workflows/types';
 import { eventsQuery } from './event-service';
 import { issueSignature, type IssueSignature } from './issue-signature';
+import { mapLimit } from '../platform/map-limit';
 
 /** One parked event, with the error that parked it. */
 export interface ParkedEvent {
@@ -53,17 +54,6 @@ export function parseIssueId(issue: string | undefined): string | undefined {
   if (issue === undefined) return undefined;
   if (!/^[0-9a-f]{12}$/.test(issue)) throw new BadRequestError('issue must be an issue id (12 hex digits)');
   return issue;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping the order of the results. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /**
