@@ -189,8 +189,9 @@ describe('issues and the redriveParked workflow', () => {
   });
 
   it('cancelling a redrive mid-way leaves the events not yet signalled parked', async () => {
-    // Slow enough that the cancel (a CLI process, slow to start on a busy machine) comes mid-way.
-    const res = await adminPost('/admin/retry-parked', { issue: clickedIssue.id, rate: 1 });
+    // Slow enough that the cancel (a CLI process, which took more than 13 s to start at load 30)
+    // comes mid-way: 15 events at 0.5/s leave 30 s.
+    const res = await adminPost('/admin/retry-parked', { issue: clickedIssue.id, rate: 0.5 });
     expect(res.status).toBe(202);
     expect(res.json.matched).toBe(PER_TYPE);
     const id = res.json.redrive as string;
