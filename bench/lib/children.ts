@@ -45,7 +45,8 @@ function vmHwm(pid: number): number | undefined {
   }
 }
 
-function childPids(pid: number): number[] {
+/** The live children of a process (empty when it has none, is gone, or the kernel lacks the file). */
+export function childPids(pid: number): number[] {
   try {
     return fs
       .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')

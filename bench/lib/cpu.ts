@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { childPids } from './children';
 
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux). */
 const TICKS_PER_S = 100;
@@ -47,17 +48,8 @@ export function treeCpuSeconds(pid: number): number | undefined {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS_PER_S;
-    let children: number[] = [];
-    try {
-      children = fs
-        .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      // no children file (old kernel): the reaped ones are still counted
-    }
+    // No children file (old kernel): the reaped ones are still counted.
+    const children = childPids(pid);
     return children.reduce((sum, c) => sum + (cpuSeconds(c) ?? 0), own);
   } catch {
     return undefined;
