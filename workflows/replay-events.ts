@@ -59,6 +59,31 @@ async function replay(
   }
 }
 
+/** The progress a run starts with: from zero, or where the run it continues left off. */
+function initialProgress(input: ReplayInput): ReplayProgress {
+  const resumed = input.resume;
+  return {
+    status: 'running',
+    filter: input.filter,
+    reason: input.reason,
+    requestedBy: input.requestedBy,
+    matched: input.matched,
+    replayed: resumed?.replayed ?? 0,
+    parked: 0,
+    notStarted: input.matched - (resumed?.replayed ?? 0),
+    canary: canarySize(input.canary, input.matched),
+    ...(resumed ? { continuedRuns: resumed.runs } : {}),
+  };
+}
+
+/** Whether this run has done enough to continue as new: Temporal suggests it, or the test cap. */
+function runIsFull(input: ReplayInput, batches: number): boolean {
+  return (
+    workflowInfo().continueAsNewSuggested ||
+    (input.batchesPerRun !== undefined && batches >= input.batchesPerRun)
+  );
+}
+
 /**
  * Replays archived events: each matching event runs again as a fresh processEvent under
  * `<id>:r<revision>`, with its archived payload and the next revision, and the source's processing
@@ -74,18 +99,7 @@ async function replay(
  */
 export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> {
   const resumed = input.resume;
-  const progress: ReplayProgress = {
-    status: 'running',
-    filter: input.filter,
-    reason: input.reason,
-    requestedBy: input.requestedBy,
-    matched: input.matched,
-    replayed: resumed?.replayed ?? 0,
-    parked: 0,
-    notStarted: input.matched - (resumed?.replayed ?? 0),
-    canary: canarySize(input.canary, input.matched),
-    ...(resumed ? { continuedRuns: resumed.runs } : {}),
-  };
+  const progress = initialProgress(input);
   setHandler(replayProgressQuery, () => progress);
   // Asked once, first: a run that began on the earlier code replays without the marker and keeps
   // running in one history; a new run records it and may continue as new.
@@ -126,9 +140,7 @@ export async function replayEvents(input: ReplayInput): Promise<ReplayProgress> 
         if (input.ratePerSecond) await sleep(Math.max(1, Math.round(1000 / input.ratePerSecond)));
         batches++;
         const more = progress.matched - progress.replayed > 0;
-        const full =
-          workflowInfo().continueAsNewSuggested ||
-          (input.batchesPerRun !== undefined && batches >= input.batchesPerRun);
+        const full = runIsFull(input, batches);
         // The arrival number of the last event handled; a page without them (an activity of the
         // earlier code) continues only at its end.
         const cursor = page.seqs?.[done - 1] ?? (done === ids.length ? page.last : undefined);
