@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { ValidateFunction } from 'ajv/dist/2020';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
@@ -256,6 +256,8 @@ export function fileSourceExample(spec: FileSourceSpec, opts: { event?: string }
     } else setPointer(body, loc.jsonPointer, value);
   };
   put(spec.eventId, id);
+  // A bound token signs one event only: each example gets its own, as each real delivery does.
+  if (spec.tokenBinding) setPointer(body, spec.tokenBinding.token, randomBytes(25).toString('hex'));
   if (opts.event || !spec.preset) put(spec.eventType, opts.event ?? 'example');
   const raw = signExample(spec, secret.value, body, headers, id);
   // The event is read by its id; its data is at the destination (no read route in Intake).
