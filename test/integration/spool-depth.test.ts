@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { UnavailableError } from '../../src/errors';
 import { SpoolWriter } from '../../src/ingest/spool-writer';
-import { StartSpool, type SpooledStart } from '../../src/store/start-spool';
+import { StartSpool } from '../../src/store/start-spool';
+import { spooledStartOf } from '../support/spooled-start';
 import { openStore, type Store } from '../../src/store/store';
 import { createTestDatabase } from '../support/postgres';
 
@@ -16,23 +17,7 @@ import { createTestDatabase } from '../support/postgres';
 const LIMIT = 50;
 const EVENTS = 200;
 
-const startOf = (workflowId: string): SpooledStart => ({
-  workflowId,
-  input: {
-    id: workflowId,
-    source: 'mailgun',
-    eventId: workflowId.slice(8),
-    eventType: 'delivered',
-    entity: 'm@x',
-    payload: {},
-    params: {},
-    receivedAt: new Date().toISOString(),
-    activity: 'handleMailgun',
-    retry: { maxAttempts: 3, initialIntervalMs: 1000, maxIntervalMs: 2000 },
-    activityTimeoutMs: 1000,
-  },
-  searchAttributes: { source: 'mailgun', eventType: 'delivered', entity: 'm@x' },
-});
+const startOf = spooledStartOf;
 
 const waiting = async (store: Store) =>
   (await store.query<{ n: number }>('SELECT count(*)::int AS n FROM start_spool WHERE dead_at IS NULL'))

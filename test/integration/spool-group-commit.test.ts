@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SpoolWriter } from '../../src/ingest/spool-writer';
 import { InvalidSignatureError } from '../../src/errors';
-import { StartSpool, type SpooledStart } from '../../src/store/start-spool';
+import { StartSpool } from '../../src/store/start-spool';
+import { spooledStartOf } from '../support/spooled-start';
 import { openStore, type Queryable, type Store } from '../../src/store/store';
 import { bindMailgunTokens } from '../../src/store/token-bindings-repo';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server';
@@ -191,23 +192,7 @@ describe('SpoolWriter on PostgreSQL', () => {
     await db?.drop();
   });
 
-  const startOf = (workflowId: string): SpooledStart => ({
-    workflowId,
-    input: {
-      id: workflowId,
-      source: 'mailgun',
-      eventId: workflowId.slice(8),
-      eventType: 'delivered',
-      entity: 'm@x',
-      payload: {},
-      params: {},
-      receivedAt: new Date().toISOString(),
-      activity: 'handleMailgun',
-      retry: { maxAttempts: 3, initialIntervalMs: 1000, maxIntervalMs: 2000 },
-      activityTimeoutMs: 1000,
-    },
-    searchAttributes: { source: 'mailgun', eventType: 'delivered', entity: 'm@x' },
-  });
+  const startOf = spooledStartOf;
 
   /** Spools `ids` at once, event i with binding item i of `bindAll`; each add's outcome. */
   const addAllBound = (
