@@ -139,9 +139,12 @@ export class ReplayService {
       const desc = await handle.describe();
       if (desc.status.name === 'COMPLETED') return await handle.result();
       if (desc.status.name !== 'RUNNING') return undefined; // its last counts are in the row
-      return await this.client.connection.withDeadline(Date.now() + 5000, () =>
+      const live = await this.client.connection.withDeadline(Date.now() + 5000, () =>
         handle.query(replayProgressQuery),
       );
+      // A run that set its final status is still recording it (replayFinish): it is closed, with
+      // finishedAt, only once the row says so.
+      return { ...live, status: 'running' };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       return undefined; // no worker to answer: the row's counts

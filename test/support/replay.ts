@@ -44,15 +44,22 @@ export async function replayView(intake: Intake, id: string): Promise<ReplayView
 }
 
 /** Waits until the replay closed (any status but running). */
-export function replayClosed(intake: Intake, id: string, timeoutMs = 300_000): Promise<ReplayView> {
-  return waitFor(
+export async function replayClosed(intake: Intake, id: string, timeoutMs = 300_000): Promise<ReplayView> {
+  const seen: ReplayView[] = [];
+  const view = await waitFor(
     async () => {
       const v = await replayView(intake, id);
-      return v.status !== 'running' ? v : undefined;
+      if (v.status === 'running') return undefined;
+      seen.push(v);
+      return v.finishedAt !== null ? v : undefined;
     },
     timeoutMs,
     `replay ${id} closed`,
   );
+  // Closed means recorded: every closed view has its end (a view that said `completed` before
+  // replayFinish wrote the row had finishedAt null; CI caught it in replay-crash).
+  expect(seen.filter((v) => v.finishedAt === null)).toEqual([]);
+  return view;
 }
 
 /** Mailgun events of given types over messages: `plan` is [messageId, event, count][]. */
