@@ -76,7 +76,12 @@ export interface Source<T = unknown, S = unknown> {
   name: string;
   /** Express route below /webhooks, e.g. `<name>` or `<name>/:param`. */
   route: string;
-  /** Name of the activity that processes this source's events (`handle<Source>`). */
+  /**
+   * The activity name this source's events scheduled before the typed handler activity
+   * (`handle<Source>`); new runs call `handleEvent`, which dispatches on the event's source. Kept,
+   * in the input and registered by the worker, while runs of that shape may replay
+   * (HISTORY_SHAPES.handlerByName in workflows/history-shapes.ts).
+   */
   activity: string;
   /**
    * The status a new, persisted event is answered with: the provider's documented success (some
@@ -137,7 +142,7 @@ export interface Source<T = unknown, S = unknown> {
   sweep?(q: Queryable): Promise<number>;
   /**
    * Its activity: the processing of one event (activities/<source>.ts), wrapped by runHandler and
-   * registered under `activity`. Set by the registry line that joins the source and its activity.
+   * run by the `handleEvent` activity for this source's events. Set by the registry line that joins the source and its activity.
    *
    * The processing contract, which makes events both retry-safe and replay-safe:
    *  - It runs the ledger first, `markProcessed(q, input.id, input.source, input.eventType,
