@@ -489,7 +489,7 @@ export function activeSources(config: Pick<Config, 'enabledSources' | 'sources' 
 }
 
 const hasSecrets = (config: Pick<Config, 'sources'>, source: AnySource) =>
-  config.sources[source.name] !== undefined && source.hasSecrets(config.sources[source.name] as never);
+  source.configured.hasSecrets(config);
 
 /**
  * Whether `source` serves a request with these route parameters: it is on (activeSources), has its
@@ -499,7 +499,7 @@ export function isServing(config: Config, source: AnySource, params: Record<stri
   return (
     activeSources(config).includes(source.name) &&
     hasSecrets(config, source) &&
-    (source.accepts?.(config.sources[source.name] as never, params) ?? true)
+    source.configured.accepts(config, params)
   );
 }
 

@@ -166,8 +166,35 @@ export interface Source<T = unknown, S = unknown> {
 /** A source as its file defines it: everything but its activity, which the registry joins to it. */
 export type SourceDefinition<T = unknown, S = unknown> = Omit<Source<T, S>, 'process'>;
 
-/** A registered source of any body and settings type. */
-export type AnySource = Source<never, never>;
+/**
+ * A source's settings-typed questions with its settings type bound in at registration
+ * ({@link configuredQuestions}): each looks up the source's own settings in the config, so callers
+ * holding a source of unknown settings type ask it without a cast.
+ */
+export interface ConfiguredQuestions {
+  /** Source.hasSecrets of its settings in `config`; false when `config` has none for it. */
+  hasSecrets(config: Pick<SourceConfig, 'sources'>): boolean;
+  /** Source.accepts of its settings in `config` (default yes). */
+  accepts(config: Pick<SourceConfig, 'sources'>, params: Record<string, string>): boolean;
+  /** Source.example with its settings in `config`. */
+  example(config: Pick<SourceConfig, 'sources'>, opts: { event?: string }): SourceExample;
+}
+
+/**
+ * A registered source of any body and settings type: its definition, its processing and its
+ * settings-typed questions bound to its own settings type (`configured`).
+ */
+export type AnySource = Source<never, never> & { configured: ConfiguredQuestions };
+
+/** The settings-typed questions of `source`, bound to its settings type (the registry adds them). */
+export function configuredQuestions<T, S>(source: SourceDefinition<T, S>): ConfiguredQuestions {
+  const has = (config: Pick<SourceConfig, 'sources'>) => config.sources[source.name] !== undefined;
+  return {
+    hasSecrets: (config) => has(config) && source.hasSecrets(settingsOf(config, source)),
+    accepts: (config, params) => source.accepts?.(settingsOf(config, source), params) ?? true,
+    example: (config, opts) => source.example(settingsOf(config, source), opts),
+  };
+}
 
 /** The parsed settings of `source` in `config` (Config.sources, keyed by name). */
 export function settingsOf<S>(
