@@ -4,7 +4,13 @@ import { processPartners } from '../../activities/partners';
 import type { FileSourceDefinition } from './file/file-source';
 import { mailgunSource } from './mailgun';
 import { partnersSource } from './partners';
-import { configuredQuestions, type AnySource, type Source, type SourceDefinition } from './types';
+import {
+  boundAccept,
+  configuredQuestions,
+  type AnySource,
+  type Source,
+  type SourceDefinition,
+} from './types';
 
 /**
  * Joins a source definition to its activity's processing. The definition object itself becomes the
@@ -12,8 +18,8 @@ import { configuredQuestions, type AnySource, type Source, type SourceDefinition
  * what the API checks and what the activity reads (e.g. `schema`) can never diverge.
  */
 function withActivity<T, S>(definition: SourceDefinition<T, S>, process: Source<T, S>['process']): AnySource {
-  const configured = configuredQuestions(definition);
-  return Object.assign(definition, { process, configured }) as unknown as AnySource;
+  const bound = { process, configured: configuredQuestions(definition), admit: boundAccept(definition) };
+  return Object.assign(definition, bound);
 }
 
 /** The code sources: one line each. Adding a provider with its own processing: a file and a line. */
