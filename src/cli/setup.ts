@@ -34,8 +34,8 @@ export function migrateCommand(getConfig: () => Config): Command {
 }
 
 /**
- * `intake search-attributes`: registers IntakeSource, IntakeEventType, IntakeEntity, IntakeStatus and
- * IntakeIssue (Keyword; workflows/search-attributes.ts) in TEMPORAL_NAMESPACE and exits; existing ones are left alone. On Temporal Cloud use
+ * `intake search-attributes`: registers IntakeSource, IntakeEventType, IntakeEntity, IntakeStatus,
+ * IntakeIssue (Keyword) and IntakeParkedAt (Datetime; workflows/search-attributes.ts) in TEMPORAL_NAMESPACE and exits; existing ones are left alone. On Temporal Cloud use
  * tcld or the Cloud UI instead (an API key of a worker may not change the namespace).
  */
 export function searchAttributesCommand(getConfig: () => Config): Command {

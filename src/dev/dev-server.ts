@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ConfigError, DevServerError } from '../errors';
 import { MAX_PORT, splitHostPort } from '../config/env-values';
-import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/search-attributes';
 
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
@@ -101,7 +101,7 @@ export function devServerArgs(opts: DevServerOptions): string[] {
     '--log-level',
     'warn',
   ];
-  for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  for (const [name, type] of SEARCH_ATTRIBUTE_TYPES) args.push('--search-attribute', `${name}=${type}`);
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(webUiPort(opts.address)));
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);

@@ -73,14 +73,16 @@ describe('intake search-attributes', () => {
   });
   afterAll(() => connection.close());
 
-  it('registers the four Keyword attributes in a namespace that has none, then leaves them alone', async () => {
+  it('registers its attributes, each with its type, in a namespace that has none, then leaves them alone', async () => {
     const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, LOG_LEVEL: 'warn' };
     const first = await intake(['search-attributes', '--no-wait'], env);
     expect(first.code).toBe(0);
     for (const name of SEARCH_ATTRIBUTE_NAMES) expect(first.stdout).toContain(`${name}: registered`);
     const listed = await connection.operatorService.listSearchAttributes({ namespace });
-    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
-    for (const name of SEARCH_ATTRIBUTE_NAMES) expect(listed.customAttributes?.[name]).toBe(keyword);
+    const { INDEXED_VALUE_TYPE_KEYWORD: keyword, INDEXED_VALUE_TYPE_DATETIME: datetime } =
+      temporal.api.enums.v1.IndexedValueType;
+    for (const name of SEARCH_ATTRIBUTE_NAMES)
+      expect(listed.customAttributes?.[name]).toBe(name === 'IntakeParkedAt' ? datetime : keyword);
 
     const second = await intake(['search-attributes', '--no-wait'], env);
     expect(second.code).toBe(0);

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/search-attributes';
+import { INDEXED_TYPES } from '../../src/temporal/search-attributes';
 import { waitFor } from './harness';
 
 /**
@@ -18,12 +19,11 @@ export async function createTestNamespace(address: string): Promise<string> {
       namespace,
       workflowExecutionRetentionPeriod: msToTs('1 day'),
     });
-    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
     await waitFor(
       async () => {
         await connection.operatorService.addSearchAttributes({
           namespace,
-          searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_NAMES.map((n) => [n, keyword])),
+          searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_TYPES.map(([n, t]) => [n, INDEXED_TYPES[t]])),
         });
         return true;
       },
