@@ -7,6 +7,8 @@ export const LOCAL_FIRST_PATCH = 'local-activity-first';
 export const ARCHIVE_SETTLE_PATCH = 'archive-settle';
 /** Patch id of the IntakeIssue search attribute, written at parking, removed at resume (issue 21). */
 export const ISSUE_ATTRIBUTE_PATCH = 'intake-issue-attribute';
+/** Patch id of the IntakeParkedAt search attribute, written with IntakeIssue at parking (issue 21). */
+export const PARKED_AT_PATCH = 'intake-parked-at';
 /**
  * Patch id of the typed handler activity (issue 21): every event's handler is `handleEvent`, which
  * the worker dispatches on the event's source, instead of the activity named in the input.
@@ -62,6 +64,11 @@ export const HISTORY_SHAPES = {
   issueAttribute: {
     since: '2026-12-02',
     removable: 'the branch without it: intake-issue-attribute deploy + parked lifetime + retention',
+  },
+  /** v6-*: a parking also writes IntakeParkedAt (same upsert), a resume removes it. */
+  parkedAtAttribute: {
+    since: '2026-12-02',
+    removable: 'the branch without it: intake-parked-at deploy + parked lifetime + retention',
   },
 } as const;
 

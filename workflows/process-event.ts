@@ -25,10 +25,11 @@ import {
   handlerByName,
   ISSUE_ATTRIBUTE_PATCH,
   LOCAL_FIRST_PATCH,
+  PARKED_AT_PATCH,
   TYPED_HANDLER_PATCH,
   type RoundShape,
 } from './history-shapes';
-import { IntakeIssue, IntakeStatus } from './search-attributes';
+import { IntakeIssue, IntakeParkedAt, IntakeStatus } from './search-attributes';
 import type {
   DiscardRequest,
   EventState,
@@ -50,6 +51,7 @@ export {
   ARCHIVE_SETTLE_PATCH,
   ISSUE_ATTRIBUTE_PATCH,
   LOCAL_FIRST_PATCH,
+  PARKED_AT_PATCH,
   TYPED_HANDLER_PATCH,
 };
 
@@ -155,6 +157,8 @@ interface EventRun {
   decision?: 'retry' | 'discard';
   /** This run wrote IntakeIssue (it parked under the patch): a resume removes it with its first upsert. */
   issueWritten: boolean;
+  /** This run wrote IntakeParkedAt (patch `intake-parked-at`): a resume removes it likewise. */
+  parkedAtWritten: boolean;
 }
 
 /**
@@ -224,6 +228,10 @@ function setStatus(
       pairs.push({ key: IntakeIssue, value: null });
       run.issueWritten = false;
     }
+    if (run.parkedAtWritten && status === 'processing') {
+      pairs.push({ key: IntakeParkedAt, value: null });
+      run.parkedAtWritten = false;
+    }
     upsertSearchAttributes(pairs);
   }
   setCurrentDetails(currentDetails(run.state));
@@ -276,8 +284,15 @@ async function processingRound(run: EventRun): Promise<HandlerResult | HandlerFa
 async function park(run: EventRun): Promise<'retry' | 'discard'> {
   const { state, input } = run;
   const issue = patched(ISSUE_ATTRIBUTE_PATCH) ? issueIdOf(state.source, state.lastError) : undefined;
-  setStatus(run, 'parked', true, issue ? [{ key: IntakeIssue, value: issue }] : []);
+  // Asked right after the issue patch (history-shapes.ts), only when IntakeIssue is written: the
+  // parked time is useful to grouping only next to the issue id.
+  const parkedAt = issue !== undefined && patched(PARKED_AT_PATCH) ? new Date() : undefined;
+  const extra: SearchAttributeUpdatePair[] = [];
+  if (issue) extra.push({ key: IntakeIssue, value: issue });
+  if (parkedAt) extra.push({ key: IntakeParkedAt, value: parkedAt });
+  setStatus(run, 'parked', true, extra);
   run.issueWritten = issue !== undefined;
+  run.parkedAtWritten = parkedAt !== undefined;
   eventSink.parked(state.source);
   const settle = async (status: 'parked' | 'discarded') => {
     if (!patched(ARCHIVE_SETTLE_PATCH)) return;
@@ -332,6 +347,7 @@ export async function processEvent(input: ProcessEventInput): Promise<EventState
     budget,
     handler: handlers(input, budget),
     issueWritten: false,
+    parkedAtWritten: false,
   };
   setHandler(retrySignal, () => {
     if (state.status === 'parked') run.decision = 'retry';

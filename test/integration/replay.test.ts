@@ -64,6 +64,7 @@ describe('replay of recorded workflow histories', () => {
     // (patched('archive-settle'), a local activity). v4-*: a parking writes IntakeIssue
     // (patched('intake-issue-attribute')). v5-*: the handler is `handleEvent`
     // (patched('typed-handler-activity')); the others schedule the activity named in their input.
+    // v6-*: a parking writes IntakeParkedAt too (patched('intake-parked-at')).
     expect(names).toEqual([
       'parked-discarded',
       'parked-retried-processed',
@@ -88,6 +89,10 @@ describe('replay of recorded workflow histories', () => {
       'v5-parked-retried-processed',
       'v5-processed-after-fallback',
       'v5-processed-first-try',
+      'v6-parked-discarded',
+      'v6-parked-retried-processed',
+      'v6-processed-after-fallback',
+      'v6-processed-first-try',
     ]);
   });
 
@@ -113,7 +118,7 @@ describe('replay of recorded workflow histories', () => {
           .includes('typed-handler-activity'),
       );
     for (const { name, history } of recordedHistories()) {
-      const typed = name.startsWith('v5-');
+      const typed = /^v[56]-/.test(name);
       expect([name, hasMarker(history)]).toEqual([name, typed]);
       expect([name, [...activityTypes(history)].filter((t) => t !== 'settleArchivedEvent')]).toEqual([
         name,
@@ -203,6 +208,47 @@ describe('replay of recorded workflow histories', () => {
       expect(last(all.get(name)!)).toBe(
         proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
       );
+  });
+
+  // Issue 21: IntakeParkedAt is written with IntakeIssue behind its own patch (intake-parked-at):
+  // runs parked before it (v4-*, v5-*) have neither the marker nor the attribute and replay on the
+  // current code, which asks the patch at the same place; v6-* write it when they park and remove
+  // it (an empty value) with IntakeIssue in the resumed round's first upsert.
+  it('writes IntakeParkedAt with IntakeIssue behind the intake-parked-at patch, and replays runs from before it', async () => {
+    const marker = (h: History) =>
+      (h.events ?? []).some((e) =>
+        Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? [])
+          .toString()
+          .includes('intake-parked-at'),
+      );
+    const upserts = (h: History) =>
+      (h.events ?? []).flatMap((e) => {
+        const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+        if (!fields?.IntakeParkedAt) return [];
+        const value: unknown = JSON.parse(Buffer.from(fields.IntakeParkedAt.data ?? []).toString('utf8'));
+        return [{ issue: fields.IntakeIssue !== undefined, value }];
+      });
+    const all = new Map(recordedHistories().map((h) => [h.name, h.history]));
+    const before = ['v4-parked-retried-processed', 'v5-parked-retried-processed', 'v5-parked-discarded'];
+    for (const name of before)
+      expect([name, marker(all.get(name)!), upserts(all.get(name)!)]).toEqual([name, false, []]);
+    const retried = all.get('v6-parked-retried-processed')!;
+    expect(marker(retried)).toBe(true);
+    expect(upserts(retried)).toEqual([
+      { issue: true, value: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) },
+      { issue: true, value: null },
+    ]);
+    expect(upserts(all.get('v6-parked-discarded')!)).toEqual([
+      { issue: true, value: expect.stringMatching(/Z$/) },
+    ]);
+    const replayed = [...before, 'v6-parked-retried-processed', 'v6-parked-discarded'];
+    const results: ReplayResult[] = [];
+    for await (const r of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../workflows') },
+      replayed.map((name) => ({ workflowId: name, history: all.get(name)! })),
+    ))
+      results.push(r);
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(replayed.map((n) => [n, undefined]));
   });
 
   it('fails with DeterminismViolationError when processEvent changes without a patch', async () => {
