@@ -2,7 +2,12 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { BadRequestError } from '../errors';
 import { processEvent, statusQuery } from '../../workflows/process-event';
 import type { RedriveTarget } from '../../workflows/redrive-types';
-import { IntakeEventType, IntakeIssue, IntakeSource } from '../../workflows/search-attributes';
+import {
+  IntakeEventType,
+  IntakeIssue,
+  IntakeParkedAt,
+  IntakeSource,
+} from '../../workflows/search-attributes';
 import type { EventState } from '../../workflows/types';
 import { eventsQuery } from './event-service';
 import { issueSignature, type IssueSignature } from './issue-signature';
@@ -16,7 +21,11 @@ export interface ParkedEvent {
   /** Handler attempts so far (a resumed event that fails again has more). */
   attempts: number;
   lastError: string | null;
-  /** When it parked: the time of the workflow's last history event (the parking). */
+  /**
+   * When it parked: the time of the workflow's last history event (the parking). In
+   * {@link ParkedEvents.issues}, IntakeParkedAt when the event has it (the workflow's time at the
+   * parking, a few milliseconds before the parking's last history event).
+   */
   parkedAt: string | null;
   issue: IssueSignature;
 }
@@ -38,7 +47,12 @@ interface ParkedRow {
   eventType: string | null;
   /** IntakeIssue; absent on events that parked before the `intake-issue-attribute` patch. */
   issue: string | undefined;
+  /** IntakeParkedAt (ISO); absent on events that parked before the `intake-parked-at` patch. */
+  parkedAt: string | undefined;
 }
+
+/** What {@link groupIssues} reads of a parked event. */
+export type GroupedEvent = Pick<ParkedEvent, 'id' | 'eventType' | 'parkedAt' | 'issue'>;
 
 /** Which parked events: all, of one source, of one issue. */
 export interface ParkedFilter {
@@ -57,8 +71,9 @@ export function parseIssueId(issue: string | undefined): string | undefined {
 }
 
 /**
- * Parked events, found by the visibility query `IntakeStatus="parked"`, each asked for its state
- * (status query: attempts and last error) and its parking time (the last history event).
+ * Parked events, found by the visibility query `IntakeStatus="parked"`. {@link list} asks each for
+ * its state (status query: attempts and last error) and its parking time (the last history event);
+ * {@link issues} and {@link targets} read what they can from the search attributes instead.
  */
 export class ParkedEvents {
   constructor(
@@ -113,9 +128,54 @@ export class ParkedEvents {
     return out;
   }
 
-  /** The parked events grouped by error signature, the largest group first. */
+  /**
+   * The parked events grouped by error signature, the largest group first, with one visibility
+   * query and one status query per issue. An event that parked under the `intake-issue-attribute`
+   * and `intake-parked-at` patches carries its issue id and parking time in its row; the issue's
+   * title (error type, message) comes from one of its events, asked its last error. The fallback:
+   * an event without them (parked before those patches) is asked its state and its parking time
+   * (a status query and a history read), as before. The groups are the same either way: the
+   * workflow computes the issue id as {@link issueSignature} does (test/unit/issue-signature).
+   */
   async issues(filter: ParkedFilter = {}): Promise<Issue[]> {
-    return groupIssues(await this.list(filter));
+    const issue = parseIssueId(filter.issue);
+    const rows = await this.rows(eventsQuery({ status: 'parked', source: filter.source, running: true }));
+    const tagged = rows.filter((r) => r.issue !== undefined && r.parkedAt !== undefined);
+    const titles = await this.titles(tagged.filter((r) => issue === undefined || r.issue === issue));
+    const events = await mapLimit(rows, CONCURRENCY, async (r): Promise<GroupedEvent | undefined> => {
+      if (r.issue !== undefined && r.parkedAt !== undefined) {
+        const title = titles.get(r.issue);
+        return title && { id: r.id, eventType: r.eventType, parkedAt: r.parkedAt, issue: title };
+      }
+      return this.inspect(r);
+    });
+    return groupIssues(
+      events.filter(
+        (e): e is GroupedEvent => e !== undefined && (issue === undefined || e.issue.id === issue),
+      ),
+    );
+  }
+
+  /**
+   * The signature of each issue among the rows, from the last error of one of its events (a status
+   * query). Rows in visibility order, so the sample asked is the first one listed; when it resumed
+   * meanwhile or did not answer, the next one is asked. An issue none of whose events answers keeps
+   * its id with an `unknown` error, as an unanswered event does in {@link list}.
+   */
+  private async titles(rows: ParkedRow[]): Promise<Map<string, IssueSignature>> {
+    const byIssue = new Map<string, ParkedRow[]>();
+    for (const r of rows) byIssue.set(r.issue!, [...(byIssue.get(r.issue!) ?? []), r]);
+    const out = new Map<string, IssueSignature>();
+    await mapLimit([...byIssue], CONCURRENCY, async ([id, members]) => {
+      for (const m of members.slice(0, SAMPLES)) {
+        const state = await this.state(m.id);
+        if (state?.status !== 'parked') continue;
+        out.set(id, { ...issueSignature(m.source, state.lastError), id });
+        return;
+      }
+      out.set(id, { ...issueSignature(members[0]!.source, null), id });
+    });
+    return out;
   }
 
   private async inspect(e: ParkedRow): Promise<ParkedEvent | undefined> {
@@ -172,11 +232,12 @@ function parkedRow(wf: WorkflowExecutionInfo): ParkedRow {
     source: sa.get(IntakeSource) ?? '',
     eventType: sa.get(IntakeEventType) ?? null,
     issue: sa.get(IntakeIssue),
+    parkedAt: sa.get(IntakeParkedAt)?.toISOString(),
   };
 }
 
 /** Groups parked events by issue id: count, event types, first/last parking time, sample ids. */
-export function groupIssues(events: ParkedEvent[]): Issue[] {
+export function groupIssues(events: GroupedEvent[]): Issue[] {
   const byId = new Map<string, Issue>();
   for (const e of events) {
     let issue = byId.get(e.issue.id);

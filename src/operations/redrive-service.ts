@@ -14,7 +14,7 @@ import {
   redriveProgressQuery,
 } from '../../workflows/redrive-parked';
 import type { RedriveInput, RedriveProgress } from '../../workflows/redrive-types';
-import { groupIssues, ParkedEvents, type Issue, type ParkedFilter } from './parked-events';
+import { ParkedEvents, type Issue, type ParkedFilter } from './parked-events';
 
 /** What the operator asks of a redrive (`intake events retry --parked`, POST /admin/retry-parked). */
 export interface RedriveRequest extends ParkedFilter {
@@ -80,8 +80,9 @@ export class RedriveService {
     if (req.rate !== undefined && !(req.rate >= 0.01 && req.rate <= 10_000))
       throw new BadRequestError('rate must be a number of signals per second in [0.01, 10000]');
     if (req.dryRun) {
-      const events = await this.parked.list(req);
-      return { matched: events.length, issues: groupIssues(events) };
+      // The issues' counts, from one visibility query (and a status query per issue).
+      const issues = await this.parked.issues(req);
+      return { matched: issues.reduce((n, i) => n + i.count, 0), issues };
     }
     const targets = await this.parked.targets(req, { attempts: canary !== undefined });
     const id = `redrive:${req.source ?? 'all'}${req.issue ? `:${req.issue}` : ''}:${randomBytes(4).toString('hex')}`;
