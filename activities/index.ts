@@ -24,32 +24,33 @@ export interface ActivityDeps {
 /** A handler activity: one event in, its attempt number and whether it changed anything out. */
 export type HandlerActivity = ReturnType<typeof runHandler>;
 
-/**
- * Every source's activity (src/sources/registry.ts), by the name the workflow calls
- * (`Source.activity`, `handle<Source>`): the source's processing wrapped by runHandler.
- */
-export function createActivities(deps: ActivityDeps): Record<string, HandlerActivity> {
-  // Sources sharing an activity (every file source delivers through `deliverWebhook`) are told
-  // apart by the event's source.
-  const bySource = new Map<string, Map<string, ProcessFn>>();
-  for (const s of deps.sources) {
-    const group = bySource.get(s.activity) ?? new Map<string, ProcessFn>();
-    group.set(s.name, s.process(deps.store, deps.services));
-    bySource.set(s.activity, group);
-  }
-  const handlers = Object.fromEntries(
-    [...bySource].map(([activity, group]) => {
-      const process: ProcessFn = async (input: HandlerInput) => {
-        const fn = group.get(input.source);
-        if (!fn) throw new Error(`no source ${input.source} in this worker's configuration`);
-        return fn(input);
-      };
-      return [activity, runHandler(process, deps.failpoints, deps.observer, deps.store)];
-    }),
-  );
-  // Every activity gets its offloaded payload put back before it runs (claim check).
-  return withPayloadRefs(deps.store, deps.payloads ?? new PayloadOffload(Infinity), handlers);
+/** The handler activity the workflow calls by name through its typed proxy. */
+export interface HandlerActivities {
+  /** Processes one event with its source's processing (`Source.process`), chosen by `input.source`. */
+  handleEvent: HandlerActivity;
 }
 
-/** The activity interface, for `proxyActivities` typing. */
-export type Activities = ReturnType<typeof createActivities>;
+/**
+ * The handler activity of every source: `handleEvent`, which runs the event's source's processing
+ * (src/sources/registry.ts), wrapped by runHandler. It is also registered under each source's old
+ * activity name (`Source.activity`: `handleMailgun`, `handlePartners`, `deliverWebhook`) for runs
+ * started before the `typed-handler-activity` patch, which schedule that name
+ * (HISTORY_SHAPES.handlerByName in workflows/history-shapes.ts); those names go with that shape.
+ */
+export function createActivities(deps: ActivityDeps): HandlerActivities & Record<string, HandlerActivity> {
+  const bySource = new Map<string, ProcessFn>(
+    deps.sources.map((s) => [s.name, s.process(deps.store, deps.services)]),
+  );
+  const process: ProcessFn = async (input: HandlerInput) => {
+    const fn = bySource.get(input.source);
+    if (!fn) throw new Error(`no source ${input.source} in this worker's configuration`);
+    return fn(input);
+  };
+  const handleEvent = runHandler(process, deps.failpoints, deps.observer, deps.store);
+  const byOldName = Object.fromEntries(deps.sources.map((s) => [s.activity, handleEvent]));
+  // Every activity gets its offloaded payload put back before it runs (claim check).
+  return withPayloadRefs(deps.store, deps.payloads ?? new PayloadOffload(Infinity), {
+    ...byOldName,
+    handleEvent,
+  });
+}

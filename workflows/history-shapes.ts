@@ -7,6 +7,11 @@ export const LOCAL_FIRST_PATCH = 'local-activity-first';
 export const ARCHIVE_SETTLE_PATCH = 'archive-settle';
 /** Patch id of the IntakeIssue search attribute, written at parking, removed at resume (issue 21). */
 export const ISSUE_ATTRIBUTE_PATCH = 'intake-issue-attribute';
+/**
+ * Patch id of the typed handler activity (issue 21): every event's handler is `handleEvent`, which
+ * the worker dispatches on the event's source, instead of the activity named in the input.
+ */
+export const TYPED_HANDLER_PATCH = 'typed-handler-activity';
 
 /**
  * Every history shape processEvent must still replay, and when its branch can be deleted, in one
@@ -19,7 +24,8 @@ export const ISSUE_ATTRIBUTE_PATCH = 'intake-issue-attribute';
  * (docs/workflow-changes.md). `since` is the commit date; use your deploy date.
  *
  * The first three are the shape of the handler rounds, chosen once per run ({@link chooseShape});
- * the last two are asked at each parking, in this order (park in process-event.ts): a run that
+ * the next one is the handler activity's type, chosen once per run after them
+ * ({@link handlerByName}); the last two are asked at each parking, in this order (park in process-event.ts): a run that
  * parked before a patch and parks again after a resume on new code takes the new branch then (its
  * marker lands mid-history, which replays).
  */
@@ -36,6 +42,17 @@ export const HISTORY_SHAPES = {
   },
   /** v3-*, v4-*, unprefixed: local first because the starter put `localFirst: true` in the input. */
   localFirstByInput: { since: '2026-11-25', removable: 'current: never' },
+  /**
+   * v1-* to v4-*, unprefixed: the handler activity is the one named in the input (`input.activity`,
+   * Source.activity: `handleMailgun`, `handlePartners`, `deliverWebhook`); the worker registers
+   * those names for them (activities/index.ts). v5-*: `handleEvent`, chosen by
+   * patched('typed-handler-activity') (a marker in history). With this branch go the old names'
+   * registration, `input.activity` and Source.activity.
+   */
+  handlerByName: {
+    since: 'before 2026-12-02',
+    removable: 'typed-handler-activity deploy + parked lifetime + retention',
+  },
   /** Unprefixed fixtures and older park without telling the archive; v3-* and later do. */
   archiveSettle: {
     since: '2026-12-02',
@@ -69,4 +86,13 @@ export function chooseShape(input: ProcessEventInput): RoundShape {
   if (input.activityTaskQueue) return 'regularFirst';
   if (askedInInput) return 'localFirstByInput';
   return patched(LOCAL_FIRST_PATCH) ? 'localFirstByPatch' : 'regularFirst';
+}
+
+/**
+ * True when this run calls its handler by the activity name in its input (HISTORY_SHAPES.handlerByName):
+ * it started before the `typed-handler-activity` patch. Asked once per run, after {@link chooseShape}
+ * and before the first handler call; a fresh run writes the patch marker and calls `handleEvent`.
+ */
+export function handlerByName(): boolean {
+  return !patched(TYPED_HANDLER_PATCH);
 }

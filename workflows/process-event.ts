@@ -15,15 +15,17 @@ import {
   type Sinks,
 } from '@temporalio/workflow';
 import { RetryState, type SearchAttributeUpdatePair } from '@temporalio/common';
-import type { Activities } from '../activities';
+import type { HandlerActivities } from '../activities';
 import type { createArchiveActivities } from '../activities/archive';
 import { errorSignature, issueIdOf } from './error-signature';
 import { PERMANENT_ERROR_TYPE } from './failure-types';
 import {
   ARCHIVE_SETTLE_PATCH,
   chooseShape,
+  handlerByName,
   ISSUE_ATTRIBUTE_PATCH,
   LOCAL_FIRST_PATCH,
+  TYPED_HANDLER_PATCH,
   type RoundShape,
 } from './history-shapes';
 import { IntakeIssue, IntakeStatus } from './search-attributes';
@@ -43,7 +45,13 @@ export const discardSignal = defineSignal<[DiscardRequest?]>('discard');
 /** The event's current state (answers GET /events/:id while the workflow runs). */
 export const statusQuery = defineQuery<EventState>('status');
 
-export { PERMANENT_ERROR_TYPE, ARCHIVE_SETTLE_PATCH, ISSUE_ATTRIBUTE_PATCH, LOCAL_FIRST_PATCH };
+export {
+  PERMANENT_ERROR_TYPE,
+  ARCHIVE_SETTLE_PATCH,
+  ISSUE_ATTRIBUTE_PATCH,
+  LOCAL_FIRST_PATCH,
+  TYPED_HANDLER_PATCH,
+};
 
 /**
  * What processEvent tells the worker process (not the history): the worker counts parked events
@@ -64,8 +72,8 @@ export const LOCAL_ATTEMPTS = 3;
 /** Start-to-close timeout of one local attempt (capped by the configured activity timeout). */
 export const LOCAL_TIMEOUT_MS = 10_000;
 
-/** One source's handler activity (`handle<Source>`, `deliverWebhook`), as the activity factory types it. */
-type Handler = Activities[string];
+/** The handler activity, as the activity factory types it. */
+type Handler = HandlerActivities['handleEvent'];
 
 /**
  * How one round's attempt budget splits between the quick local attempts and the regular activity:
@@ -150,19 +158,10 @@ interface EventRun {
 }
 
 /**
- * The handler activity named in the input (`Source.activity`). `N` is generic so indexing the
- * proxy is typed as the handler itself: proxyActivities answers any name with a function that
- * schedules that activity type (an unknown one fails the attempt on the worker, and the event
- * parks).
- */
-function handlerOf<N extends string>(activities: Record<N, Handler>, name: N): Handler {
-  return activities[name];
-}
-
-/**
- * The handler as a regular and as a local activity, under the input's retry policy and timeouts.
- * Not destructured at module scope like the archive's: the options come from the event's input
- * (its retry policy, timeout, rate-limited task queue), fixed when it was accepted.
+ * The handler as a regular and as a local activity, under the input's retry policy and timeouts:
+ * `handleEvent`, called by name through the typed proxy (the worker dispatches on the event's
+ * source). Not destructured at module scope like the archive's: the options come from the event's
+ * input (its retry policy, timeout, rate-limited task queue), fixed when it was accepted.
  */
 function handlers(input: ProcessEventInput, budget: EventRun['budget']): EventRun['handler'] {
   const { retry, activityTimeoutMs, heartbeatTimeoutMs, activityTaskQueue } = input;
@@ -173,7 +172,7 @@ function handlers(input: ProcessEventInput, budget: EventRun['budget']): EventRu
     backoffCoefficient: 2,
     nonRetryableErrorTypes: [PERMANENT_ERROR_TYPE],
   });
-  const regular = proxyActivities<Activities>({
+  const regularOptions = {
     ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
     startToCloseTimeout: activityTimeoutMs,
     // The handler heartbeats while it works (activities/run-handler.ts): an attempt whose worker
@@ -182,8 +181,8 @@ function handlers(input: ProcessEventInput, budget: EventRun['budget']): EventRu
     // are not part of the determinism check, so this needs no patch.
     ...(heartbeatTimeoutMs ? { heartbeatTimeout: heartbeatTimeoutMs } : {}),
     retry: retryPolicy(budget.regular),
-  });
-  const local = proxyLocalActivities<Activities>({
+  };
+  const localOptions = {
     startToCloseTimeout: Math.min(activityTimeoutMs, LOCAL_TIMEOUT_MS),
     retry: {
       ...retryPolicy(budget.local),
@@ -191,8 +190,17 @@ function handlers(input: ProcessEventInput, budget: EventRun['budget']): EventRu
       initialInterval: Math.min(retry.initialIntervalMs, 100),
       maximumInterval: Math.min(retry.maxIntervalMs, 1000),
     },
-  });
-  return { regular: handlerOf(regular, input.activity), local: handlerOf(local, input.activity) };
+  };
+  if (handlerByName()) {
+    // HISTORY_SHAPES.handlerByName: a run started before the typed handler schedules the activity
+    // type named in its input; proxyActivities answers any name with a function that schedules it.
+    const regular = proxyActivities<Record<string, Handler>>(regularOptions);
+    const local = proxyLocalActivities<Record<string, Handler>>(localOptions);
+    return { regular: regular[input.activity]!, local: local[input.activity]! };
+  }
+  const { handleEvent: regular } = proxyActivities<HandlerActivities>(regularOptions);
+  const { handleEvent: local } = proxyLocalActivities<HandlerActivities>(localOptions);
+  return { regular, local };
 }
 
 /**

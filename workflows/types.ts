@@ -60,7 +60,11 @@ export interface HandlerResult {
 
 /** Input of the processEvent workflow. */
 export interface ProcessEventInput extends HandlerInput {
-  /** Activity type that processes this source (`handleMailgun`). */
+  /**
+   * Activity type that processed this source before the typed handler (`handleMailgun`): read only
+   * by runs of HISTORY_SHAPES.handlerByName (workflows/history-shapes.ts); new runs call
+   * `handleEvent`. Still set by starters, for a worker of the previous release during a deploy.
+   */
   activity: string;
   retry: HandlerRetryOptions;
   activityTimeoutMs: number;

@@ -1,6 +1,7 @@
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import { writeDevEndpoints } from '../dev/dev-env';
+import { webUiPort } from '../dev/dev-server';
 import { applyDevSecrets, loadOrCreateDevSecrets, type DevSecretsApplied } from '../dev/dev-secrets';
 import { startApi } from '../api/server';
 import { createLogger, type Logger } from '../platform/logger';
@@ -22,6 +23,8 @@ import { apiExtraRouters, startConfiguredDevServer } from './processes';
 // stop order is the start order reversed; split up, that pairing would be spread over several functions.
 // eslint-disable-next-line max-lines-per-function -- one start-up sequence with its stops (see above)
 export async function runDev(baseConfig: Config): Promise<void> {
+  // Checked before anything starts: a port past 64535 leaves none for the Web UI (ConfigError).
+  const uiPort = webUiPort(baseConfig.temporal.address);
   // Loopback unless HOST says otherwise: the development API has generated secrets and, with
   // encryption on, a token-less codec endpoint.
   const { config, generated } = applyDevSecrets(
@@ -35,7 +38,6 @@ export async function runDev(baseConfig: Config): Promise<void> {
   installRuntime({ logger: logger.child({}, { level: sdkLevel }), logLevel: sdkLevel });
   const say = (line: string) => process.stdout.write(line + '\n');
 
-  const port = Number(config.temporal.address.split(':').pop());
   const codecOn = !!config.encryptionKeys?.length;
   const apiHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const apiBase = `http://${apiHost}:${config.port}`;
@@ -85,7 +87,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
     // With INTAKE_EAGER_START the client shares the worker's connection (closed with the worker).
     const client = createClient(config, apiTracing, config.eagerStart ? devWorker.connection : undefined);
     if (!config.eagerStart) stops.push(() => client.connection.close());
-    const uiOrigin = `http://127.0.0.1:${port + 1000}`;
+    const uiOrigin = `http://127.0.0.1:${uiPort}`;
     const api = await step(() =>
       startApi({
         config,
@@ -97,7 +99,7 @@ export async function runDev(baseConfig: Config): Promise<void> {
         // endpoint answers loopback clients (the browser on this machine) without one (production
         // requires INTAKE_ADMIN_TOKEN).
         extraRouters: apiExtraRouters(config, {
-          uiOrigins: [uiOrigin, `http://localhost:${port + 1000}`, ...config.codecCorsOrigins],
+          uiOrigins: [uiOrigin, `http://localhost:${uiPort}`, ...config.codecCorsOrigins],
           codecAuth: false,
         }),
       }),

@@ -14,7 +14,7 @@ export function exampleRequest(config: Config, name: string, opts: { event?: str
     throw new Error(`no example for source "${name}" (known: ${config.registry.names().join(', ')})`);
   const dev = readDevSecrets(config.dataDir);
   const withDev = dev ? applyDevSecrets(config, dev).config : config;
-  return source.example(withDev.sources[source.name] as never, opts);
+  return source.configured.example(withDev, opts);
 }
 
 /** `intake send <source> --example`: posts a correctly signed sample webhook to the API. */

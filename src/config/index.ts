@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { emptyToUndefined, intString, optionalString, stringWithDefault } from './env-values';
+import { emptyToUndefined, hostPortString, intString, optionalString, stringWithDefault } from './env-values';
 import { ConfigError } from '../errors';
 import { parseFailpoints, type Failpoint } from '../worker/failpoints';
 import { loadSourcesFile } from '../sources/file/load';
@@ -72,7 +72,7 @@ const envSchema = z.object({
   PORT: intString('PORT', 3000, 0),
   HOST: optionalString,
   NODE_ENV: optionalString,
-  TEMPORAL_ADDRESS: stringWithDefault('127.0.0.1:7233'),
+  TEMPORAL_ADDRESS: hostPortString('TEMPORAL_ADDRESS', '127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: stringWithDefault('default'),
   TEMPORAL_CLI_PATH: optionalString,
   TCTL_PATH: optionalString,
@@ -489,7 +489,7 @@ export function activeSources(config: Pick<Config, 'enabledSources' | 'sources' 
 }
 
 const hasSecrets = (config: Pick<Config, 'sources'>, source: AnySource) =>
-  config.sources[source.name] !== undefined && source.hasSecrets(config.sources[source.name] as never);
+  source.configured.hasSecrets(config);
 
 /**
  * Whether `source` serves a request with these route parameters: it is on (activeSources), has its
@@ -499,7 +499,7 @@ export function isServing(config: Config, source: AnySource, params: Record<stri
   return (
     activeSources(config).includes(source.name) &&
     hasSecrets(config, source) &&
-    (source.accepts?.(config.sources[source.name] as never, params) ?? true)
+    source.configured.accepts(config, params)
   );
 }
 

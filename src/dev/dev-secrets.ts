@@ -95,7 +95,7 @@ export function applyDevSecrets(config: Config, secrets: DevSecrets): DevSecrets
   const generated: DevSecretsApplied['generated'] = [];
   const next: Config = { ...config, sources: { ...config.sources } };
   for (const source of config.registry.all) {
-    if (source.hasSecrets(config.sources[source.name] as never)) continue;
+    if (source.configured.hasSecrets(config)) continue;
     const env = Object.fromEntries(Object.keys(source.env).map((v) => [v, secrets.env[v]]));
     if (Object.values(env).every((v) => v === undefined)) continue;
     const parsed = z.object(source.env).safeParse(env);

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { DevServerError } from '../errors';
+import { ConfigError, DevServerError } from '../errors';
+import { MAX_PORT, splitHostPort } from '../config/env-values';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
 
 /** Options of {@link startDevServer}. */
@@ -52,10 +53,30 @@ export interface DevServer {
 }
 
 function splitAddress(address: string): { host: string; port: number } {
-  const idx = address.lastIndexOf(':');
-  const port = Number(address.slice(idx + 1));
-  if (idx <= 0 || !Number.isInteger(port)) throw new Error(`TEMPORAL_ADDRESS "${address}" is not host:port`);
-  return { host: address.slice(0, idx), port };
+  const split = splitHostPort(address);
+  if (typeof split === 'string') throw new ConfigError('TEMPORAL_ADDRESS', split);
+  return split;
+}
+
+/** Offset of the dev Web UI's port from the frontend's (TEMPORAL_ADDRESS). */
+export const WEB_UI_PORT_OFFSET = 1000;
+
+/**
+ * The dev Web UI's port for a frontend on `address` (its port + 1000). Throws ConfigError naming
+ * TEMPORAL_ADDRESS when that is past the last TCP port, before anything starts (Node would refuse
+ * it with a bare ERR_SOCKET_BAD_PORT).
+ */
+export function webUiPort(address: string): number {
+  const { port } = splitAddress(address);
+  const ui = port + WEB_UI_PORT_OFFSET;
+  if (ui > MAX_PORT) {
+    throw new ConfigError(
+      'TEMPORAL_ADDRESS',
+      `port ${port} leaves no port for the dev Web UI, which listens on port + ${WEB_UI_PORT_OFFSET} ` +
+        `(${ui} > ${MAX_PORT}); use a port up to ${MAX_PORT - WEB_UI_PORT_OFFSET}`,
+    );
+  }
+  return ui;
 }
 
 /** The arguments Intake passes to `temporal server start-dev`. */
@@ -82,7 +103,7 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   ];
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
   if (opts.headless) args.push('--headless');
-  else args.push('--ui-port', String(port + 1000));
+  else args.push('--ui-port', String(webUiPort(opts.address)));
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   return args;
 }
@@ -248,12 +269,13 @@ function bindFailure(logFile: string): string | undefined {
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const aborted = () => (opts.signal?.aborted ? 'the start was interrupted (stop requested)' : undefined);
   if (aborted()) throw new DevServerError(aborted()!);
+  const { host, port } = splitAddress(opts.address);
+  const uiPort = opts.headless ? undefined : webUiPort(opts.address);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const logFile = path.join(opts.dataDir, 'temporal-server.log');
   await stopLeftoverServer(opts.dataDir, opts.log ?? (() => undefined));
-  const { host, port } = splitAddress(opts.address);
   await assertPortFree(host, port, 'TEMPORAL_ADDRESS');
-  if (!opts.headless) await assertPortFree(host, port + 1000, 'Web UI, TEMPORAL_ADDRESS port + 1000');
+  if (uiPort !== undefined) await assertPortFree(host, uiPort, 'Web UI, TEMPORAL_ADDRESS port + 1000');
 
   const log = fs.openSync(logFile, 'a');
   const child = spawn(
@@ -319,7 +341,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   return {
     address: opts.address,
-    uiUrl: opts.headless ? undefined : `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port + 1000}`,
+    uiUrl: uiPort === undefined ? undefined : `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${uiPort}`,
     dbFile: path.join(opts.dataDir, 'temporal.sqlite'),
     child,
     pid,

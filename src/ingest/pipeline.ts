@@ -14,13 +14,13 @@ import { eventArchiveFor } from './archive';
 import { payloadOffloadFor, type PreparedPayload } from './payload-offload';
 import type { AcceptedEvent, Refusal } from '../sources/accept';
 import type { SourceAnswer } from '../sources/presets/preset';
-import type { EventIdentity, Source, SourceContext, SourceRequest } from '../sources/types';
+import type { AnySource, BoundEvent, EventIdentity, SourceContext, SourceRequest } from '../sources/types';
 import type { ArchiveRow } from '../store/event-archive';
 import { contentSha256, type Quarantine } from '../store/quarantine';
 import type { SpooledStart, SpoolReason, StartSpool } from '../store/start-spool';
 import type { WriteHealth } from '../store/write-health';
 import type { SpoolRelay } from './spool-relay';
-import type { SpoolBinding, SpoolWriter } from './spool-writer';
+import type { SpoolWriter } from './spool-writer';
 import type { StartLimiter } from './start-limiter';
 import { processEventInput, startEvent, startRefusal } from './workflow-start';
 
@@ -90,12 +90,12 @@ export class QuarantinedValidationError extends ValidationError {
  * kept in quarantine before the 422.
  */
 export async function ingest(
-  source: Source<never>,
+  source: AnySource,
   req: SourceRequest,
   deps: IngestDeps,
   opts: IngestOptions = {},
 ): Promise<IngestResult | AnsweredResult> {
-  const accepted = source.accept(req, deps, { alreadyVerified: opts.alreadyVerified });
+  const accepted = source.admit(req, deps, { alreadyVerified: opts.alreadyVerified });
   if (accepted.kind === 'answer') return { answered: accepted.answer };
   // From here on the request is authentic: a body the schema refuses is kept, not lost.
   if (accepted.kind === 'refused') return refuse(source, accepted, req, deps, opts);
@@ -108,9 +108,7 @@ export async function ingest(
     let bound = !!opts.tokenBound;
     if (!route.spool && !bound) {
       try {
-        await storeCall(deps, 'the store did not check the token', () =>
-          source.bind?.(event, identity, deps),
-        );
+        await storeCall(deps, 'the store did not check the token', () => accepted.bind?.(deps));
       } catch (err) {
         if (!isOwnQuarantineBinding(err, accepted)) throw err;
         bound = true;
@@ -133,7 +131,7 @@ export async function ingest(
     }
     const ownBinding = (err: unknown) => isOwnQuarantineBinding(err, accepted);
     return await startOrSpool(
-      { source, event, identity, id, start, route, bound, ownBinding, archived },
+      { source, accepted, identity, id, start, route, bound, ownBinding, archived },
       deps,
     );
   } finally {
@@ -167,8 +165,9 @@ function routeOf(deps: IngestDeps): Route {
 
 /** One verified, identified event on its way into Temporal. */
 interface ReadyEvent {
-  source: Source<never>;
-  event: never;
+  source: AnySource;
+  /** The accepted event, with its own binding steps. */
+  accepted: BoundEvent;
   identity: EventIdentity;
   id: string;
   start: SpooledStart;
@@ -186,7 +185,7 @@ interface ReadyEvent {
  * start (down, slow, overloaded) or older events wait there; 503 when neither is possible.
  */
 async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<IngestResult> {
-  const { source, event, identity, id, start, route, bound, ownBinding, archived } = ready;
+  const { source, accepted: event, identity, id, start, route, bound, ownBinding, archived } = ready;
   const { config, client } = deps;
   const accepted = (spooled?: SpoolReason): IngestResult => ({
     status: source.successStatus,
@@ -212,7 +211,7 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
         writer.add({
           start,
           reason,
-          binding: bind ? bindingOf(source, event, identity, deps) : undefined,
+          binding: bind ? event.binding?.(deps) : undefined,
           archived,
         }),
       );
@@ -253,49 +252,9 @@ async function startOrSpool(ready: ReadyEvent, deps: IngestDeps): Promise<Ingest
   return outcome === 'started-eagerly' ? { ...accepted(), eager: true } : accepted();
 }
 
-/** One event's binding, as the spool writer batches it. */
-interface BindItem {
-  event: never;
-  identity: EventIdentity;
-  deps: IngestDeps;
-}
-
-/** Per source, one function that binds many events in a transaction (the writer groups by it). */
-const bindAllOf = new WeakMap<Source<never>, SpoolBinding<BindItem>['bindAll']>();
-
-/** The binding of one event for the spool writer; undefined when the source binds nothing. */
-function bindingOf(
-  source: Source<never>,
-  event: never,
-  identity: EventIdentity,
-  deps: IngestDeps,
-): SpoolBinding | undefined {
-  if (!source.bind) return undefined;
-  let bindAll = bindAllOf.get(source);
-  if (!bindAll) {
-    bindAll = async (tx, items) => {
-      if (source.bindMany) return source.bindMany(items, { ...items[0]!.deps, tx });
-      const outcomes: (Error | undefined)[] = [];
-      for (const i of items) {
-        try {
-          await source.bind!(i.event, i.identity, { ...i.deps, tx });
-          outcomes.push(undefined);
-        } catch (err) {
-          if (!(err instanceof IntakeHttpError)) throw err;
-          outcomes.push(err);
-        }
-      }
-      return outcomes;
-    };
-    bindAllOf.set(source, bindAll);
-  }
-  const item: BindItem = { event, identity, deps };
-  return { bindAll: bindAll as SpoolBinding['bindAll'], item };
-}
-
 /** The start of one event: the workflow input and its search attributes. */
 function spooledStart(
-  source: Source<never>,
+  source: AnySource,
   req: SourceRequest,
   config: Config,
   id: string,
@@ -393,7 +352,7 @@ function isOwnQuarantineBinding(err: unknown, accepted: AcceptedEvent<unknown>) 
 
 /** Quarantines a signed request whose body failed the schema (once), then refuses it with 422. */
 async function refuse(
-  source: Source<never>,
+  source: AnySource,
   refused: Refusal,
   req: SourceRequest,
   deps: IngestDeps,

@@ -51,7 +51,7 @@ export interface Refusal {
 }
 
 /** What Source.accept answers. */
-export type Acceptance<T = unknown> = AcceptedEvent<T> | AcceptedAnswer | Refusal;
+export type Acceptance<T = unknown, E = object> = (AcceptedEvent<T> & E) | AcceptedAnswer | Refusal;
 
 /**
  * The steps a source's `accept` is made of, run in this order by {@link acceptRequest}: verifyRaw

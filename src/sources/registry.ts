@@ -4,7 +4,13 @@ import { processPartners } from '../../activities/partners';
 import type { FileSourceDefinition } from './file/file-source';
 import { mailgunSource } from './mailgun';
 import { partnersSource } from './partners';
-import type { AnySource, Source, SourceDefinition } from './types';
+import {
+  boundAccept,
+  configuredQuestions,
+  type AnySource,
+  type Source,
+  type SourceDefinition,
+} from './types';
 
 /**
  * Joins a source definition to its activity's processing. The definition object itself becomes the
@@ -12,7 +18,8 @@ import type { AnySource, Source, SourceDefinition } from './types';
  * what the API checks and what the activity reads (e.g. `schema`) can never diverge.
  */
 function withActivity<T, S>(definition: SourceDefinition<T, S>, process: Source<T, S>['process']): AnySource {
-  return Object.assign(definition, { process }) as unknown as AnySource;
+  const bound = { process, configured: configuredQuestions(definition), admit: boundAccept(definition) };
+  return Object.assign(definition, bound);
 }
 
 /** The code sources: one line each. Adding a provider with its own processing: a file and a line. */

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { ProcessFn, ProcessServices } from '../../activities/run-handler';
 import type { Acceptance, AcceptOptions } from './accept';
+import { IntakeHttpError } from '../errors';
 import type { Queryable, Store } from '../store/store';
 
 /** What a source sees of one request. */
@@ -76,7 +77,12 @@ export interface Source<T = unknown, S = unknown> {
   name: string;
   /** Express route below /webhooks, e.g. `<name>` or `<name>/:param`. */
   route: string;
-  /** Name of the activity that processes this source's events (`handle<Source>`). */
+  /**
+   * The activity name this source's events scheduled before the typed handler activity
+   * (`handle<Source>`); new runs call `handleEvent`, which dispatches on the event's source. Kept,
+   * in the input and registered by the worker, while runs of that shape may replay
+   * (HISTORY_SHAPES.handlerByName in workflows/history-shapes.ts).
+   */
   activity: string;
   /**
    * The status a new, persisted event is answered with: the provider's documented success (some
@@ -137,7 +143,7 @@ export interface Source<T = unknown, S = unknown> {
   sweep?(q: Queryable): Promise<number>;
   /**
    * Its activity: the processing of one event (activities/<source>.ts), wrapped by runHandler and
-   * registered under `activity`. Set by the registry line that joins the source and its activity.
+   * run by the `handleEvent` activity for this source's events. Set by the registry line that joins the source and its activity.
    *
    * The processing contract, which makes events both retry-safe and replay-safe:
    *  - It runs the ledger first, `markProcessed(q, input.id, input.source, input.eventType,
@@ -161,8 +167,112 @@ export interface Source<T = unknown, S = unknown> {
 /** A source as its file defines it: everything but its activity, which the registry joins to it. */
 export type SourceDefinition<T = unknown, S = unknown> = Omit<Source<T, S>, 'process'>;
 
-/** A registered source of any body and settings type. */
-export type AnySource = Source<never, never>;
+/**
+ * A source's settings-typed questions with its settings type bound in at registration
+ * ({@link configuredQuestions}): each looks up the source's own settings in the config, so callers
+ * holding a source of unknown settings type ask it without a cast.
+ */
+export interface ConfiguredQuestions {
+  /** Source.hasSecrets of its settings in `config`; false when `config` has none for it. */
+  hasSecrets(config: Pick<SourceConfig, 'sources'>): boolean;
+  /** Source.accepts of its settings in `config` (default yes). */
+  accepts(config: Pick<SourceConfig, 'sources'>, params: Record<string, string>): boolean;
+  /** Source.example with its settings in `config`. */
+  example(config: Pick<SourceConfig, 'sources'>, opts: { event?: string }): SourceExample;
+}
+
+/**
+ * A registered source of any body and settings type: its definition, its processing and its
+ * settings-typed questions bound to its own settings type (`configured`).
+ */
+export type AnySource = Omit<
+  Source<unknown, unknown>,
+  'bind' | 'bindMany' | 'hasSecrets' | 'accepts' | 'example'
+> & {
+  configured: ConfiguredQuestions;
+  /** Source.accept, its accepted event carrying its own binding steps ({@link BoundEvent}). */
+  admit(req: SourceRequest, ctx: SourceContext, opts?: AcceptOptions): Acceptance<unknown, BoundEvent>;
+};
+
+/**
+ * What an accepted event of any source carries besides its body: its own binding steps, bound to
+ * the source's body type at registration, so the pipeline binds it without knowing that type.
+ */
+export interface BoundEvent {
+  /** Source.bind for this event; undefined when the source binds nothing. */
+  bind?: (ctx: SourceContext) => Promise<void>;
+  /**
+   * This event as one of many bound in one transaction (the start spool's group commit): `bindAll`
+   * is one function per source (the writer groups by it), `item` this event. Undefined when the
+   * source binds nothing.
+   */
+  binding?: (ctx: SourceContext) => GroupBinding;
+}
+
+/** One event's part of a group binding: see BoundEvent.binding. */
+export interface GroupBinding {
+  bindAll: (tx: Queryable, items: unknown[]) => Promise<(Error | undefined)[]>;
+  item: unknown;
+}
+
+/**
+ * Source.accept with the binding steps bound to the source's body type: the accepted event carries
+ * `bind` and `binding` ({@link BoundEvent}).
+ */
+export function boundAccept<T, S>(source: SourceDefinition<T, S>): AnySource['admit'] {
+  const bind = source.bind?.bind(source);
+  if (!bind) return (req, ctx, opts) => source.accept(req, ctx, opts);
+  // The events waiting for a group binding, by their opaque item.
+  const waiting = new WeakMap<object, { event: T; identity: EventIdentity; ctx: SourceContext }>();
+  const bindAll = async (tx: Queryable, items: unknown[]): Promise<(Error | undefined)[]> => {
+    const typed = items.map((item) => {
+      const w = typeof item === 'object' && item !== null ? waiting.get(item) : undefined;
+      if (!w) throw new Error(`an event of another source in the ${source.name} binding group`);
+      return w;
+    });
+    if (typed.length === 0) return [];
+    const ctx = { ...typed[0]!.ctx, tx };
+    if (source.bindMany) return source.bindMany(typed, ctx);
+    const outcomes: (Error | undefined)[] = [];
+    for (const i of typed) {
+      try {
+        await bind(i.event, i.identity, { ...i.ctx, tx });
+        outcomes.push(undefined);
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        outcomes.push(err);
+      }
+    }
+    return outcomes;
+  };
+  return (req, ctx, opts) => {
+    const accepted = source.accept(req, ctx, opts);
+    if (accepted.kind !== 'event') return accepted;
+    const { event, identity } = accepted;
+    return {
+      ...accepted,
+      bind: (c: SourceContext) => bind(event, identity, c),
+      binding: (c: SourceContext): GroupBinding => {
+        const item = {};
+        waiting.set(item, { event, identity, ctx: c });
+        return { bindAll, item };
+      },
+    };
+  };
+}
+
+/** The settings-typed questions of `source`, bound to its settings type (the registry adds them). */
+export function configuredQuestions<T, S>(source: SourceDefinition<T, S>): ConfiguredQuestions {
+  const has = (config: Pick<SourceConfig, 'sources'>) => config.sources[source.name] !== undefined;
+  return {
+    hasSecrets: (config) => has(config) && source.hasSecrets(settingsOf(config, source)),
+    accepts: (config, params) => source.accepts?.(settingsOf(config, source), params) ?? true,
+    example: (config, opts) => source.example(settingsOf(config, source), opts),
+  };
+}
+
+/** A refusal of one event (an HTTP answer), as opposed to a failure of the whole binding. */
+const isRefusal = (err: unknown): err is IntakeHttpError => err instanceof IntakeHttpError;
 
 /** The parsed settings of `source` in `config` (Config.sources, keyed by name). */
 export function settingsOf<S>(

@@ -17,7 +17,7 @@ export function startTokenSweeper(
   store: Store,
   intervalMs: number,
   logger: Logger,
-  sources: readonly Pick<Source<never>, 'name' | 'sweep'>[],
+  sources: readonly Pick<Source, 'name' | 'sweep'>[],
 ): () => void {
   const sweepers = sources.filter((s) => s.sweep);
   let running = false;

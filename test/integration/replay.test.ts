@@ -62,7 +62,8 @@ describe('replay of recorded workflow histories', () => {
     // both kept until that patch is retired (docs/workflow-changes.md). The rest: local-first asked
     // for in the input (no patch marker). v3-*: a parked or discarded event tells the archive
     // (patched('archive-settle'), a local activity). v4-*: a parking writes IntakeIssue
-    // (patched('intake-issue-attribute')).
+    // (patched('intake-issue-attribute')). v5-*: the handler is `handleEvent`
+    // (patched('typed-handler-activity')); the others schedule the activity named in their input.
     expect(names).toEqual([
       'parked-discarded',
       'parked-retried-processed',
@@ -83,7 +84,42 @@ describe('replay of recorded workflow histories', () => {
       'v4-parked-retried-processed',
       'v4-processed-after-fallback',
       'v4-processed-first-try',
+      'v5-parked-discarded',
+      'v5-parked-retried-processed',
+      'v5-processed-after-fallback',
+      'v5-processed-first-try',
     ]);
+  });
+
+  // Issue 21: the handler activity is typed (`handleEvent`, dispatched on the event's source in the
+  // worker) behind patched('typed-handler-activity'); runs recorded before it schedule the name from
+  // their input (`handleMailgun`), and the current code still replays them by that name.
+  it("schedules handleEvent behind the typed-handler-activity patch, the input's activity before it", () => {
+    const activityTypes = (h: History) =>
+      new Set(
+        (h.events ?? []).flatMap((e) => {
+          const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+          const local = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+          const localType = local
+            ? (JSON.parse(Buffer.from(local).toString('utf8')) as { activity_type?: string }).activity_type
+            : undefined;
+          return [scheduled, localType].filter((t): t is string => !!t);
+        }),
+      );
+    const hasMarker = (h: History) =>
+      (h.events ?? []).some((e) =>
+        Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? [])
+          .toString()
+          .includes('typed-handler-activity'),
+      );
+    for (const { name, history } of recordedHistories()) {
+      const typed = name.startsWith('v5-');
+      expect([name, hasMarker(history)]).toEqual([name, typed]);
+      expect([name, [...activityTypes(history)].filter((t) => t !== 'settleArchivedEvent')]).toEqual([
+        name,
+        [typed ? 'handleEvent' : 'handleMailgun'],
+      ]);
+    }
   });
 
   it('replays every recorded history on the current workflow code', async () => {

@@ -78,8 +78,8 @@ const MAILGUN_CHAIN = [
   'intake-api POST /webhooks/mailgun',
   'intake-api StartWorkflow:processEvent',
   'intake-worker RunWorkflow:processEvent',
-  'intake-worker StartActivity:handleMailgun',
-  'intake-worker RunActivity:handleMailgun',
+  'intake-worker StartActivity:handleEvent',
+  'intake-worker RunActivity:handleEvent',
 ];
 
 describe('tracing: one trace from the webhook request into the handler activity', () => {

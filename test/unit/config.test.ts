@@ -2,6 +2,7 @@ import path from 'node:path';
 import { activeSources, assertServeable, loadConfig } from '../../src/config';
 import { parsePartnerSecrets } from '../../src/sources/partners';
 import { ConfigError } from '../../src/errors';
+import { devServerArgs, webUiPort } from '../../src/dev/dev-server';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const ROTATED = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
@@ -285,5 +286,43 @@ describe('activeSources and assertServeable', () => {
     expect(
       configError(() => assertServeable(loadConfig({ INTAKE_SOURCES: 'mailgun' }), worker)).variable,
     ).toBe('MAILGUN_SIGNING_KEY');
+  });
+});
+
+describe('TEMPORAL_ADDRESS', () => {
+  it.each([
+    ['127.0.0.1:7233', 7233],
+    ['temporal.internal:65535', 65535],
+    ['[::1]:7233', 7233],
+  ])('accepts %s', (address, port) => {
+    expect(loadConfig({ TEMPORAL_ADDRESS: address }).temporal.address).toBe(address);
+    expect(Number(address.split(':').pop())).toBe(port);
+  });
+
+  it.each([
+    ['127.0.0.1', /must be host:port/],
+    [':7233', /must be host:port/],
+    ['127.0.0.1:x', /numeric port/],
+    ['127.0.0.1:', /numeric port/],
+    ['127.0.0.1:0', /outside 1-65535/],
+    ['127.0.0.1:70000', /outside 1-65535/],
+  ])('refuses %s with a ConfigError naming it', (address, reason) => {
+    const err = configError(() => loadConfig({ TEMPORAL_ADDRESS: address }));
+    expect(err.variable).toBe('TEMPORAL_ADDRESS');
+    expect(err.message).toMatch(reason);
+  });
+
+  it('refuses, for the dev server, a port whose Web UI port (port + 1000) is past 65535', () => {
+    expect(webUiPort('127.0.0.1:64535')).toBe(65535);
+    const err = configError(() => webUiPort('127.0.0.1:64536'));
+    expect(err.variable).toBe('TEMPORAL_ADDRESS');
+    expect(err.message).toMatch(/dev Web UI.*65536 > 65535.*up to 64535/);
+    expect(
+      configError(() => devServerArgs({ binary: 't', address: '127.0.0.1:65000', dataDir: '/tmp', env: {} }))
+        .variable,
+    ).toBe('TEMPORAL_ADDRESS');
+    expect(
+      devServerArgs({ binary: 't', address: '127.0.0.1:65000', dataDir: '/tmp', env: {}, headless: true }),
+    ).toContain('65000');
   });
 });

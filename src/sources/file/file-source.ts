@@ -60,7 +60,10 @@ export interface RawDelivery {
   contentType: string;
 }
 
-/** The activity every file source's events run: delivery (activities/deliver.ts). */
+/**
+ * The activity name file sources' events scheduled before the typed handler (`handleEvent` now runs
+ * every source; HISTORY_SHAPES.handlerByName): the worker still registers it for them.
+ */
 export const DELIVER_ACTIVITY = 'deliverWebhook';
 
 /** A file source: a Source whose processing is the delivery to `deliver`. */
