@@ -32,7 +32,7 @@ describe('the operator CLI through the admin API alone', () => {
     });
 
   beforeAll(async () => {
-    intake = await startIntake({});
+    intake = await startIntake({ store: 'pglite' });
     closedTemporal = `127.0.0.1:${await freePort()}`;
     const req = mailgunRequest();
     expect((await send(intake.url, req)).status).toBe(200);
@@ -81,7 +81,7 @@ describe('the operator CLI through the admin API alone', () => {
   });
 
   it('without any admin token, or a wrong one, the 401 names INTAKE_ADMIN_TOKEN', async () => {
-    for (const env of [{}, { INTAKE_ADMIN_TOKEN: 'wrong' }]) {
+    for (const env of [{}, { INTAKE_ADMIN_TOKEN: 'wrong' }] as Record<string, string>[]) {
       const r = await cli(['events', 'show', id], env);
       expect({ env, code: r.code }).toEqual({ env, code: 1 });
       expect(r.stderr).toMatch(/refused the admin token \(401\): set INTAKE_ADMIN_TOKEN/);
