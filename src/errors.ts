@@ -166,6 +166,17 @@ export class NotFoundError extends IntakeHttpError {
   }
 }
 
+/**
+ * An operator named an event, redrive, replay or dead letter the admin API does not know: the
+ * answer says which (`{"error":"not_found","message":"unknown event"}`), so the CLI can print it.
+ * Admin routes only: the read routes and unknown paths keep the bare `not_found`.
+ */
+export class UnknownOperatorTargetError extends NotFoundError {
+  override body() {
+    return { error: this.code, message: this.message };
+  }
+}
+
 /** The event is not parked, so it cannot be retried or discarded. */
 export class NotParkedError extends IntakeHttpError {
   readonly status = 409;

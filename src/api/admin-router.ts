@@ -1,11 +1,10 @@
 import express, { type Router } from 'express';
 import { eventArchiveFor } from '../ingest/archive';
 import { isServing } from '../config';
-import { BadRequestError, NotFoundError, UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
+import { UnknownOperatorTargetError, UnknownSourceError, UnsupportedMediaTypeError } from '../errors';
 import { EventService } from '../operations/event-service';
 import { ParkedEvents } from '../operations/parked-events';
 import { RedriveService } from '../operations/redrive-service';
-import { parseReplayRequest } from '../operations/replay-request';
 import { ReplayService } from '../operations/replay-service';
 import type { Logger } from '../platform/logger';
 import type { ApiMetrics } from '../platform/metrics';
@@ -14,7 +13,15 @@ import type { StartSpool } from '../store/start-spool';
 import { requireAdmin } from './admin-auth';
 import { adminBody } from './admin-body';
 import { ingest, type IngestDeps } from '../ingest/pipeline';
-import { redriveRequest } from '../operations/redrive-request';
+import {
+  deadLetterActionSchema,
+  discardRequestSchema,
+  eventListQuerySchema,
+  issuesQuerySchema,
+  parseRedriveRequest,
+  parseRequest,
+  replayRequestSchema,
+} from '../operations/requests';
 import { methodNotAllowed, route } from './route';
 
 const GET = methodNotAllowed(['GET']);
@@ -45,12 +52,7 @@ function eventRoutes(router: Router, events: EventService): void {
     .route('/events/:id/discard')
     .post(
       route(async (req, res) => {
-        const reason =
-          typeof req.body?.reason === 'string'
-            ? req.body.reason
-            : typeof req.query.reason === 'string'
-              ? req.query.reason
-              : undefined;
+        const { reason } = parseRequest(discardRequestSchema, { ...req.query, ...(req.body ?? {}) });
         await events.discard(String(req.params.id), reason);
         res.status(202).json({ id: req.params.id, action: 'discard' });
       }),
@@ -64,11 +66,19 @@ function redriveRoutes(router: Router, redrives: RedriveService): void {
     .route('/admin/retry-parked')
     .post(
       route(async (req, res) => {
-        const started = await redrives.start(redriveRequest(req.query, req.body));
+        const started = await redrives.start(parseRedriveRequest(req.query, req.body));
         res.status('redrive' in started ? 202 : 200).json(started);
       }),
     )
     .all(POST);
+  router
+    .route('/admin/redrives')
+    .get(
+      route(async (_req, res) => {
+        res.json({ redrives: await redrives.list() });
+      }),
+    )
+    .all(GET);
   router
     .route('/admin/redrives/:id')
     .get(
@@ -101,7 +111,7 @@ function replayRoutes(router: Router, replays: ReplayService): void {
       express.json({ limit: '1mb' }),
       route(async (req, res) => {
         // Only the admin token reaches this route: that is who asked.
-        const started = await replays.start(parseReplayRequest(req.body), 'admin');
+        const started = await replays.start(parseRequest(replayRequestSchema, req.body), 'admin');
         res.status('replay' in started ? 202 : 200).json(started);
       }),
     )
@@ -139,10 +149,7 @@ function listRoutes(router: Router, events: EventService, parked: ParkedEvents):
     .route('/admin/issues')
     .get(
       route(async (req, res) => {
-        const source = req.query.source;
-        if (source !== undefined && typeof source !== 'string')
-          throw new BadRequestError('source must be a single value');
-        res.json({ issues: await parked.issues({ source }) });
+        res.json({ issues: await parked.issues(parseRequest(issuesQuerySchema, req.query)) });
       }),
     )
     .all(GET);
@@ -150,14 +157,7 @@ function listRoutes(router: Router, events: EventService, parked: ParkedEvents):
     .route('/admin/events')
     .get(
       route(async (req, res) => {
-        // An empty parameter (`?status=&source=&limit=`, a form left blank) is no filter.
-        const q = req.query as Record<string, string | undefined>;
-        const limit = q.limit ? Number(q.limit) : 100;
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-          throw new BadRequestError('limit must be 1..1000');
-        res.json({
-          events: await events.list({ status: q.status || undefined, source: q.source || undefined, limit }),
-        });
+        res.json({ events: await events.list(parseRequest(eventListQuerySchema, req.query)) });
       }),
     )
     .all(GET);
@@ -185,9 +185,9 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
       route(async (req, res) => {
         const id = String(req.params.id);
         // Only ids the quarantine hands out reach the store (a NUL byte made PostgreSQL fail: 500).
-        if (!REJECTED_ID.test(id)) throw new NotFoundError('unknown rejected event');
+        if (!REJECTED_ID.test(id)) throw new UnknownOperatorTargetError('unknown rejected event');
         const rejected = await quarantine.get(id);
-        if (!rejected) throw new NotFoundError('unknown rejected event');
+        if (!rejected) throw new UnknownOperatorTargetError('unknown rejected event');
         const source = deps.ingest.config.registry.find(rejected.source);
         if (!source || !isServing(deps.ingest.config, source, rejected.params))
           throw new UnknownSourceError();
@@ -217,7 +217,7 @@ function rejectedRoutes(router: Router, deps: AdminRouterDeps): void {
       route(async (req, res) => {
         const id = String(req.params.id);
         if (!REJECTED_ID.test(id) || !(await quarantine.remove(id)))
-          throw new NotFoundError('unknown rejected event');
+          throw new UnknownOperatorTargetError('unknown rejected event');
         logger.info({ rejectedId: id }, 'rejected event dropped');
         res.json({ id, action: 'drop' });
       }),
@@ -235,10 +235,9 @@ function deadLetterRoutes(router: Router, deps: AdminRouterDeps): void {
         route(async (req, res) => {
           const id = String(req.params.id);
           // Workflow ids are printable ASCII; anything else names no row (and never reaches the store).
-          const done =
-            /^[\x21-\x7e]{1,300}$/.test(id) &&
-            (action === 'drop' ? await spool.dropDead(id) : await spool.requeueDead(id));
-          if (!done) throw new NotFoundError('unknown dead letter');
+          const valid = deadLetterActionSchema.safeParse({ id, action }).success;
+          const done = valid && (action === 'drop' ? await spool.dropDead(id) : await spool.requeueDead(id));
+          if (!done) throw new UnknownOperatorTargetError('unknown dead letter');
           logger.info({ id, action }, `dead letter ${action === 'drop' ? 'dropped' : 'requeued'}`);
           res.json({ id, action });
         }),

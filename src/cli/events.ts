@@ -1,15 +1,8 @@
 import { Command } from 'commander';
 import type { Config } from '../config';
-import { EventService, type EventSummary } from '../operations/event-service';
-import type { Client } from '@temporalio/client';
-import { withTemporal } from './reach';
+import { OperatorClient } from './operator-client';
 import { issuesCommand, redrivesCommand, retryParked } from './redrive';
 import { replayCommand, replaysCommand } from './replay';
-import { adminApi } from './admin-api';
-
-function withService<T>(config: Config, fn: (svc: EventService, client: Client) => Promise<T>): Promise<T> {
-  return withTemporal(config, (client) => fn(new EventService(client), client));
-}
 
 const print = (v: unknown): void => {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');
@@ -24,25 +17,10 @@ interface RetryOptions {
   rate?: string;
 }
 
-/**
- * `intake events list`: Temporal's visibility, or the API for what only its store knows: quarantined
- * (`rejected`) events and dead letters of the start spool (`dead`).
- */
+/** `intake events list`: `GET /admin/events` (Temporal's visibility, the quarantine, the spool's dead letters). */
 function listEvents(getConfig: () => Config) {
   return async (o: { status?: string; source?: string; limit: string; json?: boolean }): Promise<void> => {
-    const config = getConfig();
-    const rows =
-      o.status === 'rejected' || o.status === 'dead'
-        ? (
-            (await adminApi(
-              config,
-              'GET',
-              `/admin/events?${new URLSearchParams({ status: o.status, limit: o.limit, ...(o.source ? { source: o.source } : {}) })}`,
-            )) as { events: EventSummary[] }
-          ).events
-        : await withService(config, (s) =>
-            s.list({ status: o.status, source: o.source, limit: Number(o.limit) }),
-          );
+    const rows = await new OperatorClient(getConfig()).listEvents(o);
     if (o.json) return print(rows);
     if (rows.length === 0) {
       process.stdout.write('no events\n');
@@ -56,54 +34,25 @@ function listEvents(getConfig: () => Config) {
   };
 }
 
-/**
- * `intake events show`: the API first when the admin token is set (it also knows spooled,
- * quarantined and archived events, and an event's revision), else or when it cannot answer, Temporal.
- */
-function showEvent(getConfig: () => Config) {
-  return async (id: string): Promise<void> => {
-    const config = getConfig();
-    let apiError: unknown;
-    if (config.adminToken || id.startsWith('rejected:')) {
-      try {
-        return print(await adminApi(config, 'GET', `/events/${encodeURIComponent(id)}`));
-      } catch (err) {
-        apiError = err;
-      }
-    }
-    if (id.startsWith('rejected:')) throw apiError;
-    // Bounded, so a Temporal outage does not stall the command.
-    print(
-      await withService(config, (s, client) =>
-        client.connection.withDeadline(Date.now() + 8000, () => s.get(id)),
-      ),
-    );
-  };
-}
-
 /** `intake events reingest|drop ID`: a quarantined event, through the admin API (its store holds them). */
 function quarantineCommands(events: Command, getConfig: () => Config): void {
   events
     .command('reingest')
     .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
     .description('ingest a quarantined event again, once the schema accepts it')
-    .action(async (id: string) =>
-      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/reingest`)),
-    );
+    .action(async (id: string) => print(await new OperatorClient(getConfig()).rejected(id, 'reingest')));
 
   events
     .command('drop')
     .argument('<id>', 'id of a rejected (quarantined) event, rejected:<uuid>')
     .description('delete a quarantined event for good')
-    .action(async (id: string) =>
-      print(await adminApi(getConfig(), 'POST', `/admin/rejected/${encodeURIComponent(id)}/drop`)),
-    );
+    .action(async (id: string) => print(await new OperatorClient(getConfig()).rejected(id, 'drop')));
 }
 
-/** `intake events …`: operations on events, straight against Temporal. */
+/** `intake events …`: operations on events, through the admin API (INTAKE_API_URL, INTAKE_ADMIN_TOKEN). */
 export function eventsCommand(getConfig: () => Config): Command {
   const events = new Command('events').description(
-    'inspect and operate on events (talks to Temporal directly)',
+    'inspect and operate on events (through the admin API: INTAKE_API_URL, INTAKE_ADMIN_TOKEN)',
   );
 
   events
@@ -119,7 +68,7 @@ export function eventsCommand(getConfig: () => Config): Command {
     .command('show')
     .argument('<id>', 'event id, <source>:<eventId>')
     .description('show one event (a spooled one is queued, a quarantined one rejected)')
-    .action(showEvent(getConfig));
+    .action(async (id: string) => print(await new OperatorClient(getConfig()).showEvent(id)));
 
   quarantineCommands(events, getConfig);
 
@@ -138,11 +87,8 @@ export function eventsCommand(getConfig: () => Config): Command {
     .action(async (id: string | undefined, o: RetryOptions) => {
       if (!id && !o.parked) throw new Error('give an event id, or --parked [--source S]');
       if (id && o.parked) throw new Error('give either an event id or --parked, not both');
-      if (o.parked) {
-        const rate = o.rate === undefined ? undefined : Number(o.rate);
-        return retryParked(getConfig(), { ...o, rate });
-      }
-      await withService(getConfig(), (s) => s.retry(id!));
+      if (o.parked) return retryParked(getConfig(), o);
+      await new OperatorClient(getConfig()).retry(id!);
       process.stdout.write(`retry sent to ${id}\n`);
     });
 
@@ -152,7 +98,7 @@ export function eventsCommand(getConfig: () => Config): Command {
     .option('--reason <reason>', 'why it is discarded (kept in the workflow result)')
     .description('give up on a parked event')
     .action(async (id: string, o: { reason?: string }) => {
-      await withService(getConfig(), (s) => s.discard(id, o.reason));
+      await new OperatorClient(getConfig()).discard(id, o.reason);
       process.stdout.write(`discarded ${id}\n`);
     });
 
@@ -175,13 +121,13 @@ function deadLetterCommands(events: Command, getConfig: () => Config): void {
     .argument('<id>', 'event id of a dead letter, <source>:<eventId>')
     .description('delete a dead letter for good')
     .action(async (id: string) =>
-      print(await adminApi(getConfig(), 'POST', `/admin/dead-letters/${encodeURIComponent(id)}/drop`)),
+      print(await new OperatorClient(getConfig()).deadLetter({ id, action: 'drop' })),
     );
   dead
     .command('requeue')
     .argument('<id>', 'event id of a dead letter, <source>:<eventId>')
     .description('give a dead letter back to the relay, once what Temporal refused is fixed')
     .action(async (id: string) =>
-      print(await adminApi(getConfig(), 'POST', `/admin/dead-letters/${encodeURIComponent(id)}/requeue`)),
+      print(await new OperatorClient(getConfig()).deadLetter({ id, action: 'requeue' })),
     );
 }

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config';
-import { ParkedEvents, type Issue } from '../operations/parked-events';
-import { RedriveService, type RedriveRequest, type RedriveView } from '../operations/redrive-service';
-import { withTemporal } from './reach';
+import type { Issue } from '../operations/parked-events';
+import type { RedriveView } from '../operations/redrive-service';
+import { OperatorClient } from './operator-client';
 
 const out = (line: string): void => {
   process.stdout.write(line + '\n');
@@ -27,7 +27,7 @@ export function issuesCommand(getConfig: () => Config): Command {
     .option('--source <source>', 'only this source')
     .option('--json', 'print JSON')
     .action(async (o: { source?: string; json?: boolean }) => {
-      const issues = await withTemporal(getConfig(), (c) => new ParkedEvents(c).issues({ source: o.source }));
+      const issues = await new OperatorClient(getConfig()).issues({ source: o.source });
       if (o.json) return print(issues);
       if (issues.length === 0) return out('no parked events');
       out(`${'issue'.padEnd(12)}  count  source error`);
@@ -42,21 +42,28 @@ export function redrivesCommand(getConfig: () => Config): Command {
     .argument('[action]', 'show | cancel')
     .argument('[id]', 'redrive id (redrive:…)')
     .action(async (action: string | undefined, id: string | undefined) => {
-      await withTemporal(getConfig(), async (c) => {
-        const svc = new RedriveService(c, getConfig().temporal.taskQueue);
-        if (action === undefined) {
-          const rows = await svc.list();
-          if (rows.length === 0) return out('no redrives');
-          for (const r of rows) out(`${r.status.padEnd(10)} ${r.startedAt}  ${r.id}`);
-          return;
-        }
-        if (!id || (action !== 'show' && action !== 'cancel'))
-          throw new Error('usage: redrives [show|cancel ID]');
-        if (action === 'show') return print(await svc.get(id));
-        await svc.cancel(id);
-        out(`cancel requested for ${id}; events not yet signalled stay parked`);
-      });
+      const api = new OperatorClient(getConfig());
+      if (action === undefined) {
+        const rows = await api.redrives();
+        if (rows.length === 0) return out('no redrives');
+        for (const r of rows) out(`${r.status.padEnd(10)} ${r.startedAt}  ${r.id}`);
+        return;
+      }
+      if (!id || (action !== 'show' && action !== 'cancel'))
+        throw new Error('usage: redrives [show|cancel ID]');
+      if (action === 'show') return print(await api.redrive(id));
+      await api.cancelRedrive(id);
+      out(`cancel requested for ${id}; events not yet signalled stay parked`);
     });
+}
+
+/** The options of `intake events retry --parked`, as given (checked by redriveRequestSchema). */
+export interface RetryParkedOptions {
+  source?: string;
+  issue?: string;
+  dryRun?: boolean;
+  canary?: string;
+  rate?: string;
 }
 
 /**
@@ -64,34 +71,38 @@ export function redrivesCommand(getConfig: () => Config): Command {
  * redriveParked workflow and follows it with a progress bar until it closes (Ctrl-C leaves it
  * running: it is a workflow).
  */
-export async function retryParked(config: Config, req: RedriveRequest): Promise<void> {
-  await withTemporal(config, async (c) => {
-    const svc = new RedriveService(c, config.temporal.taskQueue);
-    const started = await svc.start(req);
-    const what = `matched ${started.matched} parked event(s)${req.source ? ` of ${req.source}` : ''}${req.issue ? ` with issue ${req.issue}` : ''}`;
-    if (!('redrive' in started)) {
-      out(`dry run: ${what}; nothing sent`);
-      printIssues(started.issues);
-      return;
-    }
-    out(`${what}; redrive ${started.redrive}`);
-    const view = await follow(svc, started.redrive, started.matched);
-    if (view.phase === 'done') out(`${what}; ${started.matched > 0 ? 'retry sent' : 'nothing to retry'}`);
-    else if (view.phase === 'stopped') {
-      out(`canary failed, redrive stopped: ${view.reason ?? ''} (workflow ${view.status})`);
-      for (const p of view.parkedAgain ?? [])
-        out(`  parked again: ${p.id}  issue ${p.issue}  ${p.signature}`);
-      process.exitCode = 1;
-    } else {
-      out(
-        `redrive ${view.status} (${view.phase ?? '?'}) after ${view.signalled ?? '?'} signal(s); the rest stay parked`,
-      );
-      process.exitCode = 1;
-    }
-  });
+export async function retryParked(config: Config, o: RetryParkedOptions): Promise<void> {
+  const api = new OperatorClient(config);
+  const req = {
+    ...(o.source !== undefined ? { source: o.source } : {}),
+    ...(o.issue !== undefined ? { issue: o.issue } : {}),
+    ...(o.dryRun ? { dryRun: true } : {}),
+    ...(o.canary !== undefined ? { canary: o.canary } : {}),
+    ...(o.rate !== undefined ? { rate: o.rate } : {}),
+  };
+  const started = await api.retryParked(req);
+  const what = `matched ${started.matched} parked event(s)${req.source ? ` of ${req.source}` : ''}${req.issue ? ` with issue ${req.issue}` : ''}`;
+  if (!('redrive' in started)) {
+    out(`dry run: ${what}; nothing sent`);
+    printIssues(started.issues);
+    return;
+  }
+  out(`${what}; redrive ${started.redrive}`);
+  const view = await follow(api, started.redrive, started.matched);
+  if (view.phase === 'done') out(`${what}; ${started.matched > 0 ? 'retry sent' : 'nothing to retry'}`);
+  else if (view.phase === 'stopped') {
+    out(`canary failed, redrive stopped: ${view.reason ?? ''} (workflow ${view.status})`);
+    for (const p of view.parkedAgain ?? []) out(`  parked again: ${p.id}  issue ${p.issue}  ${p.signature}`);
+    process.exitCode = 1;
+  } else {
+    out(
+      `redrive ${view.status} (${view.phase ?? '?'}) after ${view.signalled ?? '?'} signal(s); the rest stay parked`,
+    );
+    process.exitCode = 1;
+  }
 }
 
-async function follow(svc: RedriveService, id: string, total: number): Promise<RedriveView> {
+async function follow(api: OperatorClient, id: string, total: number): Promise<RedriveView> {
   const bar = new SingleBar(
     { format: 'redrive {phase} {bar} {value}/{total} signalled', noTTYOutput: false },
     Presets.shades_classic,
@@ -100,7 +111,7 @@ async function follow(svc: RedriveService, id: string, total: number): Promise<R
   let phase: string | undefined;
   try {
     for (;;) {
-      const view = await svc.get(id);
+      const view = await api.redrive(id);
       bar.update(view.signalled ?? 0, { phase: view.phase ?? '' });
       if (view.phase !== phase && view.phase === 'canary' && (view.sample ?? 0) > 0) {
         bar.stop();

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Config } from '../config';
-import { replayRequestSchema, type ReplayRequest } from '../operations/replay-request';
-import type { ReplayStart, ReplayView } from '../operations/replay-service';
-import { adminApi } from './admin-api';
+import type { ReplayView } from '../operations/replay-service';
+import { parseRequest, replayRequestSchema } from '../operations/requests';
+import { OperatorClient } from './operator-client';
 
 const out = (line: string): void => {
   process.stdout.write(line + '\n');
@@ -22,9 +22,9 @@ interface ReplayFlags {
   reason?: string;
 }
 
-/** The request the flags describe, checked with the API's own schema before anything is sent. */
-function requestOf(o: ReplayFlags): ReplayRequest {
-  const r = replayRequestSchema.safeParse({
+/** The request the flags describe, before replayRequestSchema (the API's own) checks it. */
+function requestOf(o: ReplayFlags) {
+  return {
     source: o.source,
     ...(o.type ? { type: o.type } : {}),
     ...(o.since ? { since: o.since } : {}),
@@ -35,17 +35,14 @@ function requestOf(o: ReplayFlags): ReplayRequest {
     ...(o.canary ? { canary: o.canary } : {}),
     ...(o.rate !== undefined ? { rate: Number(o.rate) } : {}),
     reason: o.reason ?? '',
-  });
-  if (r.success) return r.data;
-  const i = r.error.issues[0];
-  throw new Error(`${i?.path.join('.') || 'request'}: ${i?.message ?? 'invalid'}`);
+  };
 }
 
 const counts = (v: ReplayView) =>
   `${v.replayed} replayed, ${v.parked} parked, ${v.notStarted} not started of ${v.matched} matched`;
 
 /** Follows a replay with a progress bar until it closes (Ctrl-C leaves it running: it is a workflow). */
-async function follow(config: Config, id: string, total: number): Promise<ReplayView> {
+async function follow(api: OperatorClient, id: string, total: number): Promise<ReplayView> {
   const bar = new SingleBar(
     { format: 'replay {bar} {value}/{total} replayed', noTTYOutput: false },
     Presets.shades_classic,
@@ -53,7 +50,7 @@ async function follow(config: Config, id: string, total: number): Promise<Replay
   bar.start(total, 0);
   try {
     for (;;) {
-      const view = (await adminApi(config, 'GET', `/admin/replays/${encodeURIComponent(id)}`)) as ReplayView;
+      const view = await api.replayView(id);
       bar.update(view.replayed);
       if (view.status !== 'running') return view;
       await new Promise((r) => setTimeout(r, 500));
@@ -81,13 +78,13 @@ export function replayCommand(getConfig: () => Config): Command {
     .option('--rate <r>', 'replays started per second')
     .requiredOption('--reason <text>', 'why (kept with the replay)')
     .action(async (o: ReplayFlags) => {
-      const config = getConfig();
-      const req = requestOf(o);
-      const started = (await adminApi(config, 'POST', '/admin/replay', req)) as ReplayStart;
+      const api = new OperatorClient(getConfig());
+      const req = parseRequest(replayRequestSchema, requestOf(o));
+      const started = await api.replay(req);
       const what = `matched ${started.matched} archived event(s) of ${req.source}${req.type ? ` (${req.type})` : ''}`;
       if (!('replay' in started)) return out(`dry run: ${what}; nothing replayed`);
       out(`${what}; replay ${started.replay}`);
-      const view = await follow(config, started.replay, started.matched);
+      const view = await follow(api, started.replay, started.matched);
       if (view.status === 'completed') return out(`replay completed: ${counts(view)}`);
       if (view.status === 'stopped') {
         const by = view.stoppedBy;
@@ -106,9 +103,9 @@ export function replaysCommand(getConfig: () => Config): Command {
     .argument('[action]', 'show | cancel')
     .argument('[id]', 'replay id (replay:…)')
     .action(async (action: string | undefined, id: string | undefined) => {
-      const config = getConfig();
+      const api = new OperatorClient(getConfig());
       if (action === undefined) {
-        const { replays } = (await adminApi(config, 'GET', '/admin/replays')) as { replays: ReplayView[] };
+        const replays = await api.replays();
         if (replays.length === 0) return out('no replays');
         for (const r of replays)
           out(`${r.status.padEnd(10)} ${r.createdAt}  ${r.id}  ${counts(r)}  ${r.reason}`);
@@ -116,9 +113,8 @@ export function replaysCommand(getConfig: () => Config): Command {
       }
       if (!id || (action !== 'show' && action !== 'cancel'))
         throw new Error('usage: replays [show|cancel ID]');
-      const path = `/admin/replays/${encodeURIComponent(id)}`;
-      if (action === 'show') return out(JSON.stringify(await adminApi(config, 'GET', path), null, 2));
-      await adminApi(config, 'POST', `${path}/cancel`);
+      if (action === 'show') return out(JSON.stringify(await api.replayView(id), null, 2));
+      await api.cancelReplay(id);
       out(`cancel requested for ${id}; events not yet replayed are not`);
     });
 }

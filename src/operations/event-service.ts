@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { BadRequestError, NotFoundError, NotParkedError } from '../errors';
+import { BadRequestError, NotFoundError, NotParkedError, UnknownOperatorTargetError } from '../errors';
+import { EVENT_STATUSES } from './requests';
 import type { ArchivedEvent, EventArchive } from '../store/event-archive';
 import type { Quarantine } from '../store/quarantine';
 import type { StartSpool } from '../store/start-spool';
@@ -92,15 +93,7 @@ function serverSideStatus(desc: WorkflowExecutionDescription): EventStatus {
   return busy ? 'processing' : 'queued';
 }
 
-const STATUSES: (EventStatus | 'dead')[] = [
-  'queued',
-  'processing',
-  'processed',
-  'parked',
-  'discarded',
-  'rejected',
-  'dead',
-];
+const STATUSES: readonly string[] = EVENT_STATUSES;
 // What ingest accepts: `<source>:` + an event id of 1-200 printable ASCII characters (a source may
 // prefix its own scope, e.g. `<partner>:`). Narrower would make accepted events impossible to inspect, retry or discard.
 const NAME = /^[\x21-\x7e]{1,300}$/;
@@ -109,7 +102,7 @@ const NAME = /^[\x21-\x7e]{1,300}$/;
 export function eventsQuery(filter: { status?: string; source?: string; running?: boolean }): string {
   const parts: string[] = [`WorkflowType = '${processEvent.name}'`];
   if (filter.status !== undefined) {
-    if (!STATUSES.includes(filter.status as EventStatus | 'dead')) {
+    if (!STATUSES.includes(filter.status)) {
       throw new BadRequestError(`status must be one of ${STATUSES.join(', ')}`);
     }
     // Quarantined requests and dead letters never reach Temporal; the store lists them.
@@ -141,7 +134,7 @@ export class EventService {
    * request (`rejected:<uuid>`) is `rejected`.
    */
   async get(id: string): Promise<EventView> {
-    if (!NAME.test(id)) throw new NotFoundError('unknown event');
+    if (!NAME.test(id)) throw new UnknownOperatorTargetError('unknown event');
     const local = await this.localView(id);
     if (local) return local;
     const a = this.local.archive;
@@ -167,7 +160,7 @@ export class EventService {
     try {
       desc = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('unknown event');
+      if (err instanceof WorkflowNotFoundError) throw new UnknownOperatorTargetError('unknown event');
       throw err;
     }
     const base = {
@@ -245,7 +238,7 @@ export class EventService {
   private async localView(id: string): Promise<EventView | undefined> {
     if (id.startsWith('rejected:')) {
       const r = await this.local.quarantine?.get(id);
-      if (!r) throw new NotFoundError('unknown event');
+      if (!r) throw new UnknownOperatorTargetError('unknown event');
       return {
         id,
         source: r.source,

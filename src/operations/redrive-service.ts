@@ -6,25 +6,15 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { z } from 'zod';
-import { BadRequestError, NotFoundError, RedriveNotRunningError } from '../errors';
+import { RedriveNotRunningError, UnknownOperatorTargetError } from '../errors';
 import {
   REDRIVE_STOPPED_ERROR_TYPE,
   redriveParked,
   redriveProgressQuery,
 } from '../../workflows/redrive-parked';
 import type { RedriveInput, RedriveProgress } from '../../workflows/redrive-types';
-import { ParkedEvents, type Issue, type ParkedFilter } from './parked-events';
-
-/** What the operator asks of a redrive (`intake events retry --parked`, POST /admin/retry-parked). */
-export interface RedriveRequest extends ParkedFilter {
-  /** Only count what would be retried, with the breakdown by issue; start nothing. */
-  dryRun?: boolean;
-  /** `N` events or `P%` of them resumed first; the rest only if every one of them is processed. */
-  canary?: string;
-  /** Retry signals per second. */
-  rate?: number;
-}
+import { ParkedEvents, type Issue } from './parked-events';
+import type { RedriveRequest } from './requests';
 
 /** A started redrive, or the count of a dry run. */
 export type RedriveStart = { matched: number; redrive: string } | { matched: number; issues: Issue[] };
@@ -45,21 +35,13 @@ export interface RedriveView extends Partial<RedriveProgress> {
 
 const ID = /^redrive:[A-Za-z0-9_.:-]{1,200}$/;
 
-const canarySchema = z
-  .string()
-  .regex(/^(\d{1,6}|\d{1,3}(\.\d+)?%)$/, 'canary must be N or P% (e.g. 5 or 10%)')
-  .transform((s) => (s.endsWith('%') ? { percent: Number(s.slice(0, -1)) } : { count: Number(s) }))
-  .refine(
-    (c) => (c.count ?? c.percent ?? 0) > 0 && (c.percent ?? 0) <= 100,
-    'canary must be 1.. or 0%..100%',
-  );
-
-/** Parses the canary option; BadRequestError when malformed. */
-export function parseCanary(raw: string | undefined): RedriveInput['canary'] {
+/**
+ * The canary of a request parsed with its schema (src/operations/requests.ts, which checks it):
+ * `5` or `10%` as the workflows take it.
+ */
+export function canaryOf(raw: string | undefined): RedriveInput['canary'] {
   if (raw === undefined) return undefined;
-  const r = canarySchema.safeParse(raw);
-  if (!r.success) throw new BadRequestError(r.error.issues[0]?.message ?? 'bad canary');
-  return r.data;
+  return raw.endsWith('%') ? { percent: Number(raw.slice(0, -1)) } : { count: Number(raw) };
 }
 
 /** Redrives of parked events as redriveParked workflows on the task queue. */
@@ -73,12 +55,12 @@ export class RedriveService {
     this.parked = new ParkedEvents(client);
   }
 
-  /** Selects the parked events; a dry run returns the count by issue, else a redrive starts. */
+  /**
+   * Selects the parked events; a dry run returns the count by issue, else a redrive starts. `req`
+   * is parsed with redriveRequestSchema (src/operations/requests.ts).
+   */
   async start(req: RedriveRequest): Promise<RedriveStart> {
-    const canary = parseCanary(req.canary);
-    // A lower bound too: 1e-300 would send one signal and then wait for ages.
-    if (req.rate !== undefined && !(req.rate >= 0.01 && req.rate <= 10_000))
-      throw new BadRequestError('rate must be a number of signals per second in [0.01, 10000]');
+    const canary = canaryOf(req.canary);
     if (req.dryRun) {
       // The issues' counts, from one visibility query (and a status query per issue).
       const issues = await this.parked.issues(req);
@@ -104,16 +86,16 @@ export class RedriveService {
 
   /** A redrive's status and progress; NotFoundError for an unknown id. */
   async get(id: string): Promise<RedriveView> {
-    if (!ID.test(id)) throw new NotFoundError('unknown redrive');
+    if (!ID.test(id)) throw new UnknownOperatorTargetError('unknown redrive');
     const handle = this.client.workflow.getHandle<typeof redriveParked>(id);
     let desc: WorkflowExecutionDescription;
     try {
       desc = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('unknown redrive');
+      if (err instanceof WorkflowNotFoundError) throw new UnknownOperatorTargetError('unknown redrive');
       throw err;
     }
-    if (desc.type !== redriveParked.name) throw new NotFoundError('unknown redrive');
+    if (desc.type !== redriveParked.name) throw new UnknownOperatorTargetError('unknown redrive');
     const view: RedriveView = {
       id,
       status: desc.status.name.toLowerCase(),

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { NotFoundError, RedriveNotRunningError } from '../errors';
+import { RedriveNotRunningError, UnknownOperatorTargetError } from '../errors';
 import type { EventArchive } from '../store/event-archive';
 import type { Store } from '../store/store';
 import { replayEvents, replayProgressQuery } from '../../workflows/replay-events';
 import type { ReplayFilter, ReplayInput, ReplayProgress, ReplayStatus } from '../../workflows/replay-types';
-import { parseCanary } from './redrive-service';
-import type { ReplayRequest } from './replay-request';
+import { canaryOf } from './redrive-service';
+import type { ReplayRequest } from './requests';
 
 /** Workflow input fields a test may set (src/operations/replay-service.ts start). */
 export type ReplayTuning = Pick<ReplayInput, 'pollIntervalMs' | 'batchSize' | 'batchesPerRun'>;
@@ -65,7 +65,7 @@ export class ReplayService {
    * API nor the CLI passes it.
    */
   async start(req: ReplayRequest, requestedBy: string, tuning: ReplayTuning = {}): Promise<ReplayStart> {
-    const canary = parseCanary(req.canary);
+    const canary = canaryOf(req.canary);
     const prefix = `${req.source}:`;
     const filter: ReplayFilter = {
       source: req.source,
@@ -102,10 +102,10 @@ export class ReplayService {
 
   /** A replay's status and counts; NotFoundError for an unknown id. */
   async get(id: string): Promise<ReplayView> {
-    if (!ID.test(id)) throw new NotFoundError('unknown replay');
+    if (!ID.test(id)) throw new UnknownOperatorTargetError('unknown replay');
     const { rows } = await this.store.query<ReplayRow>('SELECT * FROM replays WHERE id = $1', [id]);
     const row = rows[0];
-    if (!row) throw new NotFoundError('unknown replay');
+    if (!row) throw new UnknownOperatorTargetError('unknown replay');
     const view: ReplayView = {
       id,
       status: row.status,

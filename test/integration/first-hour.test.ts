@@ -15,7 +15,8 @@ const main = path.join(root, 'src', 'cli', 'main.ts');
 
 /**
  * Issue 19, the first hour: a second terminal gets `npm start`'s settings from `intake env`, and a
- * CLI that cannot reach the API or Temporal says which URL or address it tried.
+ * CLI that cannot reach the API says which URL it tried (issue 21: `intake events …` only talks to
+ * the API).
  */
 describe('the CLI in a second terminal', () => {
   let dir: string;
@@ -93,15 +94,24 @@ describe('the CLI in a second terminal', () => {
     expect(r.stderr).toContain(`cannot reach the Intake API at http://127.0.0.1:${port}`);
   });
 
-  it('`intake events list` and `issues` against a Temporal that does not answer name the address', async () => {
+  it('every `intake events` command goes to the API, never to Temporal: an API that does not answer is named', async () => {
     const port = await freePort();
+    const temporal = await freePort();
     for (const args of [
       ['events', 'list'],
       ['events', 'issues'],
+      ['events', 'show', 'mailgun:x'],
+      ['events', 'redrives'],
+      ['events', 'replays'],
     ]) {
-      const r = await run(tsx, [main, ...args], { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+      const r = await run(tsx, [main, ...args], {
+        ...env,
+        INTAKE_API_URL: `http://127.0.0.1:${port}`,
+        TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
+      });
       expect({ args, code: r.code }).toEqual({ args, code: 1 });
-      expect(r.stderr).toContain(`cannot reach Temporal at 127.0.0.1:${port} (namespace default)`);
+      expect(r.stderr).toContain(`cannot reach the Intake API at http://127.0.0.1:${port} (ECONNREFUSED)`);
+      expect(r.stderr).not.toContain('Temporal');
     }
   });
 });

@@ -51,7 +51,7 @@ describe('intake_events_parked_total', () => {
     const id = `mailgun:${req.eventId}`;
 
     const first = await startWorker();
-    await waitFor(async () => (await intake.events.get(id)).status === 'parked', 60_000);
+    await waitFor(async () => (await intake.events.get(id)).status === 'parked', 180_000);
     const view = await intake.events.get(id);
     expect(view).toMatchObject({ attempts: 1 });
     // The only attempt was the quick local one: no regular activity to fall back to.
@@ -63,8 +63,8 @@ describe('intake_events_parked_total', () => {
     // A new worker replays the parked history (no count), the retry parks it again (one count).
     const second = await startWorker();
     await intake.events.retry(id);
-    await waitFor(async () => (await intake.events.get(id)).attempts === 2, 60_000);
-    await waitFor(async () => (await intake.events.get(id)).status === 'parked', 60_000);
+    await waitFor(async () => (await intake.events.get(id)).attempts === 2, 180_000);
+    await waitFor(async () => (await intake.events.get(id)).status === 'parked', 180_000);
     expect(await second.parked()).toBe(1);
     await second.stop();
   });

@@ -11,11 +11,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** The environment the Intake CLI needs to reach the same Temporal namespace and task queue. */
+/**
+ * The environment the Intake CLI needs: the admin API it sends operator requests to (the harness
+ * sets `apiUrl` to its API's real address) with its admin token, and the same Temporal namespace
+ * and task queue for the commands that run processes.
+ */
 export function cliEnv(config: Config): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    INTAKE_API_URL: config.apiUrl,
+    ...(config.adminToken ? { INTAKE_ADMIN_TOKEN: config.adminToken } : {}),
     TEMPORAL_ADDRESS: config.temporal.address,
     TEMPORAL_NAMESPACE: config.temporal.namespace,
     INTAKE_TASK_QUEUE: config.temporal.taskQueue,

@@ -154,7 +154,8 @@ export async function startIntake(opts: HarnessOptions): Promise<Intake> {
   cleanups.push(() => api.close(1000));
 
   const intake: Intake = {
-    config,
+    // The API's real address (PORT is 0): what the CLI calls (cliEnv passes it as INTAKE_API_URL).
+    config: { ...config, apiUrl: api.url },
     url: api.url,
     store,
     client,

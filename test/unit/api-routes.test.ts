@@ -22,6 +22,7 @@ describe('each router answers its own 405s', () => {
     ['GET', '/events/mailgun:x/retry', 'POST'],
     ['GET', '/events/mailgun:x/discard', 'POST'],
     ['PUT', '/admin/retry-parked', 'POST'],
+    ['POST', '/admin/redrives', 'GET'],
     ['POST', '/admin/redrives/redrive:x', 'GET'],
     ['GET', '/admin/redrives/redrive:x/cancel', 'POST'],
     ['POST', '/admin/issues', 'GET'],
