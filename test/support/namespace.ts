@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/search-attributes';
 import { INDEXED_TYPES } from '../../src/temporal/search-attributes';
 import { waitFor } from './harness';
