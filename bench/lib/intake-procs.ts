@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, ROOT, spawnTs, waitForHttp, type Child } from './children';
+import { freePort, spawnTs, waitForHttp, type Child } from './children';
 import { BENCH_MAILGUN_KEY } from './mailgun-bodies';
+import { writeWorkflowBundles } from '../../src/worker/workflow-bundle';
 
 /** The admin token of bench and chaos Intake processes (production mode: at least 32 characters). */
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -127,19 +128,9 @@ export async function startWorkerProcess(s: IntakeSetup, name = 'intake-worker')
  * instead of running webpack again.
  */
 export async function prebuiltBundleEnv(dir: string): Promise<Record<string, string>> {
-  const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    },
+  const { plain } = await writeWorkflowBundles(path.join(dir, 'workflow-bundle.js'), {
+    quiet: true,
+    only: 'plain',
   });
-  const file = path.join(dir, 'workflow-bundle.js');
-  fs.writeFileSync(file, code);
-  return { INTAKE_WORKFLOW_BUNDLE: file };
+  return { INTAKE_WORKFLOW_BUNDLE: plain };
 }

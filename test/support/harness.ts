@@ -16,6 +16,7 @@ import { startTracing, type Tracing } from '../../src/platform/telemetry';
 import { createClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker/worker';
 import { createTestDatabase } from './postgres';
+import { testBundleEnv } from './bundle';
 
 export const TEST_MAILGUN_KEY = 'key-test-0123456789abcdef';
 export const TEST_ADMIN_TOKEN = 'test-admin-token';
@@ -76,9 +77,13 @@ export interface Intake {
   stop(): Promise<void>;
 }
 
-/** The test defaults; short retry intervals so parking happens in seconds. */
+/**
+ * The test defaults; short retry intervals so parking happens in seconds. Workers load the run's
+ * prebuilt workflow bundle (testBundleEnv).
+ */
 export function testEnv(over: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
+    ...testBundleEnv(over),
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     PORT: '0',
