@@ -325,4 +325,15 @@ describe('TEMPORAL_ADDRESS', () => {
       devServerArgs({ binary: 't', address: '127.0.0.1:65000', dataDir: '/tmp', env: {}, headless: true }),
     ).toContain('65000');
   });
+
+  it('passes dynamic config values to the dev server as JSON, and none by default', () => {
+    const base = { binary: 't', address: '127.0.0.1:7233', dataDir: '/tmp', env: {} };
+    expect(devServerArgs(base)).not.toContain('--dynamic-config-value');
+    const args = devServerArgs({
+      ...base,
+      dynamicConfig: { 'history.transferProcessorUpdateAckInterval': '1s', 'limit.x': 3 },
+    });
+    const values = args.flatMap((a, i) => (args[i - 1] === '--dynamic-config-value' ? [a] : []));
+    expect(values).toEqual(['history.transferProcessorUpdateAckInterval="1s"', 'limit.x=3']);
+  });
 });
