@@ -159,8 +159,10 @@ export class ParkedEvents {
   /**
    * The signature of each issue among the rows, from the last error of one of its events (a status
    * query). Rows in visibility order, so the sample asked is the first one listed; when it resumed
-   * meanwhile or did not answer, the next one is asked. An issue none of whose events answers keeps
-   * its id with an `unknown` error, as an unanswered event does in {@link list}.
+   * meanwhile, the next one is asked. When it does not answer, no other is: the events of an issue
+   * share the task queue, so with no worker polling it each would wait out both deadlines (15 s),
+   * and a dry run during a worker outage took 5 × 15 s per issue. Such an issue keeps its id with an
+   * `unknown` error, as an unanswered event does in {@link list}.
    */
   private async titles(rows: ParkedRow[]): Promise<Map<string, IssueSignature>> {
     const byIssue = new Map<string, ParkedRow[]>();
@@ -169,7 +171,8 @@ export class ParkedEvents {
     await mapLimit([...byIssue], CONCURRENCY, async ([id, members]) => {
       for (const m of members.slice(0, SAMPLES)) {
         const state = await this.state(m.id);
-        if (state?.status !== 'parked') continue;
+        if (state === undefined) break;
+        if (state.status !== 'parked') continue;
         out.set(id, { ...issueSignature(m.source, state.lastError), id });
         return;
       }

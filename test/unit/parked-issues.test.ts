@@ -25,7 +25,7 @@ interface Fake {
  * A Client with just what ParkedEvents uses: a visibility list of the events, a status query and a
  * reverse history read per event, each counted.
  */
-function fakeClient(events: Fake[]) {
+function fakeClient(events: Fake[], opts: { answers?: boolean } = {}) {
   const calls = { list: 0, query: 0, history: 0 };
   const row = (e: Fake) =>
     ({
@@ -54,6 +54,7 @@ function fakeClient(events: Fake[]) {
         query: async (): Promise<Partial<EventState>> => {
           calls.query++;
           await Promise.resolve();
+          if (opts.answers === false) throw new Error('deadline exceeded: no worker polls the task queue');
           return { status: 'parked', attempts: 3, lastError: ERROR.replace('abc-1', id) };
         },
       }),
@@ -100,6 +101,16 @@ describe('ParkedEvents.issues over a mixed population', () => {
         sampleIds: events.slice(0, 5).map((e) => e.id),
       },
     ]);
+  });
+
+  it('asks no further sample of an issue once one does not answer (no worker polls its queue)', async () => {
+    const tagged = events.filter((e) => e.tagged);
+    const { client, calls } = fakeClient(tagged, { answers: false });
+    const issues = await new ParkedEvents(client, 1).issues();
+    // One sample, its two tries; it used to ask all five samples twice each.
+    expect(calls.query).toBe(2);
+    expect(issues).toMatchObject([{ id: issue, count: tagged.length }]);
+    expect(issues[0]!.signature).toMatch(/unknown/);
   });
 
   it('keeps only the asked issue, without asking the tagged events of others', async () => {
