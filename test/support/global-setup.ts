@@ -4,6 +4,7 @@ import path from 'node:path';
 import { findTemporalCli } from '../../src/dev/cli-binary';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server';
 import { writeWorkflowBundles } from '../../src/worker/workflow-bundle';
+import { TEST_DEV_SERVER_DYNAMIC_CONFIG } from './dev-server-config';
 import { freePort } from './ports';
 
 declare global {
@@ -27,12 +28,7 @@ export default async function globalSetup(): Promise<void> {
     dataDir: dir,
     headless: true,
     env: process.env,
-    // The archive tests delete workflows as Temporal's retention would and wait until they are
-    // gone: with the 30 s ack intervals each delete took about 35 s on this server.
-    dynamicConfig: {
-      'history.transferProcessorUpdateAckInterval': '1s',
-      'history.visibilityProcessorUpdateAckInterval': '1s',
-    },
+    dynamicConfig: TEST_DEV_SERVER_DYNAMIC_CONFIG,
   });
   const bundles = await writeWorkflowBundles(path.join(dir, 'bundle', 'workflow-bundle.js'), { quiet: true });
   globalThis.__INTAKE_TEST_SERVER__ = { server, dir };

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server';
+import { TEST_DEV_SERVER_DYNAMIC_CONFIG } from './dev-server-config';
 import { freePort } from './ports';
 
 const binary = () => process.env.INTAKE_TEST_TEMPORAL_CLI ?? process.env.TEMPORAL_CLI_PATH ?? 'temporal';
@@ -11,7 +12,14 @@ export async function stoppableServer() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intake-test-spool-'));
   const address = `127.0.0.1:${await freePort()}`;
   const start = () =>
-    startDevServer({ binary: binary(), address, dataDir: dir, headless: true, env: process.env });
+    startDevServer({
+      binary: binary(),
+      address,
+      dataDir: dir,
+      headless: true,
+      env: process.env,
+      dynamicConfig: TEST_DEV_SERVER_DYNAMIC_CONFIG,
+    });
   let server: DevServer | undefined = await start();
   return {
     address,
