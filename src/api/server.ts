@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ApiDeps } from './app';
 import { createApp } from './app';
 import type { SpoolRelay } from '../ingest/spool-relay';
+import { assertHoldsNewestArchiveKey } from '../store/event-archive';
 
 /** A listening API. */
 export interface RunningApi {
@@ -42,6 +43,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 
 /** Starts the API on config.host:config.port (port 0 picks a free one). */
 export async function startApi(deps: ApiDeps): Promise<RunningApi> {
+  await assertHoldsNewestArchiveKey(deps.store, deps.config.encryptionKeys);
   const app = createApp(deps);
   const t = deps.config.http;
   const server = http.createServer(

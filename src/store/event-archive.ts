@@ -1,4 +1,7 @@
 import type { PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { ConfigError } from '../errors';
+import { KEY_ID_METADATA_KEY, type EncryptionKey } from '../temporal/encryption-codec';
 import { seal, unseal } from './sealed';
 import type { Queryable } from './store';
 
@@ -275,4 +278,40 @@ export async function sweepArchive(q: Queryable, batch = 5000): Promise<number> 
     [batch],
   );
   return res.rowCount ?? 0;
+}
+
+/**
+ * Refuses to start a process whose INTAKE_ENCRYPTION_KEYS cannot decrypt the newest archived event:
+ * an API replica or a worker configured with other keys than the rest (issue 19). Such a worker
+ * failed every workflow task of those events, and such an API wrote events no worker could read.
+ * During a rotation every process holds the new key before any encrypts with it (README), so a
+ * process that does not hold the newest event's key is misconfigured. An empty archive, or a newest
+ * event stored in plain text, passes: there is nothing yet to compare.
+ */
+export async function assertHoldsNewestArchiveKey(
+  q: Queryable,
+  keys: readonly Pick<EncryptionKey, 'id'>[] | undefined,
+): Promise<void> {
+  let row: { payload: Buffer; encrypted: boolean } | undefined;
+  try {
+    const { rows } = await q.query<{ payload: Buffer; encrypted: boolean }>(
+      'SELECT payload, encrypted FROM event_archive ORDER BY seq DESC LIMIT 1',
+    );
+    row = rows[0];
+  } catch {
+    // The store unreachable at start-up is no reason to refuse: the process waits for it as
+    // before, and the check runs at its next start.
+    return;
+  }
+  if (!row?.encrypted) return;
+  const metadata = temporal.api.common.v1.Payload.decode(row.payload).metadata ?? {};
+  const raw = metadata[KEY_ID_METADATA_KEY];
+  const keyId = raw ? Buffer.from(raw).toString('utf8') : undefined;
+  if (keyId === undefined || keys?.some((k) => k.id === keyId)) return;
+  throw new ConfigError(
+    'INTAKE_ENCRYPTION_KEYS',
+    keys?.length
+      ? `the newest archived event is encrypted with key id "${keyId}", which this process does not hold (it has ${keys.map((k) => `"${k.id}"`).join(', ')}); every API and worker needs the same keys: add that key`
+      : `the newest archived event is encrypted with key id "${keyId}", but INTAKE_ENCRYPTION_KEYS is not set here; every API and worker needs the same keys`,
+  );
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../platform/logger';
 import { WorkerMetrics } from '../platform/metrics';
 import { payloadOffloadFor } from '../ingest/payload-offload';
 import type { Store } from '../store/store';
+import { assertHoldsNewestArchiveKey } from '../store/event-archive';
 import { tracingOff, type Tracing } from '../platform/telemetry';
 import { dataConverter, temporalConnectConfig } from '../temporal/connection';
 import { installRuntime } from '../temporal/runtime';
@@ -64,6 +65,7 @@ export async function createWorker(
   opts: WorkerOptions,
 ): Promise<{ worker: WorkerGroup; connection: NativeConnection }> {
   const { config, store, logger } = opts;
+  await assertHoldsNewestArchiveKey(store, config.encryptionKeys);
   const tracing = opts.tracing ?? tracingOff();
   const metrics = opts.metrics ?? new WorkerMetrics({ defaultMetrics: false });
   // SDK logs through pino; a no-op when the process (e.g. `intake worker`, with metrics) did it first.

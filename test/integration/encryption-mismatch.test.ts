@@ -1,5 +1,13 @@
 import { generateEncryptionKey } from '../../src/temporal/encryption-codec';
-import { adminGet, startIntake, waitFor, type Intake } from '../support/harness';
+import { spawnIntake } from '../support/child-process';
+import {
+  adminGet,
+  startIntake,
+  TEST_ADMIN_TOKEN,
+  TEST_MAILGUN_KEY,
+  waitFor,
+  type Intake,
+} from '../support/harness';
 import { mailgunRequest, send } from '../support/requests';
 
 /**
@@ -34,5 +42,36 @@ describe('an API and a worker with different encryption keys', () => {
     expect(view.status).not.toBe('processed');
     expect(view.lastError).toMatch(/workflow task failing: .*unknown encryption key id "k2"/);
     expect(view.lastError).toMatch(/INTAKE_ENCRYPTION_KEYS/);
+  });
+
+  // Runs after the event above: the newest archived event is encrypted with k2.
+  it('refuses to start an API or a worker whose keys cannot decrypt the newest archived event', async () => {
+    const env = (keys?: string) => ({
+      TEMPORAL_ADDRESS: intake.config.temporal.address,
+      INTAKE_TASK_QUEUE: intake.config.temporal.taskQueue,
+      DATABASE_URL: intake.config.databaseUrl!,
+      MAILGUN_SIGNING_KEY: TEST_MAILGUN_KEY,
+      INTAKE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      PORT: '0',
+      INTAKE_WORKER_METRICS_PORT: '0',
+      ...(keys ? { INTAKE_ENCRYPTION_KEYS: keys } : {}),
+    });
+    for (const [command, keys, reason] of [
+      ['worker', k1, /key id "k2", which this process does not hold \(it has "k1"\)/],
+      ['api', k1, /key id "k2", which this process does not hold/],
+      ['worker', undefined, /key id "k2", but INTAKE_ENCRYPTION_KEYS is not set here/],
+    ] as const) {
+      const child = spawnIntake(command, env(keys), `${command}-${keys ? 'k1' : 'none'}`);
+      const code = await child.exited;
+      expect({ command, code, stderr: child.stderr() }).toEqual({
+        command,
+        code: 1,
+        stderr: expect.stringMatching(/configuration error: INTAKE_ENCRYPTION_KEYS: /),
+      });
+      expect(child.stderr()).toMatch(reason);
+    }
+    // Holding k2 beside k1 (a rotation in progress) is enough.
+    await intake.stopWorker();
+    await expect(intake.startWorker({ INTAKE_ENCRYPTION_KEYS: `${k1},${k2}` })).resolves.toBeDefined();
   });
 });
