@@ -24,7 +24,7 @@ const silent = {
  * added. A worker given one as INTAKE_WORKFLOW_BUNDLE loads it instead of running webpack at every
  * start (src/worker/worker.ts, workflowSource). `npm run build`, the benches and the test run use
  * this. Each file is written beside and renamed, so a worker starting meanwhile never reads half a
- * bundle. `only: 'plain'` skips the traced one.
+ * bundle. `only: 'plain'` skips the traced one (its path is returned, with 0 bytes, but not written).
  */
 export async function writeWorkflowBundles(
   plainFile: string,

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { generateEncryptionKey } from '../../src/temporal/encryption-codec';
 import { spawnIntake } from '../support/child-process';
 import {
@@ -62,7 +63,14 @@ describe('an API and a worker with different encryption keys', () => {
       ['worker', undefined, /key id "k2", but INTAKE_ENCRYPTION_KEYS is not set here/],
     ] as const) {
       const child = spawnIntake(command, env(keys), `${command}-${keys ? 'k1' : 'none'}`);
-      const code = await child.exited;
+      // A process that wrongly starts is stopped, not left polling after the test fails.
+      const code = await Promise.race([
+        child.exited,
+        delay(60_000).then(async () => {
+          await child.stop('SIGKILL');
+          return 'still running after 60 s';
+        }),
+      ]);
       expect({ command, code, stderr: child.stderr() }).toEqual({
         command,
         code: 1,

@@ -14,9 +14,9 @@ declare global {
 /**
  * One real Temporal dev server for the whole run; tests isolate themselves by task queue and ids.
  * The workflow bundles are built once for the run, from the source as it is now, and every worker
- * the tests start loads one (INTAKE_TEST_WORKFLOW_BUNDLE, see testEnv) as a production worker loads
- * dist/'s: webpack at each of the run's ~150 worker starts cost about a second each. The path a
- * worker takes when it bundles at start (`npm start`) keeps its own tests (tracing, dev e2e).
+ * the tests start loads one (INTAKE_TEST_WORKFLOW_BUNDLE[_TRACED], see testBundleEnv) as a
+ * production worker loads dist/'s, instead of running webpack (about a second) at each start. The
+ * path a worker takes when it bundles at start (`npm start`) keeps its own tests (tracing, dev e2e).
  */
 export default async function globalSetup(): Promise<void> {
   const binary = await findTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, env: process.env });
